@@ -1,0 +1,38 @@
+# Verbs a newcomer expects. `make demo` and `make test` are the two README commands.
+PY := .venv/bin/python
+TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/earshot} \
+            REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}
+PORT ?= 8000
+
+.PHONY: venv demo test lint bench services
+
+venv: node_modules/.package-lock.json
+	@scripts/venv.sh
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+services:
+	@scripts/system-deps.sh
+	@scripts/services.sh
+
+demo: venv
+	@unset DATABASE_URL REDIS_URL; $(PY) manage.py migrate --noinput -v0 && \
+	  $(PY) manage.py seed_demo && \
+	  $(PY) manage.py demo_admin && \
+	  echo "==> Earshot demo on http://127.0.0.1:$(PORT)/  (admin at /admin/, API docs at /api/docs/)" && \
+	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: venv services
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m mypy config arena annotation scoring
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py check
+
+bench: venv services
+	$(PY) bench/bench_ratings.py
+	$(PY) bench/bench_reward.py
+	$(TEST_ENV) $(PY) bench/bench_arena.py

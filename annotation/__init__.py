@@ -1,0 +1,1 @@
+"""Annotation campaigns: invited raters, assignments, gold pairs, rater quality and dataset exports."""

@@ -1,0 +1,7 @@
+"""Django app configuration for annotation."""
+from django.apps import AppConfig
+
+
+class AnnotationConfig(AppConfig):
+    name = "annotation"
+    verbose_name = "Annotation"

@@ -1,0 +1,59 @@
+"""Admin pages for the catalogue and the battles."""
+from django.contrib import admin
+
+from arena.models import Battle, Clip, Prompt, Rater, System, Vote
+
+
+@admin.register(System)
+class SystemAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "organisation", "active", "created_at")
+    list_filter = ("active", "organisation")
+    search_fields = ("name", "slug", "organisation", "description")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ("id", "short_text", "language", "has_lyrics", "source", "created_at")
+    list_filter = ("language", "source")
+    search_fields = ("text", "lyrics", "source")
+
+    @admin.display(description="text")
+    def short_text(self, obj: Prompt) -> str:
+        return obj.text[:80]
+
+    @admin.display(boolean=True, description="lyrics")
+    def has_lyrics(self, obj: Prompt) -> bool:
+        return obj.has_lyrics
+
+
+@admin.register(Clip)
+class ClipAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "system", "prompt_id", "duration_s", "sample_rate", "channels", "loudness_lufs",
+                    "delivery_lufs", "active")
+    list_filter = ("system", "active", "sample_rate", "channels")
+    search_fields = ("public_id", "sha256", "original_name", "prompt__text", "system__name")
+    readonly_fields = ("public_id", "sha256", "duration_s", "sample_rate", "channels", "loudness_lufs",
+                       "delivery_lufs", "original", "delivery", "created_at")
+    list_select_related = ("system",)
+
+
+@admin.register(Rater)
+class RaterAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "user", "external_id", "created_at")
+    search_fields = ("public_id", "user__username", "external_id")
+
+
+@admin.register(Battle)
+class BattleAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "rater", "mode", "status", "created_at", "expires_at")
+    list_filter = ("mode", "status")
+    search_fields = ("public_id",)
+    raw_id_fields = ("rater", "prompt", "clip_a", "clip_b")
+
+
+@admin.register(Vote)
+class VoteAdmin(admin.ModelAdmin):
+    list_display = ("id", "battle", "choice", "system_a", "system_b", "decision_ms", "created_at")
+    list_filter = ("choice", "system_a", "system_b", "suggestion_shown")
+    raw_id_fields = ("battle", "rater", "prompt")

@@ -1,0 +1,255 @@
+"""Ingest of clips: one file at a time (admin upload) or a JSONL manifest; every refused file leaves nothing behind."""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from arena import audio
+from arena.models import Clip, Prompt, System
+from config.errors import EarshotError
+
+logger = logging.getLogger(__name__)
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus"}
+
+
+class ClipRefused(EarshotError):
+    code = "clip_refused"
+    status = 400
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, reason=reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    line: int
+    source: str
+    status: str  # imported | skipped | refused
+    message: str
+    clip_id: int | None = None
+
+
+@dataclass
+class ImportSummary:
+    outcomes: list[ImportOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    @property
+    def imported(self) -> int:
+        return self.count("imported")
+
+    @property
+    def skipped(self) -> int:
+        return self.count("skipped")
+
+    @property
+    def refused(self) -> int:
+        return self.count("refused")
+
+
+def clip_import(
+    *, system: System, prompt: Prompt, path: Path, original_name: str = ""
+) -> tuple[Clip, bool]:
+    """Validate, normalise and store one audio file as a Clip of `system` for `prompt`.
+
+    Returns (clip, created). The same file for the same system and prompt again is not an error: it returns the
+    existing clip with created=False. Anything else wrong raises ClipRefused and leaves no row and no file.
+    """
+    name = original_name or path.name
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ClipRefused("missing", f"{name}: the file cannot be read ({exc.strerror})") from exc
+    limit = settings.EARSHOT_MAX_UPLOAD_BYTES
+    if size > limit:
+        raise ClipRefused("too_large", f"{name}: {size} bytes is larger than the limit of {limit} bytes")
+    digest = audio.sha256_of(path)
+    existing = Clip.objects.filter(sha256=digest).select_related("system", "prompt").first()
+    if existing is not None:
+        if existing.system_id == system.pk and existing.prompt_id == prompt.pk:
+            return existing, False
+        raise ClipRefused(
+            "duplicate", f"{name}: the same audio (sha256 {digest[:12]}…) is already clip {existing.public_id}"
+        )
+    try:
+        decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS)
+        delivery_bytes, delivery_lufs = audio.delivery_copy(
+            decoded, target_lufs=settings.EARSHOT_TARGET_LUFS, fmt=settings.EARSHOT_DELIVERY_FORMAT
+        )
+        loudness = audio.integrated_loudness(decoded.samples, decoded.sample_rate)
+    except audio.AudioProblem as exc:
+        raise ClipRefused(exc.code, f"{name}: {exc}") from exc
+
+    stem = secrets.token_hex(16)
+    suffix = path.suffix.lower() if path.suffix.lower() in AUDIO_SUFFIXES else ".bin"
+    written: list[str] = []
+    try:
+        with path.open("rb") as handle:
+            written.append(default_storage.save(f"originals/{stem}{suffix}", ContentFile(handle.read())))
+        written.append(
+            default_storage.save(f"delivery/{secrets.token_hex(16)}.{settings.EARSHOT_DELIVERY_FORMAT}",
+                                 ContentFile(delivery_bytes))
+        )
+        with transaction.atomic():
+            clip = Clip.objects.create(
+                system=system,
+                prompt=prompt,
+                original=written[0],
+                delivery=written[1],
+                original_name=name[:255],
+                duration_s=decoded.duration_s,
+                sample_rate=decoded.sample_rate,
+                channels=decoded.channels,
+                sha256=digest,
+                loudness_lufs=loudness,
+                delivery_lufs=delivery_lufs,
+            )
+    except IntegrityError as exc:
+        _delete(written)
+        raise ClipRefused("duplicate", f"{name}: the same audio was imported at the same moment") from exc
+    except BaseException:
+        _delete(written)
+        raise
+    _queue_scoring(clip)
+    return clip, True
+
+
+def _delete(names: list[str]) -> None:
+    for stored in names:
+        default_storage.delete(stored)
+
+
+def _queue_scoring(clip: Clip) -> None:
+    """New clips are scored by the active reward model in Celery, once the row is committed."""
+    try:
+        from scoring.reward_scoring import clip_scoring_queue
+    except ImportError:
+        return
+    clip_scoring_queue(clip_ids=[clip.pk])
+
+
+def _prompt_for(entry: dict[str, Any]) -> Prompt:
+    if entry.get("prompt_id") is not None:
+        prompt = Prompt.objects.filter(pk=entry["prompt_id"]).first()
+        if prompt is None:
+            raise ClipRefused("unknown_prompt", f"prompt_id {entry['prompt_id']} does not exist")
+        return prompt
+    text = entry.get("prompt")
+    if not isinstance(text, str) or not text.strip():
+        raise ClipRefused("bad_line", "each line needs a non-empty 'prompt' text or a 'prompt_id'")
+    lyrics = entry.get("lyrics") or ""
+    prompt = Prompt.objects.filter(text=text, lyrics=lyrics).first()
+    if prompt is None:
+        prompt = Prompt(
+            text=text,
+            lyrics=lyrics,
+            tags=list(entry.get("tags") or []),
+            language=str(entry.get("language") or "en")[:16],
+            source=str(entry.get("source") or "")[:200],
+        )
+    return prompt
+
+
+def _resolve_inside(root: Path, relative: Any, what: str) -> Path:
+    if not isinstance(relative, str) or not relative:
+        raise ClipRefused("bad_line", f"'{what}' must be a path relative to the manifest")
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root):
+        raise ClipRefused("path_escapes", f"{relative}: the path leaves the manifest's folder")
+    if not candidate.is_file():
+        raise ClipRefused("missing", f"{relative}: no such file next to the manifest")
+    return candidate
+
+
+def manifest_lines(manifest: Path) -> Iterator[tuple[int, str]]:
+    with manifest.open(encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                yield number, raw
+
+
+def manifest_import(
+    *,
+    manifest: Path,
+    create_systems: bool = False,
+    progress: Callable[[ImportOutcome], None] | None = None,
+) -> ImportSummary:
+    """Import every line of a JSONL manifest; each line is imported whole or refused whole."""
+    root = manifest.resolve().parent
+    summary = ImportSummary()
+    for number, raw in manifest_lines(manifest):
+        outcome = _import_line(root=root, number=number, raw=raw, create_systems=create_systems)
+        summary.outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+    return summary
+
+
+def _import_line(*, root: Path, number: int, raw: str, create_systems: bool) -> ImportOutcome:
+    source = f"line {number}"
+    try:
+        try:
+            entry = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ClipRefused("bad_line", f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        if not isinstance(entry, dict):
+            raise ClipRefused("bad_line", "each line must be a JSON object")
+        source = str(entry.get("audio") or source)
+        audio_path = _resolve_inside(root, entry.get("audio"), "audio")
+        reference = entry.get("reference_audio")
+        reference_path = _resolve_inside(root, reference, "reference_audio") if reference else None
+        with transaction.atomic():
+            system = _system_for(entry, create=create_systems)
+            prompt = _prompt_for(entry)
+            new_prompt = prompt.pk is None
+            if new_prompt:
+                prompt.save()
+            stored_reference = None
+            if reference_path is not None and not prompt.reference_audio:
+                audio.decode(reference_path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS)
+                stored_reference = default_storage.save(
+                    f"references/{secrets.token_hex(16)}{reference_path.suffix.lower()}",
+                    ContentFile(reference_path.read_bytes()),
+                )
+                prompt.reference_audio = stored_reference
+                prompt.save(update_fields=["reference_audio"])
+            try:
+                clip, created = clip_import(system=system, prompt=prompt, path=audio_path, original_name=source)
+            except BaseException:
+                if stored_reference:
+                    default_storage.delete(stored_reference)
+                raise
+    except ClipRefused as exc:
+        return ImportOutcome(number, source, "refused", exc.message)
+    except audio.AudioProblem as exc:
+        return ImportOutcome(number, source, "refused", f"reference audio: {exc}")
+    if not created:
+        return ImportOutcome(number, source, "skipped", "already imported", clip.pk)
+    return ImportOutcome(number, source, "imported", f"clip {clip.public_id}", clip.pk)
+
+
+def _system_for(entry: dict[str, Any], *, create: bool) -> System:
+    key = entry.get("system")
+    if not isinstance(key, str) or not key.strip():
+        raise ClipRefused("bad_line", "each line needs a 'system' (its slug or name)")
+    system = System.objects.filter(slug=key).first() or System.objects.filter(name=key).first()
+    if system is not None:
+        return system
+    if not create:
+        raise ClipRefused("unknown_system", f"system {key!r} is not registered (add it, or pass --create-systems)")
+    from django.utils.text import slugify
+
+    return System.objects.create(name=key, slug=slugify(key) or secrets.token_hex(4))

@@ -1,0 +1,172 @@
+"""Catalogue (System, Prompt, Clip) and the blind comparisons (Rater, Battle, Vote) with their invariants."""
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def opaque_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class System(models.Model):
+    """A generator under evaluation."""
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    organisation = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    """What the systems were asked to make: text, optional lyrics, optional reference audio."""
+
+    text = models.TextField()
+    lyrics = models.TextField(blank=True)
+    reference_audio = models.FileField(upload_to="references/", blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=16, blank=True, default="en")
+    source = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+    @property
+    def has_lyrics(self) -> bool:
+        return bool(self.lyrics.strip())
+
+
+class Clip(models.Model):
+    """Audio of one system for one prompt; delivered only through a loudness-normalised, untagged copy."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=opaque_id, editable=False)
+    system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="clips")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="clips")
+    original = models.FileField(upload_to="originals/")
+    delivery = models.FileField(upload_to="delivery/")
+    original_name = models.CharField(max_length=255, blank=True)
+    duration_s = models.FloatField()
+    sample_rate = models.PositiveIntegerField()
+    channels = models.PositiveSmallIntegerField()
+    sha256 = models.CharField(max_length=64, unique=True)
+    loudness_lufs = models.FloatField(help_text="Integrated loudness of the original (ITU-R BS.1770).")
+    delivery_lufs = models.FloatField(help_text="Integrated loudness of the delivery copy.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["prompt", "system"])]
+
+    def __str__(self) -> str:
+        return f"{self.system} / prompt {self.prompt_id} / {self.public_id}"
+
+
+class Rater(models.Model):
+    """Who votes: an account, or an anonymous identity bound to a browser session."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="rater"
+    )
+    external_id = models.CharField(max_length=200, blank=True, help_text="Crowd-platform id, when given.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.user.get_username() if self.user else f"anonymous {self.public_id}"
+
+
+class Choice(models.TextChoices):
+    A = "a", "A is better"
+    B = "b", "B is better"
+    TIE = "tie", "Tie"
+    BOTH_BAD = "both_bad", "Both bad"
+
+
+class Battle(models.Model):
+    """One presentation of a pair of clips to one rater, sides already shuffled."""
+
+    class Mode(models.TextChoices):
+        ARENA = "arena", "Arena"
+        CAMPAIGN = "campaign", "Campaign"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        VOTED = "voted", "Voted"
+        EXPIRED = "expired", "Expired"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="battles")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="battles")
+    clip_a = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="battles_as_a")
+    clip_b = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="battles_as_b")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.ARENA)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    ms_played_a = models.PositiveIntegerField(default=0)
+    ms_played_b = models.PositiveIntegerField(default=0)
+    seeks = models.PositiveIntegerField(default=0)
+    switches = models.PositiveIntegerField(default=0)
+    suggestion_shown = models.BooleanField(default=False)
+    suggestion_side = models.CharField(max_length=1, blank=True)
+    suggestion_p = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["rater", "status"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(clip_a=models.F("clip_b")), name="battle_two_different_clips"),
+        ]
+
+    def __str__(self) -> str:
+        return f"battle {self.public_id}"
+
+
+class Vote(models.Model):
+    """The one vote of a battle; system ids are copied in so leaderboards aggregate with a single GROUP BY."""
+
+    battle = models.OneToOneField(Battle, on_delete=models.CASCADE, related_name="vote")
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="votes")
+    system_a = models.ForeignKey(System, on_delete=models.PROTECT, related_name="+")
+    system_b = models.ForeignKey(System, on_delete=models.PROTECT, related_name="+")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="votes")
+    choice = models.CharField(max_length=16, choices=Choice.choices)
+    musicality = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    prompt_alignment = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    lyrics_alignment = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    reason = models.TextField(blank=True)
+    ms_played_a = models.PositiveIntegerField(default=0)
+    ms_played_b = models.PositiveIntegerField(default=0)
+    seeks = models.PositiveIntegerField(default=0)
+    switches = models.PositiveIntegerField(default=0)
+    decision_ms = models.PositiveIntegerField(default=0)
+    client_hints = models.JSONField(default=dict, blank=True)
+    ip_hash = models.CharField(max_length=64, blank=True)
+    suggestion_shown = models.BooleanField(default=False)
+    suggestion_side = models.CharField(max_length=1, blank=True)
+    suggestion_p = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["system_a", "system_b"])]
+
+    def __str__(self) -> str:
+        return f"vote {self.choice} on {self.battle_id}"

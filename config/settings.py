@@ -1,0 +1,207 @@
+"""Earshot settings, all read from the environment.
+
+With no DATABASE_URL / REDIS_URL the embedded default runs (SQLite, in-memory channel layer, eager Celery);
+with both set, the same code runs on PostgreSQL, the Redis channel layer and real Celery workers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET_KEY = "earshot-insecure-development-key"  # noqa: S105 - refused in production below
+
+EARSHOT_ENV = env_str("EARSHOT_ENV", "development") or "development"
+if EARSHOT_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"EARSHOT_ENV={EARSHOT_ENV!r} must be 'development' or 'production'")
+PRODUCTION = EARSHOT_ENV == "production"
+
+DEBUG = env_bool("DEBUG", not PRODUCTION)
+SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET_KEY) or ""
+if PRODUCTION:
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off in production (EARSHOT_ENV=production): set DEBUG=0")
+    if SECRET_KEY in {"", DEFAULT_SECRET_KEY}:
+        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set to a secret value in production")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+DATA_DIR = Path(env_str("EARSHOT_DATA_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
+EMBEDDED = DATABASE_URL is None and REDIS_URL is None
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "earshot.sqlite3"),
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "channels",
+    "arena",
+    "annotation",
+    "scoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")) or "")
+# Front-end libraries come from npm (package.json, pinned); their licences stay beside them in node_modules.
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor", BASE_DIR / "node_modules")]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")) or "")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Earshot API",
+    "DESCRIPTION": "Blind pairwise listening tests for generated music: battles, votes, leaderboards, exports.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# Channels and Celery: Redis when REDIS_URL is set, in-process otherwise.
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CELERY_BROKER_URL = "memory://"
+    CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# Earshot's own defaults, all in one place.
+EARSHOT_MAX_CLIP_SECONDS = env_float("EARSHOT_MAX_CLIP_SECONDS", 600.0, minimum=1.0)
+EARSHOT_MAX_UPLOAD_BYTES = env_int("EARSHOT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024)
+EARSHOT_TARGET_LUFS = env_float("EARSHOT_TARGET_LUFS", -16.0, minimum=-40.0, maximum=-5.0)
+EARSHOT_SILENCE_LUFS = env_float("EARSHOT_SILENCE_LUFS", -70.0)
+EARSHOT_DELIVERY_FORMAT = env_str("EARSHOT_DELIVERY_FORMAT", "mp3") or "mp3"
+EARSHOT_MIN_LISTEN_SECONDS = env_float("EARSHOT_MIN_LISTEN_SECONDS", 5.0, minimum=0.0)
+EARSHOT_BATTLE_TTL_SECONDS = env_int("EARSHOT_BATTLE_TTL_SECONDS", 3600, minimum=10)
+EARSHOT_SAMPLING_POLICY = env_str("EARSHOT_SAMPLING_POLICY", "arena.sampling.BalancedPolicy")
+EARSHOT_RATE_LIMIT_RATER = env_str("EARSHOT_RATE_LIMIT_RATER", "120/min")
+EARSHOT_RATE_LIMIT_IP = env_str("EARSHOT_RATE_LIMIT_IP", "600/min")
+EARSHOT_IP_HASH_SALT = env_str("EARSHOT_IP_HASH_SALT", SECRET_KEY)
+EARSHOT_LEADERBOARD_MIN_VOTES = env_int("EARSHOT_LEADERBOARD_MIN_VOTES", 5, minimum=0)
+EARSHOT_LEADERBOARD_PRELIMINARY_VOTES = env_int("EARSHOT_LEADERBOARD_PRELIMINARY_VOTES", 50, minimum=0)
+EARSHOT_BOOTSTRAP_ROUNDS = env_int("EARSHOT_BOOTSTRAP_ROUNDS", 1000, minimum=0)
+EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = env_float("EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS", 2.0, minimum=0.0)
+EARSHOT_FULL_RECOMPUTE_SECONDS = env_float("EARSHOT_FULL_RECOMPUTE_SECONDS", 300.0, minimum=10.0)
+EARSHOT_REWARD_MODEL_CLASS = env_str("EARSHOT_REWARD_MODEL_CLASS", "scoring.reward.interface.BundledRewardModel")
+EARSHOT_REWARD_MODEL_PATH = env_str("EARSHOT_REWARD_MODEL_PATH", str(BASE_DIR / "scoring" / "reward" / "weights"))
+EARSHOT_SUGGESTION_SHARE = env_float("EARSHOT_SUGGESTION_SHARE", 0.0, minimum=0.0, maximum=1.0)
+
+CELERY_BEAT_SCHEDULE = {
+    "leaderboards-full-recompute": {
+        "task": "scoring.tasks.leaderboards_recompute_all",
+        "schedule": EARSHOT_FULL_RECOMPUTE_SECONDS,
+    }
+}

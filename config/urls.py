@@ -1,0 +1,16 @@
+"""Top-level URL map: pages, the REST API with its OpenAPI schema, and the admin.
+
+Media files are never served by URL: clips reach listeners only through per-battle audio URLs.
+"""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("scoring.urls")),
+    path("", include("annotation.urls")),
+    path("", include("arena.urls")),
+]

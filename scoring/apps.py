@@ -1,0 +1,7 @@
+"""Django app configuration for scoring."""
+from django.apps import AppConfig
+
+
+class ScoringConfig(AppConfig):
+    name = "scoring"
+    verbose_name = "Scoring"

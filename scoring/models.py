@@ -1,0 +1,93 @@
+"""Leaderboard snapshots and their recompute state; reward-model versions, clip scores and agreement reports."""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class LeaderboardSnapshot(models.Model):
+    """Ratings of one scope at one moment; the newest snapshot of a scope is the current leaderboard."""
+
+    scope = models.CharField(max_length=100, db_index=True)
+    method = models.CharField(max_length=40, default="bradley_terry")
+    rows = models.JSONField(default=list)
+    win_rate = models.JSONField(default=dict)
+    extra = models.JSONField(default=dict, blank=True)
+    vote_count = models.PositiveIntegerField(default=0)
+    last_vote_id = models.BigIntegerField(default=0)
+    computed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        indexes = [models.Index(fields=["scope", "-computed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.scope} @ {self.computed_at:%Y-%m-%d %H:%M:%S} ({self.vote_count} votes)"
+
+
+class ScopeRecompute(models.Model):
+    """Single-flight and debounce state of one scope's recompute, claimed with a conditional UPDATE."""
+
+    scope = models.CharField(max_length=100, unique=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    running_since = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.scope
+
+
+class RewardModelVersion(models.Model):
+    """One trained reward model on disk; exactly one may be active."""
+
+    name = models.CharField(max_length=120, unique=True)
+    class_path = models.CharField(max_length=255)
+    path = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    config = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["active"], condition=Q(active=True), name="one_active_reward_model"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name + (" (active)" if self.active else "")
+
+
+class ClipScore(models.Model):
+    """The score one reward-model version gave one clip on one axis."""
+
+    version = models.ForeignKey(RewardModelVersion, on_delete=models.CASCADE, related_name="scores")
+    clip = models.ForeignKey("arena.Clip", on_delete=models.CASCADE, related_name="scores")
+    axis = models.CharField(max_length=40)
+    score = models.FloatField()
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "clip", "axis"], name="one_score_per_version_clip_axis"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clip_id} {self.axis} = {self.score:.3f}"
+
+
+class AgreementReport(models.Model):
+    """Model-vs-people and people-vs-people agreement figures, computed by Celery."""
+
+    version = models.ForeignKey(RewardModelVersion, on_delete=models.CASCADE, related_name="agreement_reports")
+    scope = models.CharField(max_length=100, default="arena")
+    figures = models.JSONField(default=dict)
+    vote_count = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-computed_at"]
+
+    def __str__(self) -> str:
+        return f"agreement {self.version} {self.scope} @ {self.computed_at:%Y-%m-%d %H:%M}"
