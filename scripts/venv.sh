@@ -25,8 +25,8 @@ if [ ! -f "$venv/.complete" ]; then
   echo "==> building virtualenv $venv (first run for these requirements; torch makes this take minutes)"
   rm -rf "$venv" && mkdir -p "$cache_root"
   "$PYTHON" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet -r requirements.txt
+  "$venv/bin/pip" install --quiet --upgrade pip 2>&1 | { grep -v "is ignored: it is neither" || true; }
+  "$venv/bin/pip" install --quiet -r requirements.txt 2>&1 | { grep -v "is ignored: it is neither" || true; }
   touch "$venv/.complete"
 else
   echo "==> reusing cached virtualenv $venv"
