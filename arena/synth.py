@@ -238,12 +238,12 @@ class _Orchestration:
 _ORCHESTRATION: dict[str, _Orchestration] = {
     "piano": _Orchestration("piano", "piano", "comp", 0.55, 0.3),
     "strings": _Orchestration("strings", "strings", "sustain", 0.45, 0.22),
-    "synth pad": _Orchestration("saw lead", "pad", "sustain", 0.35, 0.22),
-    "plucked guitar": _Orchestration("guitar", "guitar", "comp", 0.6, 0.35),
+    "synth pad": _Orchestration("saw lead", "pad", "sustain", 0.5, 0.22),
+    "plucked guitar": _Orchestration("guitar", "guitar", "comp", 0.9, 0.5),
     "organ": _Orchestration("organ", "organ", "sustain", 0.3, 0.16),
     "bass + drums": _Orchestration("lead bass", None, "comp", 0.6, 0.0),
     "bells": _Orchestration("bells", "bells", "comp", 0.45, 0.18),
-    "flute": _Orchestration("flute", "strings", "sustain", 0.5, 0.12),
+    "flute": _Orchestration("flute", "strings", "sustain", 0.5, 0.2),
 }
 
 
@@ -383,13 +383,13 @@ def _compose(spec: MusicSpec, rng: np.random.Generator) -> list[_Note]:
             bar_start = bar * bar_s
             for step in style.kick:
                 notes.append(
-                    _Note(bar_start + step * step_s, 0.0, 0, vel(1.0 if step == 0 else 0.85), 0.0, "kick", 0.9)
+                    _Note(bar_start + step * step_s, 0.0, 0, vel(1.0 if step == 0 else 0.85), 0.0, "kick", 0.45)
                 )
             for step in style.snare:
-                notes.append(_Note(bar_start + step * step_s + jitter(), 0.0, 0, vel(), 0.05, "snare", 0.5))
+                notes.append(_Note(bar_start + step * step_s + jitter(), 0.0, 0, vel(), 0.05, "snare", 0.18))
             for step in style.hat:
                 accent = 1.0 if step % 4 == 0 else 0.7
-                notes.append(_Note(bar_start + step * step_s + jitter(), 0.0, 0, vel(accent), 0.3, "hat", 0.18))
+                notes.append(_Note(bar_start + step * step_s + jitter(), 0.0, 0, vel(accent), 0.3, "hat", 0.08))
     return [note for note in notes if note.start_s < spec.duration_s]
 
 
@@ -562,7 +562,7 @@ def _guitar(
         y[start:stop] = 0.5 * feedback * (y[start - period : stop - period] + y[start - period - 1 : stop - period - 1])
         start = stop
     tone = y[1 : n + 1].astype(np.float32)
-    return tone * _release_envelope(n, sr, hold_s, 0.001, release) * np.float32(0.5 * velocity)
+    return tone * _release_envelope(n, sr, hold_s, 0.001, release) * np.float32(1.6 * velocity)
 
 
 def _organ(
@@ -586,7 +586,7 @@ def _organ(
         if freq * ratio < sr * 0.45 and amp > 0:
             tone += np.float32(amp) * np.sin(t * np.float32(2 * np.pi * freq * ratio))
     tremolo = 1.0 + 0.12 * np.sin(t * np.float32(2 * np.pi * 6.2))
-    return tone * tremolo * _release_envelope(n, sr, hold_s, 0.01, release) * np.float32(0.22 * velocity)
+    return tone * tremolo * _release_envelope(n, sr, hold_s, 0.01, release) * np.float32(0.3 * velocity)
 
 
 def _strings(
@@ -604,7 +604,7 @@ def _strings(
         tone += _polyblep_saw(_cycles(inst, sr), inst / sr)
     tone = _lowpass(tone, min(freq * (3.0 + 6.0 * brightness), 9000.0), sr)
     attack = 0.12 + 0.25 * (1.0 - velocity)
-    return tone * _release_envelope(n, sr, hold_s, attack, release) * np.float32(0.22 * velocity)
+    return tone * _release_envelope(n, sr, hold_s, attack, release) * np.float32(0.35 * velocity)
 
 
 def _pad(
@@ -619,7 +619,7 @@ def _pad(
         inst = np.full(n, freq * (1.0 + detune), dtype=np.float32)
         tone += _polyblep_saw(_cycles(inst, sr), inst / sr)
     tone = _lowpass(tone.astype(np.float32), min(freq * (2.0 + 5.0 * brightness), 7000.0), sr, order=4)
-    return tone * _release_envelope(n, sr, hold_s, 0.45, release) * np.float32(0.16 * velocity)
+    return tone * _release_envelope(n, sr, hold_s, 0.45, release) * np.float32(0.4 * velocity)
 
 
 def _saw_lead(
@@ -633,7 +633,7 @@ def _saw_lead(
     tone = _polyblep_saw(_cycles(inst, sr), inst / sr)
     tone += 0.5 * np.sin(t * np.float32(2 * np.pi * freq))
     tone = _lowpass(tone, min(freq * (2.5 + 5.0 * brightness), 8000.0), sr, order=2)
-    return tone * _release_envelope(n, sr, hold_s, 0.03, release) * np.float32(0.3 * velocity)
+    return tone * _release_envelope(n, sr, hold_s, 0.03, release) * np.float32(0.5 * velocity)
 
 
 def _flute(
@@ -648,7 +648,7 @@ def _flute(
     phase = cycles * np.float32(2 * np.pi)
     tone = np.sin(phase) + 0.22 * brightness * np.sin(2 * phase) + 0.08 * np.sin(3 * phase)
     breath = _lowpass(rng.standard_normal(n).astype(np.float32), min(freq * 4.0, 10000.0), sr)
-    tone = tone + 0.06 * breath * (1.0 + np.float32(3.0) * np.exp(t * np.float32(-1 / 0.05)))
+    tone = tone + 0.025 * breath * (1.0 + np.float32(3.0) * np.exp(t * np.float32(-1 / 0.05)))
     return tone.astype(np.float32) * _release_envelope(n, sr, hold_s, 0.06, release) * np.float32(0.35 * velocity)
 
 
@@ -709,7 +709,7 @@ def _drum_kit(sr: int, rng: np.random.Generator, brightness: float) -> dict[str,
 
     t_snare = _time(int(0.3 * sr), sr)
     noise = signal.sosfilt(_butter(2, 1200.0, sr, "highpass"), rng.standard_normal(len(t_snare))).astype(np.float32)
-    snare = 0.7 * noise * np.exp(t_snare * np.float32(-1 / 0.07)) + 0.6 * np.sin(
+    snare = 0.4 * noise * np.exp(t_snare * np.float32(-1 / 0.07)) + 0.6 * np.sin(
         t_snare * np.float32(2 * np.pi * 185)
     ) * np.exp(t_snare * np.float32(-1 / 0.04))
 
