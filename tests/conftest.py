@@ -7,8 +7,11 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
-    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")  # type: ignore[attr-defined]
+def _media_in_tmp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test writes media to a fresh folder (pure-module tests may run without pytest-django)."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return
+    request.getfixturevalue("settings").MEDIA_ROOT = tmp_path_factory.mktemp("media")
 
 
 @pytest.fixture

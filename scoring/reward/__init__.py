@@ -1,0 +1,1 @@
+"""The bundled music reward model (pure torch, no Django): front-end, network, training, checkpoints."""
