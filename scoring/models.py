@@ -30,6 +30,8 @@ class ScopeRecompute(models.Model):
 
     scope = models.CharField(max_length=100, unique=True)
     requested_at = models.DateTimeField(null=True, blank=True)
+    # Set while a recompute task is queued and not yet claimed: later votes in the debounce window add none.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     running_since = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,11 +1,103 @@
-"""Reads of scoring data: current leaderboards and their history, ratings for the reveal after a vote."""
+"""Reads of scoring data: vote tallies per scope, current leaderboards and their history, ratings for the reveal."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, F, Max, Q
+
+from arena.models import Choice, Vote
 from scoring.models import LeaderboardSnapshot
+from scoring.scopes import Scope
+
+
+@dataclass(frozen=True)
+class PairTally:
+    """Votes between two systems in one scope, as (system_a, system_b) were shown: one row of the GROUP BY."""
+
+    system_a: int
+    system_b: int
+    wins_a: int
+    wins_b: int
+    ties: int
+    both_bad: int
+    last_vote_id: int
+
+
+@dataclass(frozen=True)
+class BattleRow:
+    """One vote of a scope with what the listener heard: delivery loudness (LUFS) and duration (s) of each clip."""
+
+    system_a: int
+    system_b: int
+    outcome: str
+    loudness_a: float
+    loudness_b: float
+    duration_a: float
+    duration_b: float
+
+
+def scope_pair_tallies(*, scope: Scope) -> list[PairTally]:
+    """The scope's votes aggregated in one GROUP BY (system_a, system_b) with a conditional count per outcome."""
+    column = scope.column
+    counted = (
+        Vote.objects.filter(scope.votes_filter)
+        .filter(**{f"{column}__in": [choice.value for choice in Choice]})
+        .values("system_a", "system_b")
+        .annotate(
+            wins_a=Count("id", filter=Q(**{column: Choice.A})),
+            wins_b=Count("id", filter=Q(**{column: Choice.B})),
+            ties=Count("id", filter=Q(**{column: Choice.TIE})),
+            both_bad=Count("id", filter=Q(**{column: Choice.BOTH_BAD})),
+            last_vote_id=Max("id"),
+        )
+        .order_by("system_a", "system_b")
+    )
+    return [PairTally(**row) for row in counted]
+
+
+def scope_battle_rows(*, scope: Scope) -> list[BattleRow]:
+    """The scope's votes one by one in the order they were cast (for online Elo and covariate-controlled ratings)."""
+    column = scope.column
+    rows = (
+        Vote.objects.filter(scope.votes_filter)
+        .filter(**{f"{column}__in": [choice.value for choice in Choice]})
+        .order_by("id")
+        .values_list(
+            "system_a",
+            "system_b",
+            column,
+            F("battle__clip_a__delivery_lufs"),
+            F("battle__clip_b__delivery_lufs"),
+            F("battle__clip_a__duration_s"),
+            F("battle__clip_b__duration_s"),
+        )
+    )
+    return [BattleRow(*row) for row in rows.iterator(chunk_size=5000)]
 
 
 def snapshot_current(*, scope: str) -> LeaderboardSnapshot | None:
     return LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id").first()
+
+
+def snapshot_history(*, scope: str, limit: int) -> list[LeaderboardSnapshot]:
+    """The scope's latest `limit` snapshots, oldest first (the ratings-over-time plot reads them in order)."""
+    newest = LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")[:limit]
+    return list(reversed(newest))
+
+
+def leaderboards_current() -> list[dict[str, Any]]:
+    """Scope name, vote count and time of the current snapshot of every scope that has one."""
+    latest = (
+        LeaderboardSnapshot.objects.values("scope")
+        .annotate(last_id=Max("id"))
+        .values_list("last_id", flat=True)
+    )
+    snapshots = LeaderboardSnapshot.objects.filter(id__in=list(latest)).order_by("scope")
+    return [
+        {"scope": snapshot.scope, "vote_count": snapshot.vote_count, "computed_at": snapshot.computed_at}
+        for snapshot in snapshots
+    ]
 
 
 def system_ratings(*, scope: str = "arena") -> dict[int, dict[str, float]]:

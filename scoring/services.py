@@ -1,0 +1,341 @@
+"""Leaderboard writes: recompute requests (debounced, on commit), the single-flight claim, and snapshots.
+
+A vote marks its scopes as requested inside its own transaction; at most one recompute task per scope waits in
+the queue, and at most one runs, holding a claim taken with a conditional UPDATE.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from arena.models import System
+from config.oncommit import broadcast_on_commit, enqueue_on_commit
+from scoring import ratings
+from scoring.models import LeaderboardSnapshot, ScopeRecompute
+from scoring.scopes import Scope, scope_parse
+from scoring.selectors import BattleRow, PairTally, scope_battle_rows, scope_pair_tallies, snapshot_current
+
+# Bump when the snapshot's contents or maths change, so the next recompute writes a fresh snapshot.
+SNAPSHOT_FORMAT = 1
+SNAPSHOT_MESSAGE_TYPE = "leaderboard.snapshot"
+ELO_K = 4.0
+
+
+class RecomputeOutcome(enum.StrEnum):
+    WRITTEN = "written"
+    UNCHANGED = "unchanged"
+    BUSY = "busy"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Requests, claim and release
+
+
+def _stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.EARSHOT_RECOMPUTE_STALE_SECONDS)
+
+
+def _pending_free(now: datetime) -> Q:
+    """No recompute is queued for the scope, or the one queued is too old to trust (its broker message was lost)."""
+    return Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=_stale_before(now))
+
+
+def _recompute_enqueue(scope: str) -> None:
+    from scoring.tasks import leaderboard_recompute
+
+    enqueue_on_commit(leaderboard_recompute, scope, countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
+
+
+def _rows_ensure(scopes: list[str]) -> None:
+    ScopeRecompute.objects.bulk_create([ScopeRecompute(scope=scope) for scope in scopes], ignore_conflicts=True)
+
+
+def leaderboards_request_recompute(*, scopes: list[str]) -> None:
+    """Record that these scopes' votes changed and, on commit, queue one debounced recompute per scope.
+
+    Call it inside the transaction that writes the votes. A scope that already has a recompute queued gets no
+    second one: the queued task reads every vote committed by the time it runs.
+    """
+    names = sorted(set(scopes))
+    for name in names:
+        scope_parse(name)
+    if not names:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        _rows_ensure(names)
+        # Lock the rows in one fixed order, so concurrent votes on overlapping scopes cannot deadlock.
+        locked = list(ScopeRecompute.objects.filter(scope__in=names).order_by("scope").select_for_update())
+        stale = _stale_before(now)
+        to_enqueue = [row.scope for row in locked if row.enqueued_at is None or row.enqueued_at < stale]
+        ScopeRecompute.objects.filter(scope__in=names).update(requested_at=now)
+        if to_enqueue:
+            ScopeRecompute.objects.filter(scope__in=to_enqueue).update(enqueued_at=now)
+    for name in to_enqueue:
+        _recompute_enqueue(name)
+
+
+def scope_recompute_claim(*, scope: str) -> datetime | None:
+    """Take the scope's single-flight claim; the claim time, or None when another recompute holds a live claim."""
+    now = timezone.now()
+    _rows_ensure([scope])
+    claimed = (
+        ScopeRecompute.objects.filter(scope=scope)
+        .filter(Q(running_since__isnull=True) | Q(running_since__lt=_stale_before(now)))
+        .update(running_since=now, enqueued_at=None)
+    )
+    return now if claimed == 1 else None
+
+
+def scope_recompute_defer(*, scope: str) -> None:
+    """The claim is held by another run: try again after the debounce, keeping the scope marked as queued."""
+    ScopeRecompute.objects.filter(scope=scope).update(enqueued_at=timezone.now())
+    _recompute_enqueue(scope)
+
+
+def scope_recompute_release(*, scope: str, claimed_at: datetime) -> bool:
+    """Give the claim back; if votes came in while it ran and nothing is queued, queue one more. True if queued."""
+    now = timezone.now()
+    ScopeRecompute.objects.filter(scope=scope, running_since=claimed_at).update(running_since=None, finished_at=now)
+    again = (
+        ScopeRecompute.objects.filter(scope=scope, requested_at__gt=claimed_at)
+        .filter(_pending_free(now))
+        .update(enqueued_at=now)
+    )
+    if again == 1:
+        _recompute_enqueue(scope)
+    return again == 1
+
+
+def leaderboard_recompute_run(*, scope: str) -> RecomputeOutcome:
+    """Recompute one scope under its single-flight claim; BUSY (and retried later) when another run holds it."""
+    parsed = scope_parse(scope)
+    claimed_at = scope_recompute_claim(scope=parsed.name)
+    if claimed_at is None:
+        scope_recompute_defer(scope=parsed.name)
+        return RecomputeOutcome.BUSY
+    try:
+        snapshot = snapshot_refresh(scope=parsed)
+    finally:
+        scope_recompute_release(scope=parsed.name, claimed_at=claimed_at)
+    return RecomputeOutcome.UNCHANGED if snapshot is None else RecomputeOutcome.WRITTEN
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Snapshots
+
+
+@dataclass(frozen=True)
+class SnapshotData:
+    """A computed leaderboard not yet stored: what LeaderboardSnapshot holds."""
+
+    scope: str
+    rows: list[dict[str, Any]]
+    win_rate: dict[str, Any]
+    extra: dict[str, Any]
+    vote_count: int
+    last_vote_id: int
+    digest: str
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), digits)
+
+
+def _digest(tallies: list[PairTally], systems: dict[int, System]) -> str:
+    """Fingerprint of everything a snapshot depends on: unchanged fingerprint, unchanged leaderboard."""
+    basis = {
+        "format": SNAPSHOT_FORMAT,
+        "tallies": [
+            [t.system_a, t.system_b, t.wins_a, t.wins_b, t.ties, t.both_bad, t.last_vote_id] for t in tallies
+        ],
+        "systems": [[pk, systems[pk].name, systems[pk].slug] for pk in sorted(systems)],
+        "settings": [
+            settings.EARSHOT_LEADERBOARD_MIN_VOTES,
+            settings.EARSHOT_LEADERBOARD_PRELIMINARY_VOTES,
+            settings.EARSHOT_BOOTSTRAP_ROUNDS,
+        ],
+    }
+    return hashlib.sha256(json.dumps(basis, separators=(",", ":")).encode()).hexdigest()
+
+
+def _online_elo(battles: list[BattleRow], index: dict[int, int]) -> np.ndarray:
+    return ratings.online_elo(
+        sys_a=[index[b.system_a] for b in battles],
+        sys_b=[index[b.system_b] for b in battles],
+        outcome=ratings.outcome_codes(b.outcome for b in battles),
+        n_systems=len(index),
+        k=ELO_K,
+    )
+
+
+def _controlled(battles: list[BattleRow], index: dict[int, int]) -> tuple[ratings.CovariateFit | None, dict]:
+    """Ratings controlled for loudness and duration differences; covariates that never vary are left out."""
+    covariates = {
+        "loudness_diff": np.array([b.loudness_a - b.loudness_b for b in battles], dtype=np.float64),
+        "duration_diff": np.array([b.duration_a - b.duration_b for b in battles], dtype=np.float64),
+    }
+    varying = {name: values for name, values in covariates.items() if values.size and np.ptp(values) > 0}
+    try:
+        fit = ratings.bt_covariate_fit(
+            sys_a=[index[b.system_a] for b in battles],
+            sys_b=[index[b.system_b] for b in battles],
+            outcome=ratings.outcome_codes(b.outcome for b in battles),
+            covariates=varying,
+            n_systems=len(index),
+            prior=ratings.DEFAULT_LEADERBOARD_PRIOR,
+        )
+    except ValueError as exc:
+        # Too few decided votes or collinear covariates: the leaderboard still stands without this column.
+        return None, {"covariates": sorted(varying), "error": str(exc)}
+    effects = {
+        name: {"elo_per_unit": _round(fit.coef_elo[name]), "se_logit": _round(fit.coef_se[name], 4)}
+        for name in fit.names
+    }
+    return fit, {"covariates": sorted(varying), "effects": effects, "rows": fit.rows}
+
+
+def snapshot_compute(*, scope: Scope, with_battle_rows: bool = True) -> SnapshotData:
+    """The scope's leaderboard from its votes now: Bradley–Terry with bootstrap intervals, online Elo, matrices.
+
+    Pair counts come from one GROUP BY; the vote-by-vote query behind online Elo and the loudness/duration
+    controlled ratings is the second, optional one.
+    """
+    tallies = scope_pair_tallies(scope=scope)
+    systems = _systems_of(tallies)
+    return _snapshot_from(scope, tallies, systems, _digest(tallies, systems), with_battle_rows=with_battle_rows)
+
+
+def _systems_of(tallies: list[PairTally]) -> dict[int, System]:
+    return System.objects.in_bulk(sorted({t.system_a for t in tallies} | {t.system_b for t in tallies}))
+
+
+def _snapshot_from(
+    scope: Scope, tallies: list[PairTally], systems: dict[int, System], digest: str, *, with_battle_rows: bool
+) -> SnapshotData:
+    system_ids = sorted(systems)
+    index = {pk: i for i, pk in enumerate(system_ids)}
+    counts = ratings.PairCounts.from_grouped(
+        sys_a=[index[t.system_a] for t in tallies],
+        sys_b=[index[t.system_b] for t in tallies],
+        wins_a=[t.wins_a for t in tallies],
+        wins_b=[t.wins_b for t in tallies],
+        ties=[t.ties for t in tallies],
+        both_bad=[t.both_bad for t in tallies],
+        n_systems=len(system_ids),
+    )
+    last_vote_id = max((t.last_vote_id for t in tallies), default=0)
+    min_votes = settings.EARSHOT_LEADERBOARD_MIN_VOTES
+    preliminary_votes = settings.EARSHOT_LEADERBOARD_PRELIMINARY_VOTES
+    rounds = settings.EARSHOT_BOOTSTRAP_ROUNDS
+    method: dict[str, Any] = {"model": "bradley_terry", "rounds": rounds, "min_votes": min_votes,
+                              "preliminary_votes": preliminary_votes, "elo_k": ELO_K}
+    if not system_ids:
+        return SnapshotData(scope=scope.name, rows=[], win_rate={"systems": [], "win_rate": [], "battles": []},
+                            extra={"digest": digest, "method": method, "hidden": [], "label": scope.label},
+                            vote_count=0, last_vote_id=0, digest=digest)
+
+    # Same votes, same seed: a recompute of unchanged votes reproduces the intervals exactly.
+    board = ratings.leaderboard(counts, rounds=rounds, seed=int(digest[:15], 16))
+    method.update(board.method)
+    method["rounds"] = rounds
+    shown = np.flatnonzero(board.rated & (board.n >= min_votes))
+    shown_set = set(shown.tolist())
+    hidden = [
+        {"system_id": pk, "name": systems[pk].name, "n": int(board.n[index[pk]])}
+        for pk in system_ids
+        if index[pk] not in shown_set
+    ]
+    # Ranks among the systems shown, so a hidden system never leaves a gap in the ranking.
+    shown_rank = ratings.ranks_from_intervals(board.ci_low[shown], board.ci_high[shown]) if shown.size else []
+
+    elo = np.full(len(system_ids), np.nan)
+    controlled_fit = None
+    extra_controlled: dict[str, Any] = {"error": "not computed"}
+    if with_battle_rows:
+        battles = scope_battle_rows(scope=scope)
+        elo = _online_elo(battles, index)
+        controlled_fit, extra_controlled = _controlled(battles, index)
+
+    rows = []
+    for position, i in enumerate(shown.tolist()):
+        pk = system_ids[i]
+        rows.append(
+            {
+                "system_id": pk,
+                "name": systems[pk].name,
+                "slug": systems[pk].slug,
+                "rating": _round(board.rating[i]),
+                "ci_low": _round(board.ci_low[i]),
+                "ci_high": _round(board.ci_high[i]),
+                "rank": int(shown_rank[position]),
+                "wins": int(board.wins[i]),
+                "losses": int(board.losses[i]),
+                "ties": int(board.ties[i]),
+                "both_bad": int(board.both_bad[i]),
+                "n": int(board.n[i]),
+                "win_rate": _round(board.win_rate[i], 4),
+                "elo": _round(elo[i]),
+                "controlled_rating": _round(controlled_fit.rating[i]) if controlled_fit else None,
+                "controlled_se": _round(controlled_fit.rating_se[i]) if controlled_fit else None,
+                "preliminary": int(board.n[i]) < preliminary_votes,
+            }
+        )
+    rows.sort(key=lambda row: (row["rank"], -row["rating"], row["name"]))
+    order = [index[row["system_id"]] for row in rows]
+    grid = np.ix_(order, order)
+    win_rate = {
+        "systems": [row["system_id"] for row in rows],
+        "win_rate": [[_round(x, 4) for x in line] for line in board.win_rate_matrix[grid]],
+        "battles": board.battle_matrix[grid].tolist(),
+    }
+    extra = {
+        "digest": digest,
+        "label": scope.label,
+        "method": method,
+        "groups": board.groups,
+        "hidden": hidden,
+        "controlled": extra_controlled,
+    }
+    return SnapshotData(scope=scope.name, rows=rows, win_rate=win_rate, extra=extra,
+                        vote_count=counts.total, last_vote_id=last_vote_id, digest=digest)
+
+
+def snapshot_store(*, data: SnapshotData) -> LeaderboardSnapshot:
+    """Write the snapshot (the scope's history keeps the older ones) and push it to the scope's group on commit."""
+    from scoring.serializers import snapshot_payload
+
+    with transaction.atomic():
+        snapshot = LeaderboardSnapshot.objects.create(
+            scope=data.scope,
+            method="bradley_terry",
+            rows=data.rows,
+            win_rate=data.win_rate,
+            extra=data.extra,
+            vote_count=data.vote_count,
+            last_vote_id=data.last_vote_id,
+        )
+        broadcast_on_commit(scope_parse(data.scope).group, SNAPSHOT_MESSAGE_TYPE, snapshot_payload(snapshot))
+    return snapshot
+
+
+def snapshot_refresh(*, scope: Scope) -> LeaderboardSnapshot | None:
+    """Recompute and store the scope's leaderboard; None when its votes are unchanged since the current snapshot."""
+    tallies = scope_pair_tallies(scope=scope)
+    systems = _systems_of(tallies)
+    digest = _digest(tallies, systems)
+    current = snapshot_current(scope=scope.name)
+    if current is not None and current.extra.get("digest") == digest:
+        return None
+    return snapshot_store(data=_snapshot_from(scope, tallies, systems, digest, with_battle_rows=True))

@@ -1,0 +1,191 @@
+"""Shared real-stack test fixtures: votes written straight to Postgres, a real Celery worker on Redis, the Redis
+channel layer, and the ASGI app served over a real socket (HTTP and websockets) for browser tests.
+
+Import the fixtures into a test module (`from tests.realstack import celery_worker  # noqa: F401`).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from arena.models import Battle, Clip, Prompt, Rater, System, Vote
+from tests.factories import ClipFactory, PromptFactory, RaterFactory
+
+realstack = pytest.mark.skipif(
+    not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")),
+    reason="needs the real stack: set DATABASE_URL=postgres://... and REDIS_URL=redis://...",
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Votes
+
+
+@dataclass
+class VoteWriter:
+    """Writes arena battles and their votes directly, reusing one clip per (system, prompt)."""
+
+    rater: Rater
+    _clips: dict[tuple[int, int], Clip]
+
+    def clip(self, system: System, prompt: Prompt, **fields: object) -> Clip:
+        key = (system.pk, prompt.pk)
+        if key not in self._clips:
+            self._clips[key] = ClipFactory(system=system, prompt=prompt, **fields)
+        return self._clips[key]
+
+    def cast(
+        self,
+        pairs: Iterable[tuple[System, System, str]],
+        *,
+        prompt: Prompt | None = None,
+        **vote_fields: str,
+    ) -> list[Vote]:
+        """One battle and one vote per (system shown as A, system shown as B, overall choice)."""
+        prompt = prompt or PromptFactory()
+        battles = []
+        planned = list(pairs)
+        for system_a, system_b, _ in planned:
+            battles.append(
+                Battle(
+                    rater=self.rater,
+                    prompt=prompt,
+                    clip_a=self.clip(system_a, prompt),
+                    clip_b=self.clip(system_b, prompt),
+                    status=Battle.Status.VOTED,
+                    expires_at=timezone.now() + timedelta(hours=1),
+                )
+            )
+        battles = Battle.objects.bulk_create(battles)
+        votes = [
+            Vote(
+                battle=battle,
+                rater=self.rater,
+                system_a=system_a,
+                system_b=system_b,
+                prompt=prompt,
+                choice=choice,
+                **vote_fields,
+            )
+            for battle, (system_a, system_b, choice) in zip(battles, planned, strict=True)
+        ]
+        return Vote.objects.bulk_create(votes)
+
+
+@pytest.fixture
+def vote_writer(db: None) -> VoteWriter:
+    return VoteWriter(rater=RaterFactory(), _clips={})
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05) -> object:
+    """Poll until `condition()` is truthy and return it; fail the test with a clear message on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Celery worker on Redis
+
+
+@pytest.fixture(scope="session")
+def celery_queue() -> str:
+    """A queue of this test session alone, so stale messages from other runs or other helpers never reach us."""
+    return f"earshot-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def celery_app_on_queue(celery_queue: str) -> Iterator[object]:
+    """The project's Celery app, not eager, sending every task to this session's queue."""
+    from config.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.task_default_queue, app.conf.task_routes)
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = celery_queue
+    app.conf.task_routes = {"*": {"queue": celery_queue}}
+    with app.connection_for_write() as connection:
+        # Leftovers of an earlier test in this session (e.g. debounced tasks never run) must not leak in.
+        connection.default_channel.queue_purge(celery_queue)
+    yield app
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(celery_queue)
+    app.conf.task_always_eager, app.conf.task_default_queue, app.conf.task_routes = saved
+
+
+@pytest.fixture
+def celery_worker(celery_app_on_queue: object, celery_queue: str, transactional_db: None) -> Iterator[object]:
+    """A real Celery worker thread consuming this session's queue from Redis, against the test database."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(
+        celery_app_on_queue,  # type: ignore[arg-type]
+        queues=[celery_queue],
+        pool="solo",
+        concurrency=1,
+        perform_ping_check=False,
+        shutdown_timeout=30.0,
+        loglevel="WARNING",
+    ) as worker:
+        yield worker
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Channel layer and ASGI server
+
+
+@pytest.fixture
+def redis_channel_layer() -> Iterator[object]:
+    """The project's channel layer, checked to be Redis, flushed of this test's groups afterwards."""
+    from channels.layers import channel_layers, get_channel_layer
+
+    layer = get_channel_layer()
+    assert type(layer).__name__ == "RedisChannelLayer", f"expected the Redis channel layer, got {layer!r}"
+    yield layer
+    channel_layers.backends.clear()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class AsgiServer:
+    url: str
+    ws_url: str
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None) -> Iterator[AsgiServer]:
+    """config.asgi served by uvicorn in a thread on a free port (HTTP and websockets) against the test database."""
+    import uvicorn
+
+    from config.asgi import application
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="websockets")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout=20)
+    try:
+        yield AsgiServer(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,85 @@
+"""Scope names: parsing, which scopes a vote touches, and the recompute request a vote makes."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from arena.models import Choice
+from config.errors import EarshotError
+from scoring.models import ScopeRecompute
+from scoring.scopes import UnknownScope, scope_parse, scopes_with_votes, vote_scopes
+from scoring.services import leaderboards_request_recompute
+from tests.factories import PromptFactory, SystemFactory
+
+if TYPE_CHECKING:
+    from tests.realstack import VoteWriter
+
+pytest_plugins = ["tests.realstack"]
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_parses_the_arena_and_its_views() -> None:
+    assert scope_parse("arena").column == "choice"
+    assert scope_parse("arena:musicality").column == "musicality"
+    assert scope_parse("arena:prompt_alignment").column == "prompt_alignment"
+    assert scope_parse("arena:lyrics").column == "choice"
+    assert scope_parse("arena:musicality").group == "leaderboard.arena.musicality"
+
+
+@pytest.mark.parametrize(
+    "name", ["", "arena:", "arena:tempo", "arena:musicality:lyrics", "elo", "campaign:x", "a" * 101]
+)
+def test_it_refuses_an_unknown_scope_with_a_stable_code(name: str) -> None:
+    with pytest.raises(UnknownScope) as caught:
+        scope_parse(name)
+    assert isinstance(caught.value, EarshotError)
+    assert caught.value.code == "unknown_scope"
+    assert caught.value.status == 404
+    assert "arena" in caught.value.message
+
+
+def test_a_vote_touches_the_overall_its_axes_and_its_prompt_kind(vote_writer: VoteWriter) -> None:
+    first, second = SystemFactory(), SystemFactory()
+    instrumental = vote_writer.cast([(first, second, Choice.A)], musicality=Choice.B)[0]
+    assert vote_scopes(instrumental) == ["arena", "arena:musicality", "arena:instrumental"]
+
+    sung = PromptFactory(lyrics="la la la\nsecond verse")
+    with_lyrics = vote_writer.cast(
+        [(first, second, Choice.TIE)], prompt=sung, prompt_alignment=Choice.A, lyrics_alignment=Choice.B
+    )[0]
+    assert vote_scopes(with_lyrics) == ["arena", "arena:prompt_alignment", "arena:lyrics_alignment", "arena:lyrics"]
+
+
+def test_blank_lyrics_count_as_instrumental(vote_writer: VoteWriter) -> None:
+    first, second = SystemFactory(), SystemFactory()
+    vote = vote_writer.cast([(first, second, Choice.A)], prompt=PromptFactory(lyrics="  \n "))[0]
+    assert "arena:instrumental" in vote_scopes(vote)
+    assert [scope.name for scope in scopes_with_votes()] == ["arena", "arena:instrumental"]
+
+
+def test_a_request_marks_the_scopes_and_queues_one_task_per_scope_on_commit(
+    django_capture_on_commit_callbacks: object,
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+        leaderboards_request_recompute(scopes=["arena:musicality", "arena", "arena"])
+    assert len(callbacks) == 2
+    marked = {row.scope: row for row in ScopeRecompute.objects.all()}
+    assert sorted(marked) == ["arena", "arena:musicality"]
+    assert all(row.requested_at and row.enqueued_at for row in marked.values())
+
+
+def test_requests_while_a_task_is_queued_queue_nothing_more(django_capture_on_commit_callbacks: object) -> None:
+    with django_capture_on_commit_callbacks() as first:  # type: ignore[operator]
+        leaderboards_request_recompute(scopes=["arena"])
+    with django_capture_on_commit_callbacks() as later:  # type: ignore[operator]
+        for _ in range(50):
+            leaderboards_request_recompute(scopes=["arena"])
+    assert (len(first), len(later)) == (1, 0)
+
+
+def test_a_request_refuses_an_unknown_scope_and_writes_nothing() -> None:
+    with pytest.raises(UnknownScope):
+        leaderboards_request_recompute(scopes=["arena", "arena:tempo"])
+    assert not ScopeRecompute.objects.exists()
