@@ -15,6 +15,7 @@ from scipy import ndimage, signal
 
 __all__ = [
     "DEMO_SYSTEMS",
+    "EXPECTED_RANKING",
     "INSTRUMENTS",
     "KEY_NAMES",
     "MODES",
@@ -950,7 +951,7 @@ class SystemProfile:
     """A simulated music generator: how faithfully it follows prompts and which artefacts its audio carries.
 
     true_strength is the system's Bradley-Terry log-strength used by the vote simulation: P(i beats j) =
-    1 / (1 + exp(s_j - s_i)).
+    1 / (1 + exp(s_j - s_i)); musicality_strength is the same for how good the audio sounds, whatever the prompt.
     """
 
     slug: str
@@ -963,6 +964,7 @@ class SystemProfile:
     detune_cents: float | None = None
     prompt_fidelity: float = 1.0
     true_strength: float = 0.0
+    musicality_strength: float = 0.0
 
 
 # Expected ranking, best to worst, and why:
@@ -980,6 +982,7 @@ DEMO_SYSTEMS: tuple[SystemProfile, ...] = (
         description="Clean, prompt-faithful reference generator (expected rank 1).",
         prompt_fidelity=1.0,
         true_strength=1.0,
+        musicality_strength=1.0,
     ),
     SystemProfile(
         slug="brightline",
@@ -989,6 +992,7 @@ DEMO_SYSTEMS: tuple[SystemProfile, ...] = (
         noise_snr_db=32.0,
         prompt_fidelity=0.97,
         true_strength=0.6,
+        musicality_strength=0.6,
     ),
     SystemProfile(
         slug="muffle",
@@ -998,6 +1002,7 @@ DEMO_SYSTEMS: tuple[SystemProfile, ...] = (
         cutoff_hz=4000.0,
         prompt_fidelity=0.95,
         true_strength=0.2,
+        musicality_strength=0.2,
     ),
     SystemProfile(
         slug="wowflutter",
@@ -1007,6 +1012,7 @@ DEMO_SYSTEMS: tuple[SystemProfile, ...] = (
         detune_cents=35.0,
         prompt_fidelity=0.95,
         true_strength=-0.2,
+        musicality_strength=-0.2,
     ),
     SystemProfile(
         slug="wanderer",
@@ -1015,6 +1021,8 @@ DEMO_SYSTEMS: tuple[SystemProfile, ...] = (
         description="Clean audio that mostly ignores the prompt's tempo, mode, instrument and mood (expected rank 5).",
         prompt_fidelity=0.35,
         true_strength=-0.6,
+        # Its audio is as clean as Aurora's: only the prompt-alignment axis gives it away.
+        musicality_strength=1.0,
     ),
     SystemProfile(
         slug="crunchbox",
@@ -1026,8 +1034,12 @@ DEMO_SYSTEMS: tuple[SystemProfile, ...] = (
         cutoff_hz=6000.0,
         prompt_fidelity=0.9,
         true_strength=-1.0,
+        musicality_strength=-1.0,
     ),
 )
+
+# The ranking a vote simulation on true_strength should recover, best first.
+EXPECTED_RANKING: tuple[str, ...] = tuple(p.slug for p in sorted(DEMO_SYSTEMS, key=lambda p: -p.true_strength))
 
 
 def system_spec(profile: SystemProfile, spec: MusicSpec, rng: np.random.Generator) -> MusicSpec:
