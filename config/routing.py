@@ -1,4 +1,8 @@
 """Websocket routes of every app."""
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
 
-websocket_urlpatterns: list[URLPattern] = []
+from scoring.consumers import LeaderboardConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    re_path(r"^ws/leaderboards/(?P<scope>[^/]+)/$", LeaderboardConsumer.as_asgi(), name="ws-leaderboard"),
+]

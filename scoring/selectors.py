@@ -8,7 +8,7 @@ from django.db.models import Count, F, Max, Q
 
 from arena.models import Choice, Vote
 from scoring.models import LeaderboardSnapshot
-from scoring.scopes import Scope
+from scoring.scopes import Scope, scopes_all
 
 
 @dataclass(frozen=True)
@@ -86,18 +86,40 @@ def snapshot_history(*, scope: str, limit: int) -> list[LeaderboardSnapshot]:
     return list(reversed(newest))
 
 
-def leaderboards_current() -> list[dict[str, Any]]:
-    """Scope name, vote count and time of the current snapshot of every scope that has one."""
-    latest = (
-        LeaderboardSnapshot.objects.values("scope")
-        .annotate(last_id=Max("id"))
-        .values_list("last_id", flat=True)
-    )
-    snapshots = LeaderboardSnapshot.objects.filter(id__in=list(latest)).order_by("scope")
+def leaderboards_summary() -> list[dict[str, Any]]:
+    """Every scope with its label, and the vote count and time of its current snapshot (0 / None before one)."""
+    latest_ids = LeaderboardSnapshot.objects.values("scope").annotate(last_id=Max("id")).values_list("last_id")
+    current = {
+        snapshot.scope: snapshot
+        for snapshot in LeaderboardSnapshot.objects.filter(id__in=latest_ids).only("scope", "vote_count",
+                                                                                   "computed_at")
+    }
     return [
-        {"scope": snapshot.scope, "vote_count": snapshot.vote_count, "computed_at": snapshot.computed_at}
-        for snapshot in snapshots
+        {
+            "scope": scope.name,
+            "label": scope.label,
+            "vote_count": current[scope.name].vote_count if scope.name in current else 0,
+            "computed_at": current[scope.name].computed_at if scope.name in current else None,
+        }
+        for scope in scopes_all()
     ]
+
+
+def leaderboard_detail(*, scope: Scope, history: int) -> dict[str, Any]:
+    """The scope's current snapshot and, for the ratings-over-time plot, its latest `history` snapshots."""
+    points = [
+        {
+            "computed_at": snapshot.computed_at,
+            "vote_count": snapshot.vote_count,
+            "ratings": [
+                {key: row[key] for key in ("system_id", "name", "rating", "ci_low", "ci_high")}
+                for row in snapshot.rows
+            ],
+        }
+        for snapshot in (snapshot_history(scope=scope.name, limit=history) if history else [])
+    ]
+    return {"scope": scope.name, "label": scope.label, "snapshot": snapshot_current(scope=scope.name),
+            "history": points}
 
 
 def system_ratings(*, scope: str = "arena") -> dict[int, dict[str, float]]:

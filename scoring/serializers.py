@@ -53,10 +53,18 @@ class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
         return str(snapshot.extra.get("label", snapshot.scope))
 
 
+class HistoryRatingSerializer(serializers.Serializer):
+    system_id = serializers.IntegerField()
+    name = serializers.CharField()
+    rating = serializers.FloatField()
+    ci_low = serializers.FloatField()
+    ci_high = serializers.FloatField()
+
+
 class HistoryPointSerializer(serializers.Serializer):
     computed_at = serializers.DateTimeField()
     vote_count = serializers.IntegerField()
-    ratings = serializers.DictField(child=serializers.FloatField(), help_text="System id → rating at that time.")
+    ratings = HistoryRatingSerializer(many=True)
 
 
 class LeaderboardDetailSerializer(serializers.Serializer):
@@ -71,6 +79,14 @@ class ScopeSummarySerializer(serializers.Serializer):
     label = serializers.CharField()
     vote_count = serializers.IntegerField()
     computed_at = serializers.DateTimeField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error answer (config.api.exception_handler)."""
+
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. unknown_scope, invalid_input.")
+    message = serializers.CharField(help_text="What went wrong and what to do about it.")
+    details = serializers.JSONField(required=False)
 
 
 def snapshot_payload(snapshot: LeaderboardSnapshot) -> dict[str, Any]:

@@ -1,13 +1,11 @@
-"""Shared real-stack test fixtures: votes written straight to Postgres, a real Celery worker on Redis, the Redis
-channel layer, and the ASGI app served over a real socket (HTTP and websockets) for browser tests.
+"""Shared real-stack test fixtures: votes written straight to Postgres, a real Celery worker on Redis and the
+Redis channel layer (the ASGI app on a real socket is tests.browser.asgi_live_server).
 
-Import the fixtures into a test module (`from tests.realstack import celery_worker  # noqa: F401`).
+Load them in a test module with `pytest_plugins = ["tests.realstack"]`.
 """
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -20,10 +18,12 @@ from django.utils import timezone
 from arena.models import Battle, Clip, Prompt, Rater, System, Vote
 from tests.factories import ClipFactory, PromptFactory, RaterFactory
 
-realstack = pytest.mark.skipif(
-    not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")),
-    reason="needs the real stack: set DATABASE_URL=postgres://... and REDIS_URL=redis://...",
-)
+
+@pytest.fixture
+def real_stack() -> None:
+    """Skip unless the real stack is configured (use with pytest.mark.usefixtures("real_stack"))."""
+    if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
+        pytest.skip("needs the real stack: set DATABASE_URL=postgres://... and REDIS_URL=redis://...")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -144,48 +144,16 @@ def celery_worker(celery_app_on_queue: object, celery_queue: str, transactional_
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Channel layer and ASGI server
+# Channel layer
 
 
 @pytest.fixture
 def redis_channel_layer() -> Iterator[object]:
-    """The project's channel layer, checked to be Redis, flushed of this test's groups afterwards."""
+    """The project's channel layer, checked to be Redis; a fresh instance per test, as its pools bind to a loop."""
     from channels.layers import channel_layers, get_channel_layer
 
+    channel_layers.backends.clear()
     layer = get_channel_layer()
     assert type(layer).__name__ == "RedisChannelLayer", f"expected the Redis channel layer, got {layer!r}"
     yield layer
     channel_layers.backends.clear()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class AsgiServer:
-    url: str
-    ws_url: str
-
-
-@pytest.fixture
-def asgi_server(transactional_db: None) -> Iterator[AsgiServer]:
-    """config.asgi served by uvicorn in a thread on a free port (HTTP and websockets) against the test database."""
-    import uvicorn
-
-    from config.asgi import application
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="websockets")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout=20)
-    try:
-        yield AsgiServer(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

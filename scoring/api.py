@@ -1,0 +1,65 @@
+"""REST API of leaderboards: the list of scopes and one scope's current snapshot with its history."""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scoring.scopes import scope_parse
+from scoring.selectors import leaderboard_detail, leaderboards_summary
+from scoring.serializers import ErrorSerializer, LeaderboardDetailSerializer, ScopeSummarySerializer
+
+HISTORY_MAX = 500
+
+
+class LeaderboardQuerySerializer(serializers.Serializer):
+    history = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=HISTORY_MAX,
+        help_text=f"How many of the latest snapshots to return as history, oldest first (0 to {HISTORY_MAX}).",
+    )
+
+
+class LeaderboardListApi(APIView):
+    @extend_schema(
+        operation_id="leaderboards_list",
+        summary="Leaderboard scopes",
+        description="Every leaderboard scope (arena overall, per axis, per prompt kind) with its vote count and "
+        "the time of its current snapshot (null before the first).",
+        responses={200: ScopeSummarySerializer(many=True)},
+        tags=["leaderboards"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response(ScopeSummarySerializer(leaderboards_summary(), many=True).data)
+
+
+class LeaderboardDetailApi(APIView):
+    @extend_schema(
+        operation_id="leaderboards_retrieve",
+        summary="One leaderboard",
+        description="The scope's current snapshot: Bradley–Terry ratings on the Elo scale with 95% bootstrap "
+        "intervals, ranks, tallies, online Elo, loudness/duration-controlled ratings, win-rate and battle "
+        "matrices; `snapshot` is null before the first recompute. The same snapshot is pushed on "
+        "ws/leaderboards/<scope>/ whenever a recompute lands.",
+        parameters=[
+            OpenApiParameter("scope", OpenApiTypes.STR, OpenApiParameter.PATH,
+                             description="e.g. arena, arena:musicality, arena:prompt_alignment, "
+                             "arena:lyrics_alignment, arena:instrumental, arena:lyrics"),
+            LeaderboardQuerySerializer,
+        ],
+        responses={
+            200: LeaderboardDetailSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        tags=["leaderboards"],
+    )
+    def get(self, request: Request, scope: str) -> Response:
+        query = LeaderboardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        detail: dict[str, Any] = leaderboard_detail(scope=scope_parse(scope), history=query.validated_data["history"])
+        return Response(LeaderboardDetailSerializer(detail).data)

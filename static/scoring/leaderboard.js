@@ -1,0 +1,380 @@
+/**
+ * The live leaderboard page: renders a scope's snapshot (table, ratings with intervals, win-rate heatmap,
+ * ratings over time) and follows ws/leaderboards/<scope>/, redrawing whenever a newer snapshot is pushed.
+ */
+import { Chart, registerables } from "chart.js";
+import { MatrixController, MatrixElement } from "chartjs-chart-matrix";
+import { LineWithErrorBarsController, PointWithErrorBar } from "chartjs-chart-error-bars";
+
+Chart.register(...registerables, MatrixController, MatrixElement, LineWithErrorBarsController, PointWithErrorBar);
+
+const root = document.getElementById("leaderboard");
+const PALETTE = ["#3f4bd1", "#0e7c72", "#9a4bd8", "#c2410c", "#1d7a3a", "#b42318", "#0369a1", "#a16207",
+  "#be185d", "#4d7c0f", "#6d28d9", "#0f766e"];
+const RECONNECT_MAX_MS = 15000;
+
+const state = {
+  scope: root.dataset.scope,
+  snapshot: null,
+  history: [],
+  socket: null,
+  reconnectDelay: 500,
+  reconnectTimer: null,
+  charts: {},
+};
+
+const $ = (id) => document.getElementById(id);
+
+function formatNumber(value, digits = 0) {
+  return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
+}
+
+function formatPercent(value) {
+  return value === null || value === undefined ? "–" : `${(100 * value).toFixed(1)}%`;
+}
+
+function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function colourOf(systemId) {
+  return PALETTE[Math.abs(Number(systemId)) % PALETTE.length];
+}
+
+function showError(message) {
+  $("leaderboard-error-message").textContent = message;
+  $("leaderboard-error").hidden = !message;
+}
+
+function setLive(stateName, text) {
+  const badge = $("live-status");
+  badge.dataset.state = stateName;
+  badge.textContent = text;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Table
+
+function cell(text, className = "") {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function renderTable(snapshot) {
+  const body = $("leaderboard-rows");
+  const rows = snapshot ? snapshot.rows : [];
+  const fresh = rows.map((row) => {
+    const tr = document.createElement("tr");
+    tr.dataset.systemId = row.system_id;
+    tr.appendChild(cell(String(row.rank), "rank"));
+    const name = document.createElement("th");
+    name.scope = "row";
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = colourOf(row.system_id);
+    swatch.setAttribute("aria-hidden", "true");
+    name.append(swatch, document.createTextNode(row.name));
+    if (row.preliminary) {
+      const badge = document.createElement("span");
+      badge.className = "badge badge-preliminary";
+      badge.textContent = "preliminary";
+      badge.title = "Few votes so far: this rating may still move a lot";
+      name.append(" ", badge);
+    }
+    tr.appendChild(name);
+    tr.appendChild(cell(formatNumber(row.rating), "num rating"));
+    tr.appendChild(cell(`${formatNumber(row.ci_low)} – ${formatNumber(row.ci_high)}`, "num interval"));
+    tr.appendChild(cell(String(row.n), "num votes"));
+    tr.appendChild(cell(formatPercent(row.win_rate), "num"));
+    tr.appendChild(cell(formatNumber(row.elo), "num"));
+    tr.appendChild(cell(formatNumber(row.controlled_rating), "num"));
+    return tr;
+  });
+  body.replaceChildren(...fresh);
+  $("leaderboard-empty").hidden = rows.length > 0;
+
+  const hidden = snapshot ? snapshot.extra.hidden || [] : [];
+  const minVotes = snapshot && snapshot.extra.method ? snapshot.extra.method.min_votes : null;
+  const note = $("leaderboard-hidden");
+  note.hidden = hidden.length === 0;
+  note.textContent = hidden.length
+    ? `${hidden.length} system${hidden.length === 1 ? "" : "s"} below the minimum of ${minVotes} votes `
+      + `not shown yet: ${hidden.map((h) => `${h.name} (${h.n})`).join(", ")}.`
+    : "";
+
+  const meta = $("snapshot-meta");
+  meta.textContent = snapshot
+    ? `${snapshot.vote_count} vote${snapshot.vote_count === 1 ? "" : "s"} · updated `
+      + new Date(snapshot.computed_at).toLocaleString()
+    : "No votes counted yet.";
+  $("leaderboard").dataset.voteCount = snapshot ? snapshot.vote_count : 0;
+  $("leaderboard").dataset.snapshotId = snapshot ? snapshot.id : "";
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Charts
+
+function baseOptions() {
+  const text = cssVar("--text") || "#1c1e22";
+  const grid = cssVar("--border") || "#dedcd5";
+  return {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: { duration: 250 },
+    color: text,
+    scales: {},
+    plugins: { legend: { labels: { color: text } } },
+    _grid: grid,
+    _text: text,
+  };
+}
+
+function upsertChart(key, canvasId, config) {
+  const existing = state.charts[key];
+  if (existing && existing.config.type === config.type) {
+    existing.data = config.data;
+    existing.options = config.options;
+    existing.update();
+    return;
+  }
+  if (existing) existing.destroy();
+  state.charts[key] = new Chart($(canvasId), config);
+}
+
+function renderRatingsChart(snapshot) {
+  const rows = snapshot ? snapshot.rows : [];
+  const options = baseOptions();
+  upsertChart("ratings", "ratings-chart", {
+    type: "lineWithErrorBars",
+    data: {
+      labels: rows.map((row) => row.name),
+      datasets: [{
+        label: "Rating (95% interval)",
+        data: rows.map((row) => ({ y: row.rating, yMin: row.ci_low, yMax: row.ci_high })),
+        showLine: false,
+        pointRadius: 5,
+        pointBackgroundColor: rows.map((row) => colourOf(row.system_id)),
+        borderColor: options._text,
+        errorBarColor: options._text,
+        errorBarWhiskerColor: options._text,
+      }],
+    },
+    options: {
+      ...options,
+      plugins: { legend: { display: false } },
+      scales: {
+        x: { ticks: { color: options._text }, grid: { display: false } },
+        y: { title: { display: true, text: "Elo scale", color: options._text },
+          ticks: { color: options._text }, grid: { color: options._grid } },
+      },
+    },
+  });
+}
+
+function renderHeatmap(snapshot) {
+  const matrix = snapshot ? snapshot.win_rate : { systems: [], win_rate: [], battles: [] };
+  const names = Object.fromEntries((snapshot ? snapshot.rows : []).map((row) => [row.system_id, row.name]));
+  const labels = matrix.systems.map((id) => names[id] || String(id));
+  const cells = [];
+  matrix.systems.forEach((_, i) => {
+    matrix.systems.forEach((__, j) => {
+      if (i !== j) cells.push({ x: labels[j], y: labels[i], v: matrix.win_rate[i][j], n: matrix.battles[i][j] });
+    });
+  });
+  const options = baseOptions();
+  const size = Math.max(labels.length, 1);
+  upsertChart("heatmap", "winrate-chart", {
+    type: "matrix",
+    data: {
+      datasets: [{
+        label: "Win rate",
+        data: cells,
+        backgroundColor: (context) => {
+          const value = context.raw ? context.raw.v : null;
+          if (value === null || value === undefined) return "rgba(128,128,128,0.15)";
+          // Blue where the row system wins, orange where it loses, pale near 50%.
+          const strength = Math.min(1, Math.abs(value - 0.5) * 2);
+          return value >= 0.5 ? `rgba(63,75,209,${0.15 + 0.8 * strength})` : `rgba(194,65,12,${0.15 + 0.8 * strength})`;
+        },
+        borderWidth: 1,
+        borderColor: options._grid,
+        width: ({ chart }) => (chart.chartArea || {}).width / size - 2,
+        height: ({ chart }) => (chart.chartArea || {}).height / size - 2,
+      }],
+    },
+    options: {
+      ...options,
+      plugins: {
+        legend: { display: false },
+        tooltip: {
+          callbacks: {
+            title: () => "",
+            label: (context) => {
+              const raw = context.raw;
+              return `${raw.y} vs ${raw.x}: ${formatPercent(raw.v)} of ${raw.n} vote${raw.n === 1 ? "" : "s"}`;
+            },
+          },
+        },
+      },
+      scales: {
+        x: { type: "category", labels, offset: true, ticks: { color: options._text }, grid: { display: false } },
+        y: { type: "category", labels, offset: true, reverse: false, ticks: { color: options._text },
+          grid: { display: false } },
+      },
+    },
+  });
+}
+
+function renderHistory() {
+  const series = new Map();
+  for (const point of state.history) {
+    for (const rating of point.ratings) {
+      if (!series.has(rating.system_id)) series.set(rating.system_id, { name: rating.name, points: [] });
+      const entry = series.get(rating.system_id);
+      entry.name = rating.name;
+      entry.points.push({ x: point.vote_count, y: rating.rating });
+    }
+  }
+  const options = baseOptions();
+  upsertChart("history", "history-chart", {
+    type: "line",
+    data: {
+      datasets: [...series.entries()].map(([systemId, entry]) => ({
+        label: entry.name,
+        data: entry.points,
+        borderColor: colourOf(systemId),
+        backgroundColor: colourOf(systemId),
+        pointRadius: 2,
+        tension: 0.2,
+      })),
+    },
+    options: {
+      ...options,
+      scales: {
+        x: { type: "linear", title: { display: true, text: "Votes counted", color: options._text },
+          ticks: { color: options._text, precision: 0 }, grid: { color: options._grid } },
+        y: { title: { display: true, text: "Rating", color: options._text }, ticks: { color: options._text },
+          grid: { color: options._grid } },
+      },
+    },
+  });
+}
+
+function historyPoint(snapshot) {
+  return {
+    computed_at: snapshot.computed_at,
+    vote_count: snapshot.vote_count,
+    ratings: snapshot.rows.map(({ system_id, name, rating, ci_low, ci_high }) => ({
+      system_id, name, rating, ci_low, ci_high,
+    })),
+  };
+}
+
+function render() {
+  renderTable(state.snapshot);
+  renderRatingsChart(state.snapshot);
+  renderHeatmap(state.snapshot);
+  renderHistory();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Live updates
+
+function accept(snapshot) {
+  // The socket sends the current snapshot on connect and every new one after; keep only what is newer.
+  if (!snapshot || snapshot.scope !== state.scope) return false;
+  if (state.snapshot && snapshot.id <= state.snapshot.id) return false;
+  const isUpdate = state.snapshot !== null;
+  state.snapshot = snapshot;
+  state.history.push(historyPoint(snapshot));
+  const limit = Number(root.dataset.historyLength) || 100;
+  if (state.history.length > limit) state.history.splice(0, state.history.length - limit);
+  render();
+  if (isUpdate) {
+    $("leaderboard-announce").textContent = `Leaderboard updated: ${snapshot.vote_count} votes counted.`;
+    const table = $("leaderboard-table");
+    table.classList.remove("just-updated");
+    void table.offsetWidth; // restart the highlight animation
+    table.classList.add("just-updated");
+  }
+  return true;
+}
+
+function socketUrl(scope) {
+  const protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
+  return `${protocol}//${window.location.host}${root.dataset.wsPath}${encodeURIComponent(scope)}/`;
+}
+
+function connect() {
+  clearTimeout(state.reconnectTimer);
+  const scope = state.scope;
+  const socket = new WebSocket(socketUrl(scope));
+  state.socket = socket;
+  setLive("connecting", "Connecting…");
+  socket.addEventListener("open", () => {
+    state.reconnectDelay = 500;
+    setLive("live", "Live");
+  });
+  socket.addEventListener("message", (event) => {
+    const frame = JSON.parse(event.data);
+    if (frame.type === "snapshot") {
+      if (frame.snapshot) accept(frame.snapshot);
+    } else if (frame.type === "error") {
+      showError(frame.message);
+    }
+  });
+  socket.addEventListener("close", (event) => {
+    if (state.socket !== socket) return; // replaced by a scope change
+    if (event.code >= 4400 && event.code < 4500) {
+      setLive("offline", "Not live");
+      return;
+    }
+    setLive("offline", "Reconnecting…");
+    state.reconnectTimer = setTimeout(connect, state.reconnectDelay);
+    state.reconnectDelay = Math.min(state.reconnectDelay * 2, RECONNECT_MAX_MS);
+  });
+}
+
+async function loadScope(scope) {
+  showError("");
+  const response = await fetch(`${root.dataset.apiUrl}${encodeURIComponent(scope)}/?history=${root.dataset.historyLength}`,
+    { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    showError(body && body.message ? body.message : `Could not load the leaderboard (HTTP ${response.status}).`);
+    return;
+  }
+  start(body);
+}
+
+function start(detail) {
+  if (state.socket) {
+    const old = state.socket;
+    state.socket = null;
+    old.close();
+  }
+  state.scope = detail.scope;
+  state.snapshot = null;
+  state.history = detail.history.slice();
+  root.dataset.scope = detail.scope;
+  if (detail.snapshot) {
+    state.snapshot = detail.snapshot;
+    const last = state.history[state.history.length - 1];
+    if (!last || last.vote_count !== detail.snapshot.vote_count) state.history.push(historyPoint(detail.snapshot));
+  }
+  render();
+  connect();
+}
+
+$("scope-picker").addEventListener("change", (event) => {
+  const scope = event.target.value;
+  const url = new URL(window.location.href);
+  url.searchParams.set("scope", scope);
+  window.history.replaceState(null, "", url);
+  loadScope(scope);
+});
+
+start(JSON.parse($("leaderboard-data").textContent));
+root.dataset.ready = "true";

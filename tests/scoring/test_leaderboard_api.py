@@ -1,0 +1,115 @@
+"""GET /api/leaderboards/ and /api/leaderboards/<scope>/: scopes, the current snapshot, history, errors, schema."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from arena.models import Choice
+from scoring.scopes import scope_parse
+from scoring.serializers import snapshot_payload
+from scoring.services import snapshot_refresh
+from tests.factories import SystemFactory
+
+if TYPE_CHECKING:
+    from tests.realstack import VoteWriter
+
+pytest_plugins = ["tests.realstack"]
+pytestmark = pytest.mark.django_db
+
+ALL_SCOPES = ["arena", "arena:musicality", "arena:prompt_alignment", "arena:lyrics_alignment", "arena:instrumental",
+              "arena:lyrics"]
+
+
+@pytest.fixture
+def client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def lenient(settings: Any) -> None:
+    settings.EARSHOT_LEADERBOARD_MIN_VOTES = 0
+    settings.EARSHOT_BOOTSTRAP_ROUNDS = 100
+
+
+def test_it_lists_every_scope_before_any_vote(client: APIClient) -> None:
+    response = client.get("/api/leaderboards/")
+    assert response.status_code == 200
+    assert [entry["scope"] for entry in response.json()] == ALL_SCOPES
+    assert all(entry["vote_count"] == 0 and entry["computed_at"] is None for entry in response.json())
+    assert response.json()[1]["label"] == "Arena · Musicality"
+
+
+def test_the_list_shows_each_scopes_current_vote_count(
+    client: APIClient, vote_writer: VoteWriter, lenient: None
+) -> None:
+    alpha, beta = SystemFactory(), SystemFactory()
+    vote_writer.cast([(alpha, beta, Choice.A)] * 2)
+    snapshot_refresh(scope=scope_parse("arena"))
+    vote_writer.cast([(alpha, beta, Choice.B)])
+    snapshot_refresh(scope=scope_parse("arena"))
+    listing = {entry["scope"]: entry for entry in client.get("/api/leaderboards/").json()}
+    assert listing["arena"]["vote_count"] == 3
+    assert listing["arena"]["computed_at"] is not None
+    assert listing["arena:lyrics"]["vote_count"] == 0
+
+
+def test_it_returns_the_current_snapshot_as_the_websocket_pushes_it(
+    client: APIClient, vote_writer: VoteWriter, lenient: None
+) -> None:
+    alpha, beta = SystemFactory(name="Alpha"), SystemFactory(name="Beta")
+    vote_writer.cast([(alpha, beta, Choice.A)] * 4 + [(beta, alpha, Choice.TIE)])
+    snapshot = snapshot_refresh(scope=scope_parse("arena"))
+    assert snapshot is not None
+
+    body = client.get("/api/leaderboards/arena/").json()
+    assert body["scope"] == "arena" and body["label"] == "Arena · Overall"
+    assert body["history"] == []
+    assert body["snapshot"] == snapshot_payload(snapshot)
+    top = body["snapshot"]["rows"][0]
+    assert (top["name"], top["wins"], top["ties"], top["n"]) == ("Alpha", 4, 1, 5)
+    assert set(top) >= {"system_id", "name", "slug", "rating", "ci_low", "ci_high", "rank", "wins", "losses",
+                        "ties", "n", "win_rate", "elo", "preliminary"}
+
+
+def test_history_returns_the_latest_snapshots_oldest_first(
+    client: APIClient, vote_writer: VoteWriter, lenient: None
+) -> None:
+    alpha, beta = SystemFactory(), SystemFactory()
+    for _ in range(4):
+        vote_writer.cast([(alpha, beta, Choice.A)])
+        snapshot_refresh(scope=scope_parse("arena"))
+    body = client.get("/api/leaderboards/arena/", {"history": 3}).json()
+    assert [point["vote_count"] for point in body["history"]] == [2, 3, 4]
+    assert {rating["system_id"] for rating in body["history"][-1]["ratings"]} == {alpha.pk, beta.pk}
+
+
+def test_a_scope_without_votes_has_no_snapshot(client: APIClient) -> None:
+    body = client.get("/api/leaderboards/arena:lyrics/?history=5").json()
+    assert body == {"scope": "arena:lyrics", "label": "Arena · Prompts with lyrics", "snapshot": None, "history": []}
+
+
+def test_it_refuses_an_unknown_scope(client: APIClient) -> None:
+    response = client.get("/api/leaderboards/arena:tempo/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_scope"
+    assert response.json()["details"] == {"scope": "arena:tempo"}
+
+
+@pytest.mark.parametrize("history", ["-1", "many", "501"])
+def test_it_refuses_a_bad_history_length(client: APIClient, history: str) -> None:
+    response = client.get("/api/leaderboards/arena/", {"history": history})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_input"
+    assert "history" in response.json()["message"]
+
+
+def test_the_schema_documents_both_endpoints_and_their_errors(client: APIClient) -> None:
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    listing = schema["paths"]["/api/leaderboards/"]["get"]
+    detail = schema["paths"]["/api/leaderboards/{scope}/"]["get"]
+    assert listing["operationId"] == "leaderboards_list"
+    assert set(detail["responses"]) == {"200", "400", "404"}
+    assert {parameter["name"] for parameter in detail["parameters"]} == {"scope", "history"}
+    assert "LeaderboardRow" in schema["components"]["schemas"]
