@@ -1,0 +1,40 @@
+"""Queueing of reward-model scoring for new clips; importable from web processes (it never imports torch)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from config.oncommit import enqueue_on_commit
+
+
+def clip_scoring_queue(*, clip_ids: Sequence[int]) -> None:
+    """Once the current transaction commits, have a Celery worker score these clips with the active version.
+
+    Queued even when no version is active yet: the task then does nothing, and activating a version later scores
+    every clip anyway. Checking here instead would race with an activation committing at the same moment.
+    """
+    from scoring.reward_tasks import clips_score_task
+
+    ids = sorted({int(clip_id) for clip_id in clip_ids})
+    if ids:
+        enqueue_on_commit(clips_score_task, ids)
+
+
+AGREEMENT_QUEUED_KEY = "scoring:agreement:queued"
+
+
+def agreement_recompute_request() -> None:
+    """Votes arrived: after commit, queue one agreement recompute that waits out the debounce window.
+
+    Requests while one is already waiting add none (cache.add is atomic on Redis); the waiting task reads every
+    vote committed by the time it runs. The periodic beat run catches anything a lost message missed.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from scoring.reward_tasks import agreement_recompute_task
+
+    delay = float(settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
+    if not cache.add(AGREEMENT_QUEUED_KEY, "1", timeout=max(1, int(delay) + 1)):
+        return
+    transaction.on_commit(lambda: agreement_recompute_task.apply_async(countdown=delay))
