@@ -54,7 +54,9 @@ def _pending_free(now: datetime) -> Q:
 def _recompute_enqueue(scope: str) -> None:
     from scoring.tasks import leaderboard_recompute
 
-    enqueue_on_commit(leaderboard_recompute, scope, countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
+    # A signature carries the countdown: enqueue_on_commit passes its own arguments to the task itself.
+    debounced = leaderboard_recompute.s(scope).set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
+    enqueue_on_commit(debounced)  # type: ignore[arg-type]
 
 
 def _rows_ensure(scopes: list[str]) -> None:

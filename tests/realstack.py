@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -126,20 +127,51 @@ def celery_app_on_queue(celery_queue: str) -> Iterator[object]:
     app.conf.task_always_eager, app.conf.task_default_queue, app.conf.task_routes = saved
 
 
+@dataclass(frozen=True)
+class Published:
+    task: str
+    args: tuple[object, ...]
+    eta: str | None
+
+
 @pytest.fixture
-def celery_worker(celery_app_on_queue: object, celery_queue: str, transactional_db: None) -> Iterator[object]:
-    """A real Celery worker thread consuming this session's queue from Redis, against the test database."""
+def published_tasks() -> Iterator[list[Published]]:
+    """Every Celery message sent to the broker during the test (Celery's own after_task_publish signal)."""
+    from celery.signals import after_task_publish
+
+    sent: list[Published] = []
+
+    def record(sender: str | None = None, headers: dict | None = None, body: object = None, **_: object) -> None:
+        headers = headers or {}
+        args = tuple(body[0]) if isinstance(body, tuple | list) and body else ()
+        sent.append(Published(task=str(headers.get("task", sender)), args=args, eta=headers.get("eta")))
+
+    after_task_publish.connect(record, weak=False)
+    yield sent
+    after_task_publish.disconnect(record)
+
+
+@contextmanager
+def celery_worker_running(app: object, queue: str) -> Iterator[object]:
+    """A real Celery worker thread (solo pool) consuming `queue` from Redis until the block ends."""
     from celery.contrib.testing.worker import start_worker
 
     with start_worker(
-        celery_app_on_queue,  # type: ignore[arg-type]
-        queues=[celery_queue],
+        app,  # type: ignore[arg-type]
+        queues=[queue],
         pool="solo",
         concurrency=1,
         perform_ping_check=False,
         shutdown_timeout=30.0,
         loglevel="WARNING",
     ) as worker:
+        yield worker
+
+
+@pytest.fixture
+def celery_worker(celery_app_on_queue: object, celery_queue: str, transactional_db: None) -> Iterator[object]:
+    """A real Celery worker consuming this session's queue from Redis, against the test database."""
+    with celery_worker_running(celery_app_on_queue, celery_queue) as worker:
         yield worker
 
 

@@ -154,7 +154,9 @@ function renderRatingsChart(snapshot) {
         label: "Rating (95% interval)",
         data: rows.map((row) => ({ y: row.rating, yMin: row.ci_low, yMax: row.ci_high })),
         showLine: false,
-        pointRadius: 5,
+        pointRadius: 6,
+        pointHoverRadius: 7,
+        backgroundColor: rows.map((row) => colourOf(row.system_id)),
         pointBackgroundColor: rows.map((row) => colourOf(row.system_id)),
         borderColor: options._text,
         errorBarColor: options._text,
@@ -173,6 +175,29 @@ function renderRatingsChart(snapshot) {
   });
 }
 
+// Writes each cell's win rate on the heatmap, dark or light to stay readable on its colour.
+const cellLabels = {
+  id: "earshotCellLabels",
+  afterDatasetsDraw(chart) {
+    const meta = chart.getDatasetMeta(0);
+    if (!meta || chart.config.type !== "matrix") return;
+    const { ctx } = chart;
+    ctx.save();
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.font = "600 12px system-ui, sans-serif";
+    meta.data.forEach((element, index) => {
+      const raw = chart.data.datasets[0].data[index];
+      if (!raw || raw.v === null || raw.v === undefined) return;
+      const { x, y, width, height } = element.getProps(["x", "y", "width", "height"], true);
+      if (width < 28 || height < 16) return;
+      ctx.fillStyle = Math.abs(raw.v - 0.5) > 0.3 ? "#ffffff" : cssVar("--text") || "#1c1e22";
+      ctx.fillText(`${Math.round(100 * raw.v)}%`, x + width / 2, y + height / 2);
+    });
+    ctx.restore();
+  },
+};
+
 function renderHeatmap(snapshot) {
   const matrix = snapshot ? snapshot.win_rate : { systems: [], win_rate: [], battles: [] };
   const names = Object.fromEntries((snapshot ? snapshot.rows : []).map((row) => [row.system_id, row.name]));
@@ -187,6 +212,7 @@ function renderHeatmap(snapshot) {
   const size = Math.max(labels.length, 1);
   upsertChart("heatmap", "winrate-chart", {
     type: "matrix",
+    plugins: [cellLabels],
     data: {
       datasets: [{
         label: "Win rate",
@@ -288,6 +314,7 @@ function accept(snapshot) {
   if (state.snapshot && snapshot.id <= state.snapshot.id) return false;
   const isUpdate = state.snapshot !== null;
   state.snapshot = snapshot;
+  updatePickerCount(snapshot);
   state.history.push(historyPoint(snapshot));
   const limit = Number(root.dataset.historyLength) || 100;
   if (state.history.length > limit) state.history.splice(0, state.history.length - limit);
@@ -300,6 +327,11 @@ function accept(snapshot) {
     table.classList.add("just-updated");
   }
   return true;
+}
+
+function updatePickerCount(snapshot) {
+  const option = [...$("scope-picker").options].find((entry) => entry.value === snapshot.scope);
+  if (option) option.textContent = `${snapshot.label} (${snapshot.vote_count} vote${snapshot.vote_count === 1 ? "" : "s"})`;
 }
 
 function socketUrl(scope) {

@@ -1,0 +1,123 @@
+"""The leaderboard in Debian's Chromium on the full stack: a vote cast through the HTTP API in one browser updates
+the leaderboard open in another, without a reload (uvicorn, Redis channel layer, a real Celery worker)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from arena.models import Choice, Prompt, System, Vote
+from scoring.scopes import scope_parse
+from scoring.selectors import snapshot_current
+from scoring.services import snapshot_refresh
+from tests.browser import (
+    DESKTOP,
+    PHONE,
+    LiveServer,
+    asgi_live_server,  # noqa: F401 (fixture)
+    collect_page_errors,
+    needs_postgres,
+    run_in_browser,
+    screenshot,
+)
+
+if TYPE_CHECKING:
+    from tests.realstack import VoteWriter
+
+pytest_plugins = ["tests.realstack"]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.realstack, needs_postgres,
+              pytest.mark.usefixtures("real_stack")]
+
+UPDATE_TIMEOUT_MS = 30_000
+
+# The rater's browser casts its vote with the API, as the arena page's script does.
+CAST_VOTE_JS = """
+async () => {
+  const token = document.cookie.split("; ").find((c) => c.startsWith("csrftoken=")).split("=")[1];
+  const headers = {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": token};
+  const battle = await (await fetch("/api/battles/", {method: "POST", headers, credentials: "same-origin"})).json();
+  const vote = await fetch(`/api/battles/${battle.id}/vote/`, {
+    method: "POST", headers, credentials: "same-origin", body: JSON.stringify({choice: "a"}),
+  });
+  return {status: vote.status, body: await vote.json()};
+}
+"""
+
+
+@pytest.fixture
+def seeded(vote_writer: VoteWriter, settings: Any) -> list[System]:
+    """Three systems with clips for one prompt, twelve earlier votes and their snapshot."""
+    settings.EARSHOT_LEADERBOARD_MIN_VOTES = 0
+    settings.EARSHOT_LEADERBOARD_PRELIMINARY_VOTES = 9
+    settings.EARSHOT_BOOTSTRAP_ROUNDS = 300
+    settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = 0.2
+    settings.EARSHOT_MIN_LISTEN_SECONDS = 0.0
+    systems = [System.objects.create(name=name, slug=name.lower().replace(" ", "-"))
+               for name in ("Aurora Synth", "Basilisk Audio", "Cobalt Music")]
+    prompt = Prompt.objects.create(text="A calm piano piece in A minor at 72 BPM")
+    aurora, basilisk, cobalt = systems
+    vote_writer.cast(
+        [(aurora, basilisk, Choice.A)] * 4 + [(basilisk, cobalt, Choice.A)] * 3 + [(cobalt, aurora, Choice.B)] * 3
+        + [(aurora, cobalt, Choice.TIE), (basilisk, aurora, Choice.A)],
+        prompt=prompt,
+    )
+    assert snapshot_refresh(scope=scope_parse("arena")) is not None
+    return systems
+
+
+def test_a_vote_in_one_browser_updates_the_leaderboard_open_in_another_without_reload(
+    asgi_live_server: LiveServer,  # noqa: F811
+    seeded: list[System],
+    celery_worker: Any,
+    redis_channel_layer: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    base = asgi_live_server.url
+
+    def scenario(browser: Any) -> dict[str, Any]:
+        viewer = browser.new_context(**DESKTOP).new_page()
+        errors = collect_page_errors(viewer)
+        viewer.goto(f"{base}/leaderboard/")
+        board = viewer.locator("#leaderboard")
+        expect(board).to_have_attribute("data-ready", "true")
+        expect(viewer.locator("#live-status")).to_have_text("Live", timeout=10_000)
+        expect(viewer.locator("#leaderboard-rows tr")).to_have_count(3)
+        expect(board).to_have_attribute("data-vote-count", "12")
+        expect(viewer.locator("#leaderboard-rows .badge-preliminary")).to_have_count(2)  # 8 and 7 votes: below 9
+        expect(viewer.locator("#ratings-chart")).to_be_visible()
+        before_rows = viewer.locator("#leaderboard-rows tr th").all_inner_texts()
+        viewer.evaluate("window.__sameDocument = true")
+        screenshot(viewer, "leaderboard-before-vote")
+
+        rater = browser.new_context(**PHONE).new_page()
+        rater.goto(f"{base}/")
+        cast = rater.evaluate(CAST_VOTE_JS)
+
+        expect(board).to_have_attribute("data-vote-count", "13", timeout=UPDATE_TIMEOUT_MS)
+        expect(viewer.locator("#snapshot-meta")).to_contain_text("13 votes")
+        same_document = viewer.evaluate("window.__sameDocument === true")
+        announced = viewer.locator("#leaderboard-announce").inner_text()
+        viewer.wait_for_timeout(400)  # let the charts finish their short animation before the screenshot
+        screenshot(viewer, "leaderboard-after-vote")
+
+        viewer.select_option("#scope-picker", "arena:instrumental")
+        expect(board).to_have_attribute("data-scope", "arena:instrumental")
+        expect(viewer.locator("#live-status")).to_have_text("Live", timeout=10_000)
+        return {
+            "cast": cast,
+            "same_document": same_document,
+            "announced": announced,
+            "before_rows": before_rows,
+            "url": viewer.url,
+            "errors": errors,
+        }
+
+    outcome = run_in_browser(scenario)
+    assert outcome["cast"]["status"] == 201, outcome["cast"]
+    assert outcome["same_document"] is True
+    assert outcome["announced"] == "Leaderboard updated: 13 votes counted."
+    assert outcome["url"].endswith("/leaderboard/?scope=arena%3Ainstrumental")
+    assert outcome["errors"] == []
+    assert Vote.objects.count() == 13
+    assert snapshot_current(scope="arena").vote_count == 13  # type: ignore[union-attr]

@@ -1,0 +1,283 @@
+"""Recomputes on the real stack: a real Celery worker on Redis, the single-flight claim under a race, debounce,
+recovery after Redis loses its messages, and pushes that add up to a fresh recompute."""
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connections, transaction
+from django.utils import timezone
+
+from arena.models import Choice, System, Vote
+from config.asgi import application
+from scoring.models import LeaderboardSnapshot, ScopeRecompute
+from scoring.scopes import scope_parse, vote_scopes
+from scoring.selectors import snapshot_current
+from scoring.services import (
+    RecomputeOutcome,
+    leaderboard_recompute_run,
+    leaderboards_request_recompute,
+    scope_recompute_claim,
+    scope_recompute_release,
+    snapshot_compute,
+    snapshot_refresh,
+    snapshot_store,
+)
+from scoring.tasks import leaderboard_recompute, leaderboards_recompute_all
+from tests.factories import SystemFactory
+
+if TYPE_CHECKING:
+    from tests.realstack import VoteWriter
+
+pytest_plugins = ["tests.realstack"]
+pytestmark = [pytest.mark.usefixtures("real_stack"), pytest.mark.realstack, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def quick(settings: Any) -> Any:
+    settings.EARSHOT_LEADERBOARD_MIN_VOTES = 0
+    settings.EARSHOT_BOOTSTRAP_ROUNDS = 100
+    settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = 0.3
+    return settings
+
+
+def _systems() -> list[System]:
+    return [SystemFactory(name=f"Sys {n}", slug=f"sys-{n}") for n in "abc"]
+
+
+def _vote_like_the_arena(writer: VoteWriter, pair: tuple[System, System, str], **axes: str) -> Vote:
+    """What vote_record does: insert the vote and request its scopes' recompute in one transaction."""
+    with transaction.atomic():
+        vote = writer.cast([pair], **axes)[0]
+        leaderboards_request_recompute(scopes=vote_scopes(vote))
+    return vote
+
+
+def _snapshot_counts(scope: str) -> int:
+    snapshot = snapshot_current(scope=scope)
+    return -1 if snapshot is None else snapshot.vote_count
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The single-flight claim
+
+
+def test_without_the_claim_an_overlapping_run_leaves_a_stale_leaderboard(vote_writer: VoteWriter, quick: Any) -> None:
+    """The race the claim prevents: a slow run that read fewer votes commits last and becomes current."""
+    a, b, _ = _systems()
+    vote_writer.cast([(a, b, Choice.A)] * 3)
+    scope = scope_parse("arena")
+
+    slow = snapshot_compute(scope=scope)  # run 1 reads 3 votes, then is slow to write
+    vote_writer.cast([(b, a, Choice.A)])
+    snapshot_store(data=snapshot_compute(scope=scope))  # run 2 reads 4 votes and finishes first
+    snapshot_store(data=slow)  # run 1 finishes last
+
+    assert Vote.objects.count() == 4
+    assert _snapshot_counts("arena") == 3  # the current leaderboard misses a vote, and nothing will fix it
+
+
+def test_concurrent_claims_let_exactly_one_run(quick: Any) -> None:
+    scope = "arena"
+    ScopeRecompute.objects.create(scope=scope)
+    start = threading.Barrier(6)
+    claims: list[object] = []
+
+    def contender() -> None:
+        try:
+            start.wait()
+            claims.append(scope_recompute_claim(scope=scope))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=contender) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    won = [claim for claim in claims if claim is not None]
+    assert len(claims) == 6 and len(won) == 1
+    assert ScopeRecompute.objects.get(scope=scope).running_since == won[0]
+
+
+def test_with_the_claim_an_overlapping_run_waits_and_the_last_run_counts_every_vote(
+    vote_writer: VoteWriter, quick: Any, celery_app_on_queue: Any, published_tasks: list
+) -> None:
+    a, b, _ = _systems()
+    vote_writer.cast([(a, b, Choice.A)] * 3)
+    claimed_at = scope_recompute_claim(scope="arena")  # run 1 holds the claim
+    assert claimed_at is not None
+    slow = snapshot_compute(scope=scope_parse("arena"))
+
+    _vote_like_the_arena(vote_writer, (b, a, Choice.A))
+    # The vote's own recomputes, overall and instrumental: run 1's claim cleared the queued mark.
+    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:instrumental"]
+    published_tasks.clear()
+    assert leaderboard_recompute_run(scope="arena") is RecomputeOutcome.BUSY  # run 2 does not run
+    assert [(p.task, p.args) for p in published_tasks] == [("scoring.tasks.leaderboard_recompute", ("arena",))]
+    assert published_tasks[0].eta is not None  # it is queued again, after the debounce, instead
+
+    snapshot_store(data=slow)
+    published_tasks.clear()
+    assert scope_recompute_release(scope="arena", claimed_at=claimed_at) is False
+    # The vote during run 1 is already covered by run 2's retry: nothing more is queued.
+    assert published_tasks == []
+    assert leaderboard_recompute_run(scope="arena") is RecomputeOutcome.WRITTEN
+    assert _snapshot_counts("arena") == Vote.objects.count() == 4
+
+
+def test_a_run_that_saw_votes_arrive_queues_one_more(
+    vote_writer: VoteWriter, quick: Any, celery_app_on_queue: Any, published_tasks: list
+) -> None:
+    a, b, _ = _systems()
+    vote_writer.cast([(a, b, Choice.A)])
+    claimed_at = scope_recompute_claim(scope="arena")
+    assert claimed_at is not None
+    ScopeRecompute.objects.filter(scope="arena").update(requested_at=timezone.now())  # a vote came in meanwhile
+    assert scope_recompute_release(scope="arena", claimed_at=claimed_at) is True
+    assert [(p.task, p.args) for p in published_tasks] == [("scoring.tasks.leaderboard_recompute", ("arena",))]
+    row = ScopeRecompute.objects.get(scope="arena")
+    assert row.running_since is None and row.enqueued_at is not None and row.finished_at is not None
+
+
+def test_a_claim_left_by_a_dead_worker_goes_stale(quick: Any) -> None:
+    ScopeRecompute.objects.create(scope="arena", running_since=timezone.now() - timedelta(hours=1))
+    assert scope_recompute_claim(scope="arena") is not None
+    assert scope_recompute_claim(scope="arena") is None
+
+
+def test_a_recompute_of_unchanged_votes_writes_nothing(vote_writer: VoteWriter, quick: Any) -> None:
+    a, b, _ = _systems()
+    vote_writer.cast([(a, b, Choice.A)] * 2)
+    assert leaderboard_recompute_run(scope="arena") is RecomputeOutcome.WRITTEN
+    assert leaderboard_recompute_run(scope="arena") is RecomputeOutcome.UNCHANGED
+    assert LeaderboardSnapshot.objects.count() == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A real worker
+
+
+def test_a_vote_is_counted_by_the_worker_after_commit(
+    vote_writer: VoteWriter, quick: Any, celery_worker: Any, published_tasks: list
+) -> None:
+    from tests.realstack import wait_for
+
+    a, b, _ = _systems()
+    with transaction.atomic():
+        vote = vote_writer.cast([(a, b, Choice.A)], musicality=Choice.B)[0]
+        leaderboards_request_recompute(scopes=vote_scopes(vote))
+        assert published_tasks == []  # nothing leaves before the commit
+    # One recompute per scope the vote touched: overall, musicality, instrumental.
+    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:instrumental", "arena:musicality"]
+
+    wait_for(lambda: all(_snapshot_counts(s) == 1 for s in ("arena", "arena:musicality", "arena:instrumental")))
+    top = snapshot_current(scope="arena:musicality").rows[0]  # type: ignore[union-attr]
+    assert top["system_id"] == b.pk
+    assert not ScopeRecompute.objects.filter(running_since__isnull=False).exists()
+
+
+def test_a_burst_of_votes_is_recomputed_once(
+    vote_writer: VoteWriter, quick: Any, celery_worker: Any, published_tasks: list
+) -> None:
+    from tests.realstack import wait_for
+
+    quick.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = 3.0
+    a, b, c = _systems()
+    for pair in [(a, b, Choice.A), (b, c, Choice.A), (c, a, Choice.TIE)] * 10:
+        _vote_like_the_arena(vote_writer, pair)
+    # 30 separate vote transactions, two scopes each (overall, instrumental): one task per scope.
+    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:instrumental"]
+
+    wait_for(lambda: _snapshot_counts("arena") == 30 and _snapshot_counts("arena:instrumental") == 30)
+    assert LeaderboardSnapshot.objects.filter(scope="arena").count() == 1
+
+
+def test_votes_survive_a_redis_flush_and_the_full_recompute_counts_them(
+    vote_writer: VoteWriter, quick: Any, celery_app_on_queue: Any, celery_queue: str, settings: Any
+) -> None:
+    """Redis holds only queued messages: lose them all and the periodic full recompute still counts every vote."""
+    from tests.realstack import celery_worker_running, wait_for
+
+    a, b, c = _systems()
+    for pair in [(a, b, Choice.A), (b, c, Choice.B), (a, c, Choice.TIE)] * 4:
+        _vote_like_the_arena(vote_writer, pair, prompt_alignment=Choice.A)
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    assert broker.llen(celery_queue) == 3  # one queued recompute per touched scope
+    broker.flushdb()  # Redis restarted empty: the queued recomputes are gone
+    assert broker.llen(celery_queue) == 0
+    assert Vote.objects.count() == 12
+
+    with celery_worker_running(celery_app_on_queue, celery_queue):
+        queued = leaderboards_recompute_all.delay()
+        del queued
+        wait_for(lambda: all(_snapshot_counts(s) == 12
+                             for s in ("arena", "arena:prompt_alignment", "arena:instrumental")), timeout=30)
+
+        # The lost messages left their scopes marked as queued; once that mark goes stale, votes queue again.
+        settings.EARSHOT_RECOMPUTE_STALE_SECONDS = 1.0
+        ScopeRecompute.objects.update(enqueued_at=timezone.now() - timedelta(seconds=5))
+        _vote_like_the_arena(vote_writer, (c, a, Choice.A))
+        wait_for(lambda: _snapshot_counts("arena") == 13, timeout=30)
+
+
+def test_the_full_recompute_queues_every_scope_with_votes(
+    vote_writer: VoteWriter, quick: Any, celery_app_on_queue: Any, celery_queue: str, settings: Any
+) -> None:
+    a, b, _ = _systems()
+    vote_writer.cast([(a, b, Choice.A)], lyrics_alignment=Choice.B)
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    assert leaderboards_recompute_all.apply().get() == ["arena", "arena:lyrics_alignment", "arena:instrumental"]
+    assert broker.llen(celery_queue) == 3
+
+
+def test_an_unknown_scope_task_is_dropped(celery_app_on_queue: Any) -> None:
+    assert leaderboard_recompute.apply(args=["arena:tempo"]).get() == "unknown"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pushes
+
+
+def test_a_snapshot_plus_the_pushed_updates_equals_a_fresh_recompute(
+    vote_writer: VoteWriter, quick: Any, celery_worker: Any, redis_channel_layer: Any
+) -> None:
+    a, b, c = _systems()
+    vote_writer.cast([(a, b, Choice.A)] * 3 + [(b, c, Choice.B)] * 2)
+    snapshot_refresh(scope=scope_parse("arena"))
+    batches = [
+        [(a, b, Choice.B), (c, a, Choice.A)],
+        [(b, c, Choice.TIE)] * 3,
+        [(c, b, Choice.A), (a, c, Choice.BOTH_BAD), (a, b, Choice.A)],
+    ]
+
+    async def scenario() -> dict[str, Any]:
+        communicator = WebsocketCommunicator(application, "/ws/leaderboards/arena/",
+                                             headers=[(b"origin", b"http://localhost")])
+        assert (await communicator.connect())[0]
+        state = (await communicator.receive_json_from(timeout=5))["snapshot"]
+        assert state["vote_count"] == 5
+        for batch in batches:
+            for pair in batch:
+                await database_sync_to_async(_vote_like_the_arena)(vote_writer, pair)
+            # Apply pushes as a client would (newest id wins) until this batch is counted.
+            while state["vote_count"] < 5 + sum(len(done) for done in batches[: batches.index(batch) + 1]):
+                frame = await communicator.receive_json_from(timeout=20)
+                if frame["snapshot"]["id"] > state["id"]:
+                    state = frame["snapshot"]
+        await communicator.disconnect()
+        return state
+
+    client_state = async_to_sync(scenario)()
+    fresh = snapshot_compute(scope=scope_parse("arena"))
+    assert client_state["vote_count"] == fresh.vote_count == Vote.objects.count() == 13
+    assert client_state["rows"] == json.loads(json.dumps(fresh.rows))
+    assert client_state["win_rate"] == json.loads(json.dumps(fresh.win_rate))
+    assert client_state["last_vote_id"] == fresh.last_vote_id
