@@ -1,10 +1,13 @@
 """Helpers of the reward-model Django tests: a tiny real checkpoint, a catalogue of real imported clips, votes."""
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.utils import timezone
 
 from arena.ingest import clip_import
@@ -94,3 +97,15 @@ def vote_cast(
         choice=choice, musicality=musicality, prompt_alignment=prompt_alignment,
         suggestion_shown=suggestion_shown, suggestion_side=suggestion_side, suggestion_p=suggestion_p,
     )
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float = 60.0, interval: float = 0.1) -> object:
+    """Poll until `condition()` is truthy and return it; fail the test on timeout (a worker runs beside the test)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(interval)
