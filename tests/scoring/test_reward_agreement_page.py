@@ -59,7 +59,9 @@ def arena_with_votes(*, seed: int = 3, prompts: int = 6, rounds: int = 3) -> Are
         for i in range(len(prompt_clips)):
             for j in range(i + 1, len(prompt_clips)):
                 for k, rater in enumerate(raters):
-                    a, b = (prompt_clips[i], prompt_clips[j]) if rng.random() < 0.5 else (prompt_clips[j], prompt_clips[i])
+                    a, b = prompt_clips[i], prompt_clips[j]
+                    if rng.random() < 0.5:
+                        a, b = b, a
                     qa, qb = QUALITY[systems.index(a.system)], QUALITY[systems.index(b.system)]
                     p_a = 1 / (1 + math.exp(-(qa - qb)))
                     draw = rng.random()

@@ -81,7 +81,8 @@ NO_TORCH_SCRIPT = textwrap.dedent(
     for path in ["/agreement/", "/rankings/", f"/prompts/{prompt.pk}/ranking/", "/api/agreement/",
                  f"/api/prompts/{prompt.pk}/ranking/", "/api/reward-models/",
                  "/admin/scoring/rewardmodelversion/", "/admin/scoring/clipscore/",
-                 "/admin/scoring/agreementreport/", f"/admin/scoring/agreementreport/{AgreementReport.objects.get().pk}/change/"]:
+                 "/admin/scoring/agreementreport/",
+                 f"/admin/scoring/agreementreport/{AgreementReport.objects.get().pk}/change/"]:
         status = staff.get(path).status_code
         assert status == 200, (path, status)
     assert staff.post(f"/api/reward-models/{other.pk}/activate/").status_code == 200
