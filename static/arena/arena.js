@@ -138,6 +138,7 @@ function onPlayerChange(player) {
     announce(`Clip ${player.label}: listened long enough.`);
   }
   for (const button of el.switchButtons) button.disabled = !players[button.dataset.target].ready;
+  if (player.playing) el.referenceAudio.pause();
   updateGate();
 }
 
@@ -152,6 +153,11 @@ function updateGate() {
     el.gate.textContent = open
       ? "You can vote now."
       : `Listen to both clips for at least ${needed} s each to vote.`;
+  } else if (state.phase === "voting") {
+    el.gate.textContent = "Sending your vote…";
+  } else if (state.phase === "revealed") {
+    el.gate.classList.add("is-open");
+    el.gate.textContent = "Vote recorded. Thank you!";
   }
 }
 
@@ -341,19 +347,22 @@ function reveal(result, choice) {
   for (const side of SIDES) {
     const system = systems[side];
     const box = document.getElementById(`reveal-${side}`);
+    const line = document.createElement("p");
+    line.className = "system-line";
     const name = document.createElement("span");
     name.className = "system-name";
     name.textContent = system.name;
+    line.append(name);
     if (picked === side) {
       const tag = document.createElement("span");
       tag.className = "picked-tag";
       tag.textContent = "Your pick";
-      name.append(tag);
+      line.append(tag);
     }
-    const rating = document.createElement("span");
+    const rating = document.createElement("p");
     rating.className = "system-rating";
     rating.textContent = ratingText(system);
-    box.replaceChildren(name, rating);
+    box.replaceChildren(line, rating);
     box.hidden = false;
     players[side].card.classList.toggle("is-picked", picked === side);
   }
@@ -420,6 +429,7 @@ for (const button of el.voteButtons) button.addEventListener("click", () => vote
 for (const button of el.axisButtons) button.addEventListener("click", () => toggleAxis(button));
 for (const button of el.switchButtons) button.addEventListener("click", () => switchTo(button.dataset.target));
 el.next.addEventListener("click", () => loadBattle());
+el.referenceAudio.addEventListener("play", () => SIDES.forEach((side) => players[side].pause()));
 el.retry.addEventListener("click", () => loadBattle());
 document.addEventListener("keydown", onKeyDown);
 window.addEventListener("pagehide", () => {

@@ -101,6 +101,8 @@ export class ClipPlayer {
     });
     ws.on("pause", () => {
       const wasPlaying = this.playing;
+      // At the end the media pauses before it reports "ended": count the last stretch while still playing.
+      if (wasPlaying) this.countListening(ws.getCurrentTime());
       this.playing = false;
       if (wasPlaying && !this.pauseAlreadyRecorded && !this.atEnd()) this.onEvent("pause", this.side, ws.getCurrentTime());
       this.pauseAlreadyRecorded = false;
@@ -162,7 +164,8 @@ export class ClipPlayer {
   }
 
   get enoughListening() {
-    return this.listenedMs >= this.minListenMs;
+    // Whole milliseconds, as the server counts them: a sum of float steps can fall a hair short of the clip.
+    return Math.round(this.listenedMs) >= this.minListenMs;
   }
 
   get currentTime() {

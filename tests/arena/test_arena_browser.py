@@ -1,0 +1,277 @@
+"""The arena page in Debian's Chromium against the real API: listen, switch, vote, reveal, next; keyboard and touch."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from arena.errors import BattleExpired
+from arena.ingest import clip_import
+from arena.models import Battle, Prompt, System, Vote
+from tests.browser import (
+    DESKTOP,
+    PHONE,
+    LiveServer,
+    asgi_live_server,  # noqa: F401 (fixture)
+    collect_page_errors,
+    needs_postgres,
+    off_loop,
+    run_in_browser,
+    screenshot,
+)
+from tests.factories import write_tone
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_postgres]
+
+MIN_LISTEN_SECONDS = 1.0
+CLIP_SECONDS = 3.0
+SYSTEM_NAMES = ["Aurora Synth", "Basilisk Audio", "Cobalt Music"]
+LISTEN_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def catalogue(asgi_live_server: LiveServer, tmp_path: Path, settings: Any) -> list[System]:  # noqa: F811
+    """Three systems with real 3 s clips for two prompts (one with lyrics), imported through the real ingest."""
+    settings.EARSHOT_MIN_LISTEN_SECONDS = MIN_LISTEN_SECONDS
+    systems = [System.objects.create(name=name, slug=name.lower().replace(" ", "-")) for name in SYSTEM_NAMES]
+    prompts = [
+        Prompt.objects.create(text="A calm piano piece in A minor at 72 BPM, soft and slow"),
+        Prompt.objects.create(
+            text="An upbeat folk song with acoustic guitar", lyrics="Morning light on the river\nwe sing along"
+        ),
+    ]
+    for p, prompt in enumerate(prompts):
+        for s, system in enumerate(systems):
+            frequency = 220.0 * (1 + s) + 30 * p
+            path = write_tone(
+                tmp_path / f"tone-{p}-{s}.wav", seconds=CLIP_SECONDS, frequency=frequency, seed=10 * p + s
+            )
+            clip_import(system=system, prompt=prompt, path=path)
+    return systems
+
+
+def _battle_response(response: Any) -> bool:
+    return response.url.endswith("/api/battles/") and response.request.method == "POST"
+
+
+def _wait_until_ready(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    for side in "ab":
+        expect(page.locator(f"#play-{side}")).to_be_enabled(timeout=LISTEN_TIMEOUT_MS)
+        expect(page.locator(f"#waveform-{side} canvas").first).to_be_attached()  # drawn inside its shadow root
+
+
+def _vote_buttons(page: Any) -> Any:
+    return page.locator(".vote-button")
+
+
+def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and_the_next_battle(
+    asgi_live_server: LiveServer, catalogue: list[System]  # noqa: F811
+) -> None:
+    from playwright.sync_api import expect
+
+    def scenario(browser: Any) -> dict[str, Any]:
+        context = browser.new_context(**DESKTOP)
+        page = context.new_page()
+        errors = collect_page_errors(page)
+        with page.expect_response(_battle_response) as first:
+            page.goto(f"{asgi_live_server.url}/")
+        battle = first.value.json()
+        expect(page.locator("#prompt-text")).to_have_text(battle["prompt"]["text"])
+        _wait_until_ready(page)
+        has_lyrics = bool(battle["prompt"]["lyrics"])
+        assert ("lyrics_alignment" in battle["axes"]) is has_lyrics
+        expect(page.locator("#axis-lyrics_alignment")).to_have_js_property("hidden", not has_lyrics)
+        expect(page.locator("#prompt-lyrics")).to_have_js_property("hidden", not has_lyrics)
+        expect(page.locator("#listen-a-text")).to_have_text("0.0 / 1.0 s")
+        for button in _vote_buttons(page).all():
+            expect(button).to_be_disabled()
+
+        page.keyboard.press("Space")  # plays the current clip, A
+        expect(page.locator("#play-a")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#listen-a")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
+        for button in _vote_buttons(page).all():
+            expect(button).to_be_disabled()  # B has not been heard yet
+
+        position_a = page.evaluate("() => document.querySelector('#waveform-a').getAttribute('aria-valuenow')")
+        page.keyboard.press("b")  # switch to B at the same position
+        expect(page.locator("#play-b")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#play-a")).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("#player-b")).to_have_class(re.compile(r"\bis-current\b"))
+        assert int(page.locator("#waveform-b").get_attribute("aria-valuenow")) >= int(position_a)
+        expect(page.locator("#listen-b")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
+        for button in _vote_buttons(page).all():
+            expect(button).to_be_enabled()
+        expect(page.locator("#vote-gate")).to_have_text("You can vote now.")
+
+        page.locator("#vote-details summary").click()
+        page.get_by_role("button", name="Musicality: A", exact=True).click()
+        expect(page.get_by_role("button", name="Musicality: A", exact=True)).to_have_attribute("aria-pressed", "true")
+        page.locator("#reason").fill("A has a steadier tone")
+        page.locator("#reason").press("1")  # typing, not a vote
+        expect(page.locator("#reason")).to_have_value("A has a steadier tone1")
+        expect(page.locator("#reveal")).to_be_hidden()
+        page.locator("#reason").fill("A has a steadier tone")
+        page.locator("#reason").evaluate("element => element.blur()")
+        page.keyboard.press("Space")  # pause whichever clip is still playing
+        screenshot(page, "arena-desktop-before-vote")
+
+        page.keyboard.press("1")  # A is better
+        expect(page.locator("#reveal")).to_be_visible()
+        names = {side: page.locator(f"#reveal-{side} .system-name").inner_text() for side in "ab"}
+        ratings = {side: page.locator(f"#reveal-{side} .system-rating").inner_text() for side in "ab"}
+        summary = page.locator("#reveal-summary").inner_text()
+        expect(page.locator("#player-a")).to_have_class(re.compile(r"\bis-picked\b"))
+        expect(page.locator("#next-battle")).to_be_focused()
+        screenshot(page, "arena-desktop-revealed")
+
+        page.evaluate("() => { window.earshotNoReload = true; }")
+        with page.expect_response(_battle_response) as second:
+            page.keyboard.press("n")
+        next_battle = second.value.json()
+        expect(page.locator("#reveal")).to_be_hidden()
+        expect(page.locator("#prompt-text")).to_have_text(next_battle["prompt"]["text"])
+        _wait_until_ready(page)
+        expect(page.locator("#listen-a-text")).to_have_text("0.0 / 1.0 s")
+        expect(page.locator("#reveal-a")).to_be_hidden()
+        for button in _vote_buttons(page).all():
+            expect(button).to_be_disabled()
+        assert page.evaluate("() => window.earshotNoReload") is True  # fetched, not reloaded
+        screenshot(page, "arena-desktop-next")
+        context.close()
+        return {"battle": battle, "next": next_battle, "names": names, "ratings": ratings, "summary": summary,
+                "errors": errors}
+
+    seen = run_in_browser(scenario)
+
+    assert seen["errors"] == []
+    assert seen["next"]["id"] != seen["battle"]["id"]
+    vote = Vote.objects.select_related("battle", "system_a", "system_b").get()
+    assert str(vote.battle.public_id) == seen["battle"]["id"]
+    assert vote.choice == "a"
+    assert vote.musicality == "a"
+    assert vote.prompt_alignment == ""
+    assert vote.reason == "A has a steadier tone"
+    assert vote.ms_played_a >= MIN_LISTEN_SECONDS * 1000
+    assert vote.ms_played_b >= MIN_LISTEN_SECONDS * 1000
+    assert vote.switches >= 1
+    assert vote.decision_ms > 2 * MIN_LISTEN_SECONDS * 1000
+    assert vote.client_hints["viewport"] == "1280x900"
+    assert vote.client_hints["ua_family"]
+    assert seen["names"] == {"a": vote.system_a.name, "b": vote.system_b.name}
+    assert seen["summary"] == f"You picked clip A: {vote.system_a.name}, over {vote.system_b.name}."
+    assert set(seen["ratings"].values()) <= {"Not yet rated"} or all(
+        text.startswith("Rating ") for text in seen["ratings"].values()
+    )
+    assert Battle.objects.get(public_id=seen["next"]["id"]).status == Battle.Status.OPEN
+
+
+def test_a_rater_on_a_phone_listens_and_votes_by_touch(
+    asgi_live_server: LiveServer, catalogue: list[System]  # noqa: F811
+) -> None:
+    from playwright.sync_api import expect
+
+    def scenario(browser: Any) -> dict[str, Any]:
+        context = browser.new_context(**PHONE)
+        page = context.new_page()
+        errors = collect_page_errors(page)
+        page.goto(f"{asgi_live_server.url}/")
+        _wait_until_ready(page)
+        screenshot(page, "arena-phone")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        target = page.locator(".vote-button").first.bounding_box()
+
+        page.locator("#play-a").tap()
+        expect(page.locator("#listen-a")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
+        page.locator("#switch-to-b").tap()
+        expect(page.locator("#play-b")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#listen-b")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
+        page.get_by_role("button", name="Both bad", exact=True).tap()
+        expect(page.locator("#reveal")).to_be_visible()
+        screenshot(page, "arena-phone-revealed")
+        context.close()
+        return {"width": width, "target": target, "errors": errors}
+
+    seen = run_in_browser(scenario)
+
+    assert seen["errors"] == []
+    assert seen["width"] <= PHONE["viewport"]["width"]  # no sideways scrolling
+    assert seen["target"]["height"] >= 44 and seen["target"]["width"] >= 44
+    vote = Vote.objects.get()
+    assert vote.choice == "both_bad"
+    assert vote.client_hints["viewport"] == "390x844"
+    assert vote.client_hints["pointer"] == "coarse"
+    assert vote.ms_played_a >= MIN_LISTEN_SECONDS * 1000 and vote.ms_played_b >= MIN_LISTEN_SECONDS * 1000
+
+
+def test_it_shows_the_servers_message_when_the_battle_expired_and_offers_a_new_one(
+    asgi_live_server: LiveServer, catalogue: list[System]  # noqa: F811
+) -> None:
+    from playwright.sync_api import expect
+
+    def expire_open_battles() -> int:
+        return Battle.objects.filter(status=Battle.Status.OPEN).update(expires_at=timezone.now())
+
+    def scenario(browser: Any) -> dict[str, Any]:
+        page = browser.new_context(**DESKTOP).new_page()
+        errors = collect_page_errors(page)
+        page.goto(f"{asgi_live_server.url}/")
+        _wait_until_ready(page)
+        page.keyboard.press("Space")
+        expect(page.locator("#listen-a")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
+        page.keyboard.press("b")
+        expect(page.locator("#listen-b")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
+        assert off_loop(expire_open_battles) == 1
+        page.keyboard.press("2")
+        expect(page.locator("#arena-error")).to_be_visible()
+        message = page.locator("#arena-error-message").inner_text()
+        expect(page.locator("#reveal")).to_be_hidden()
+        screenshot(page, "arena-desktop-expired", full_page=False)
+        with page.expect_response(_battle_response):
+            page.get_by_role("button", name="Load a new battle").click()
+        expect(page.locator("#arena-error")).to_be_hidden()
+        _wait_until_ready(page)
+        return {"message": message, "errors": errors}
+
+    seen = run_in_browser(scenario)
+
+    assert seen["message"] == BattleExpired.default_message
+    assert [e for e in seen["errors"] if "410" not in e] == []  # the browser logs the refused request itself
+    assert Vote.objects.count() == 0
+
+
+def test_a_clip_shorter_than_the_minimum_opens_the_vote_once_heard_to_the_end(
+    asgi_live_server: LiveServer, catalogue: list[System], settings: Any  # noqa: F811
+) -> None:
+    from playwright.sync_api import expect
+
+    settings.EARSHOT_MIN_LISTEN_SECONDS = 10 * CLIP_SECONDS  # the whole clip is then what counts
+
+    def scenario(browser: Any) -> dict[str, Any]:
+        page = browser.new_context(**DESKTOP).new_page()
+        errors = collect_page_errors(page)
+        with page.expect_response(_battle_response) as created:
+            page.goto(f"{asgi_live_server.url}/")
+        battle = created.value.json()
+        _wait_until_ready(page)
+        page.keyboard.press("Space")
+        expect(page.locator("#state-a")).to_have_text("Paused", timeout=LISTEN_TIMEOUT_MS)  # played to the end
+        expect(page.locator("#listen-a")).to_have_class(re.compile(r"\bis-done\b"))
+        page.locator("#play-b").click()
+        expect(page.locator("#state-b")).to_have_text("Paused", timeout=LISTEN_TIMEOUT_MS)
+        expect(page.locator("#listen-b")).to_have_class(re.compile(r"\bis-done\b"))
+        page.keyboard.press("3")
+        expect(page.locator("#reveal")).to_be_visible()
+        return {"battle": battle, "errors": errors}
+
+    seen = run_in_browser(scenario)
+
+    assert seen["errors"] == []
+    required = seen["battle"]["min_listen_ms"]
+    vote = Vote.objects.get()
+    assert vote.choice == "tie"
+    assert vote.ms_played_a >= required["a"] and vote.ms_played_b >= required["b"]
