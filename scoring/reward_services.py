@@ -196,15 +196,17 @@ def reward_model_load(*, version: RewardModelVersion) -> RewardModel:
     if model is None:
         from scoring.reward.interface import load_reward_model
 
-        model = load_reward_model(version.class_path, version.path)
+        model = load_reward_model(version.class_path, Path(version.path))
         _MODELS.clear()  # one model in memory at a time: workers switch versions rarely
         _MODELS[key] = model
     return model
 
 
 @contextmanager
-def stored_file_path(name: str) -> Iterator[Path]:
+def stored_file_path(name: str | None) -> Iterator[Path]:
     """A filesystem path for a stored file: its own path on local storage, a temporary copy on object storage."""
+    if not name:
+        raise FileNotFoundError("the stored file has no name")
     try:
         local = default_storage.path(name)
     except NotImplementedError:

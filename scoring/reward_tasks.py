@@ -55,7 +55,7 @@ def version_rescore_task(version_id: int, batch_size: int | None = None) -> int:
                                 reason="another version was activated before this rescore ran")
         return 0
     done = version_rescore(version=version, batch_size=batch_size or RESCORE_BATCH)
-    agreement_recompute_task.apply_async(args=[version_id])
+    agreement_recompute_task.apply_async(args=(version_id,))
     return done
 
 

@@ -74,7 +74,9 @@ def _vote_records(*, stack: ExitStack) -> list[Any]:
     votes = Vote.objects.select_related("battle__clip_a", "battle__clip_b", "prompt").order_by("id")
     paths: dict[str, Path] = {}
 
-    def local(name: str) -> Path:
+    def local(name: str | None) -> Path:
+        if not name:
+            raise NotEnoughData("a voted clip has no stored file")
         if name not in paths:
             paths[name] = stack.enter_context(stored_file_path(name))
         return paths[name]
