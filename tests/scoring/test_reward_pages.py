@@ -59,8 +59,8 @@ NO_TORCH_SCRIPT = textwrap.dedent(
     setup_test_environment()
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from django.test.utils import setup_databases
-    setup_databases(verbosity=0, interactive=False, keepdb=False)
+    from django.test.utils import setup_databases, teardown_databases
+    databases = setup_databases(verbosity=0, interactive=False, keepdb=False)
     import uuid
     from config.celery import app
     # Activations queue real tasks: send them to a queue of this run alone and purge it at the end.
@@ -93,6 +93,9 @@ NO_TORCH_SCRIPT = textwrap.dedent(
     loaded = sorted(name for name in sys.modules if name == "torch" or name.startswith("torch."))
     print("TORCH_MODULES", len(loaded))
     assert not loaded, loaded[:5]
+    from django.db import connections
+    connections.close_all()
+    teardown_databases(databases, verbosity=0)
     """
 )
 
