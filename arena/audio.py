@@ -111,21 +111,35 @@ def _limit_peaks(samples: np.ndarray, ceiling: float) -> np.ndarray:
     return limited
 
 
-def normalise_loudness(samples: np.ndarray, sample_rate: int, *, target_lufs: float) -> np.ndarray:
-    """Gain to `target_lufs`, peaks kept under full scale; iterates once more when limiting moved the loudness."""
+def normalise_loudness(
+    samples: np.ndarray, sample_rate: int, *, target_lufs: float, measured_lufs: float | None = None
+) -> np.ndarray:
+    """Gain to `target_lufs` with peaks kept under full scale.
+
+    A plain gain lands exactly on the target, so loudness is measured again only when peak limiting changed the
+    signal (each measurement costs a K-weighting pass over the whole clip).
+    """
+    measured = integrated_loudness(samples, sample_rate) if measured_lufs is None else measured_lufs
     out = samples
     for _ in range(3):
-        measured = integrated_loudness(out, sample_rate)
         if not np.isfinite(measured):
             raise AudioProblem("silent", "the audio has no measurable loudness")
         if abs(measured - target_lufs) < 0.05:
             break
-        out = _limit_peaks(out * np.float32(10 ** ((target_lufs - measured) / 20)), 0.95)
+        gained = out * np.float32(10 ** ((target_lufs - measured) / 20))
+        out = _limit_peaks(gained, 0.95)
+        if out is gained:
+            break
+        measured = integrated_loudness(out, sample_rate)
     return out.astype(np.float32)
 
 
-def delivery_copy(decoded: DecodedAudio, *, target_lufs: float, fmt: str = "mp3") -> tuple[bytes, float]:
+def delivery_copy(
+    decoded: DecodedAudio, *, target_lufs: float, fmt: str = "mp3", measured_lufs: float | None = None
+) -> tuple[bytes, float]:
     """Encode the loudness-normalised delivery file; returns its bytes and its measured loudness.
+
+    `measured_lufs` is the loudness of `decoded` when the caller already measured it.
 
     Re-encoding from decoded samples carries no metadata tag of the original across.
     """
@@ -135,12 +149,14 @@ def delivery_copy(decoded: DecodedAudio, *, target_lufs: float, fmt: str = "mp3"
     samples, rate = decoded.samples, decoded.sample_rate
     if samples.shape[1] > 2:
         samples = samples.mean(axis=1, keepdims=True)
+        measured_lufs = None
     if rate > MAX_DELIVERY_RATE:
+        measured_lufs = None
         resampled = AF.resample(torch.from_numpy(np.ascontiguousarray(samples.T)), rate, MAX_DELIVERY_RATE)
         samples, rate = resampled.numpy().T.copy(), MAX_DELIVERY_RATE
     if fmt == "mp3" and rate < 8000:
         raise AudioProblem("unsupported", f"a sample rate of {rate} Hz is too low to deliver")
-    normalised = normalise_loudness(samples, rate, target_lufs=target_lufs)
+    normalised = normalise_loudness(samples, rate, target_lufs=target_lufs, measured_lufs=measured_lufs)
     try:
         container, subtype, _ = DELIVERY_FORMATS[fmt]
     except KeyError as exc:

@@ -86,10 +86,13 @@ def clip_import(
         )
     try:
         decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS)
-        delivery_bytes, delivery_lufs = audio.delivery_copy(
-            decoded, target_lufs=settings.EARSHOT_TARGET_LUFS, fmt=settings.EARSHOT_DELIVERY_FORMAT
-        )
         loudness = audio.integrated_loudness(decoded.samples, decoded.sample_rate)
+        delivery_bytes, delivery_lufs = audio.delivery_copy(
+            decoded,
+            target_lufs=settings.EARSHOT_TARGET_LUFS,
+            fmt=settings.EARSHOT_DELIVERY_FORMAT,
+            measured_lufs=loudness,
+        )
     except audio.AudioProblem as exc:
         raise ClipRefused(exc.code, f"{name}: {exc}") from exc
 

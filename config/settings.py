@@ -176,6 +176,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # one "Task ... succeeded" line per eager task would drown the demo's progress bars
+    "loggers": {"celery.app.trace": {"level": "WARNING" if EMBEDDED else "INFO"}},
 }
 
 # Earshot's own defaults, all in one place.
@@ -200,10 +202,21 @@ EARSHOT_RECOMPUTE_STALE_SECONDS = env_float("EARSHOT_RECOMPUTE_STALE_SECONDS", 1
 EARSHOT_REWARD_MODEL_CLASS = env_str("EARSHOT_REWARD_MODEL_CLASS", "scoring.reward.interface.BundledRewardModel")
 EARSHOT_REWARD_MODEL_PATH = env_str("EARSHOT_REWARD_MODEL_PATH", str(BASE_DIR / "scoring" / "reward" / "weights"))
 EARSHOT_SUGGESTION_SHARE = env_float("EARSHOT_SUGGESTION_SHARE", 0.0, minimum=0.0, maximum=1.0)
+# Arena: how long pair sampling may reuse its catalogue and vote counts; listening slack over a battle's age;
+# audio hand-off to the front server (nginx X-Accel-Redirect prefix, or X-Sendfile), off by default.
+EARSHOT_SAMPLING_CACHE_SECONDS = env_float("EARSHOT_SAMPLING_CACHE_SECONDS", 5.0, minimum=0.0)
+EARSHOT_LISTEN_SLACK_MS = env_int("EARSHOT_LISTEN_SLACK_MS", 2000, minimum=0)
+EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX = env_str("EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX", "") or ""
+EARSHOT_AUDIO_X_SENDFILE = env_bool("EARSHOT_AUDIO_X_SENDFILE", False)
 
 CELERY_BEAT_SCHEDULE = {
     "leaderboards-full-recompute": {
         "task": "scoring.tasks.leaderboards_recompute_all",
         "schedule": EARSHOT_FULL_RECOMPUTE_SECONDS,
-    }
+    },
+    # skips itself when neither votes nor scores changed since the last report
+    "reward-agreement-recompute": {
+        "task": "scoring.reward_tasks.agreement_recompute_task",
+        "schedule": EARSHOT_FULL_RECOMPUTE_SECONDS,
+    },
 }
