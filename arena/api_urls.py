@@ -1,4 +1,14 @@
 """REST routes of the arena under /api/."""
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from arena import api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("battles/", api.BattleCreateApi.as_view(), name="battle-create"),
+    path("battles/<uuid:battle_id>/", api.BattleDetailApi.as_view(), name="battle-detail"),
+    path("battles/<uuid:battle_id>/events/", api.BattleEventsApi.as_view(), name="battle-events"),
+    path("battles/<uuid:battle_id>/vote/", api.BattleVoteApi.as_view(), name="battle-vote"),
+    path("battles/<uuid:battle_id>/audio/<str:side>", api.BattleAudioApi.as_view(), name="battle-audio"),
+    path("systems/", api.SystemListApi.as_view(), name="system-list"),
+    path("prompts/", api.PromptListApi.as_view(), name="prompt-list"),
+]

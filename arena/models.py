@@ -127,6 +127,12 @@ class Battle(models.Model):
     suggestion_shown = models.BooleanField(default=False)
     suggestion_side = models.CharField(max_length=1, blank=True)
     suggestion_p = models.FloatField(null=True, blank=True)
+    # Listening state carried between event batches: the side playing since which position and client time, and
+    # the side heard last (a change of side is a switch).
+    playing_side = models.CharField(max_length=1, blank=True)
+    mark_position_ms = models.PositiveIntegerField(default=0)
+    mark_client_ms = models.BigIntegerField(null=True, blank=True)
+    last_side = models.CharField(max_length=1, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -1,0 +1,321 @@
+"""REST API of the open arena: battles, listening telemetry, votes, per-battle audio, and the catalogue lists.
+
+Thin shells: an input serializer, one service or selector call, an output serializer. Browsers authenticate by
+session (CSRF checked on every unsafe request, anonymous ones included), scripts by token.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.authentication import SessionScheme
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from arena import selectors
+from arena.delivery import audio_response
+from arena.errors import BattleNotFound
+from arena.models import Battle
+from arena.raters import ip_hash_for_request, rater_for_request
+from arena.serializers import (
+    ArenaErrorSerializer,
+    BattleEventsInputSerializer,
+    BattleEventsOutputSerializer,
+    BattleOutputSerializer,
+    PromptOutputSerializer,
+    SystemOutputSerializer,
+    VoteInputSerializer,
+    VoteOutputSerializer,
+)
+from arena.services import battle_create, battle_events_record, vote_record
+from arena.throttles import IpThrottle, RaterThrottle
+
+TAG = "arena"
+AUDIO_SIDES = ("a", "b", "reference")
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ArenaErrorSerializer, description=description)
+
+
+NOT_FOUND = _error("battle_not_found: no such battle, or it belongs to another rater (not told apart).")
+THROTTLED = _error("throttled: too many requests from this rater or address (see Retry-After).")
+FORBIDDEN = _error("permission_denied: CSRF check failed (session requests) or invalid token.")
+
+
+class CsrfSessionAuthentication(SessionAuthentication):
+    """Session authentication that checks CSRF for anonymous sessions too: their Rater is the session.
+
+    A request carrying an Authorization header is left to token authentication (scripts have no CSRF cookie).
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        if request.META.get("HTTP_AUTHORIZATION"):
+            return None
+        self.enforce_csrf(request)
+        user = getattr(request._request, "user", None)
+        return (user, None) if user is not None and user.is_active else None
+
+
+class CsrfSessionScheme(SessionScheme):
+    """Documents CsrfSessionAuthentication as the session cookie scheme it is."""
+
+    target_class = "arena.api.CsrfSessionAuthentication"
+    name = "sessionCookieAuth"
+
+
+class ArenaApi(APIView):
+    authentication_classes = [CsrfSessionAuthentication, TokenAuthentication]
+    permission_classes = [AllowAny]
+    throttle_classes = [RaterThrottle, IpThrottle]
+
+
+def battle_body(battle: Battle, request: Request) -> dict[str, Any]:
+    """The battle as its rater sees it: nothing in it names a clip or a system."""
+
+    def url(side: str) -> str:
+        path = reverse("arena:battle-audio", kwargs={"battle_id": battle.public_id, "side": side})
+        return request.build_absolute_uri(path)
+
+    suggestion = (
+        {"side": battle.suggestion_side, "p": battle.suggestion_p}
+        if battle.suggestion_shown and battle.suggestion_side
+        else None
+    )
+    return {
+        "id": battle.public_id,
+        "status": battle.status,
+        "prompt": {
+            "text": battle.prompt.text,
+            "lyrics": battle.prompt.lyrics,
+            "reference_audio_url": url("reference") if battle.prompt.reference_audio else None,
+        },
+        "clips": {"a": {"audio_url": url("a")}, "b": {"audio_url": url("b")}},
+        "min_listen_ms": selectors.listening_required_ms(battle=battle),
+        "expires_at": battle.expires_at,
+        "axes": selectors.battle_axes(battle=battle),
+        "suggestion": suggestion,
+    }
+
+
+class BattleCreateApi(ArenaApi):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="battle_create",
+        summary="Start a blind battle",
+        description=(
+            "Picks a prompt and two clips of two different systems (sides shuffled) for the requesting rater. "
+            "Anonymous browsers get a rater bound to their session. No body is needed."
+        ),
+        request=None,
+        responses={
+            201: BattleOutputSerializer,
+            403: FORBIDDEN,
+            429: THROTTLED,
+            503: _error("no_pair_available: no prompt has clips from two active systems (or no new pair)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        battle = battle_create(rater=rater_for_request(request))
+        return Response(BattleOutputSerializer(battle_body(battle, request)).data, status=status.HTTP_201_CREATED)
+
+
+class BattleDetailApi(ArenaApi):
+    throttle_classes = [IpThrottle]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="battle_retrieve",
+        summary="One of your battles",
+        responses={200: BattleOutputSerializer, 404: NOT_FOUND, 429: THROTTLED},
+    )
+    def get(self, request: Request, battle_id: uuid.UUID) -> Response:
+        battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater_for_request(request, create=False))
+        return Response(BattleOutputSerializer(battle_body(battle, request)).data)
+
+
+class BattleEventsApi(ArenaApi):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="battle_events_record",
+        summary="Report listening events",
+        description=(
+            "Player events in the order they happened; send them in batches (e.g. every few seconds) and once more "
+            "before voting. `position_ms` is the position in the clip `side` names; `client_ms` a monotonic client "
+            "clock (performance.now()). While a side plays, the server credits how far its position moved, never "
+            "more than the client clock moved, and the two totals together never more than the battle's real age "
+            "plus a small slack. `play`/`progress` mean the side is playing at that position; `pause`/`ended` stop "
+            "it; `seek` carries the position after the jump; `switch` names the side now listened to (it takes over "
+            "playback at `position_ms` if a side was playing). A change of side counts as one switch."
+        ),
+        request=BattleEventsInputSerializer,
+        examples=[
+            OpenApiExample(
+                "Play A for 5 s, then B",
+                value={
+                    "events": [
+                        {"type": "play", "side": "a", "position_ms": 0, "client_ms": 1000},
+                        {"type": "pause", "side": "a", "position_ms": 5000, "client_ms": 6000},
+                        {"type": "play", "side": "b", "position_ms": 0, "client_ms": 6100},
+                        {"type": "progress", "side": "b", "position_ms": 5000, "client_ms": 11100},
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+        responses={
+            200: BattleEventsOutputSerializer,
+            400: _error("invalid_input: an event is malformed or the batch is too long."),
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: _error("battle_voted: the battle already has its vote."),
+            410: _error("battle_expired: the battle expired."),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request: Request, battle_id: uuid.UUID) -> Response:
+        incoming = BattleEventsInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        rater = rater_for_request(request, create=False)
+        if rater is None:
+            raise BattleNotFound()
+        battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater)
+        battle = battle_events_record(battle=battle, rater=rater, events=incoming.validated_data["events"])
+        body = {"ms_played": {"a": battle.ms_played_a, "b": battle.ms_played_b}}
+        return Response(BattleEventsOutputSerializer(body).data)
+
+
+class BattleVoteApi(ArenaApi):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="battle_vote",
+        summary="Vote on a battle and see which systems made the clips",
+        description=(
+            "Taken once per battle, only from its rater, while it is open, and only after both clips were played "
+            "for their minimum time (server-side telemetry) and the battle is at least that old. The identical vote "
+            "again answers 200 with the same result; a different one is refused with 409."
+        ),
+        request=VoteInputSerializer,
+        responses={
+            201: VoteOutputSerializer,
+            200: OpenApiResponse(VoteOutputSerializer, description="The same vote was already recorded."),
+            400: _error(
+                "invalid_input, listening_too_short (e.g. 'clip B was played 2.1 s of the required 5.0 s'), "
+                "battle_too_young, axis_not_applicable (lyrics_alignment without lyrics)."
+            ),
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: _error("vote_conflict: the battle already has a different vote."),
+            410: _error("battle_expired: the battle expired before the vote."),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request: Request, battle_id: uuid.UUID) -> Response:
+        incoming = VoteInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        rater = rater_for_request(request, create=False)
+        if rater is None:
+            raise BattleNotFound()
+        vote, created = vote_record(
+            battle_public_id=battle_id, rater=rater, ip_hash=ip_hash_for_request(request), **incoming.validated_data
+        )
+        body = {"choice": vote.choice, "systems": selectors.vote_reveal(vote=vote)}
+        return Response(
+            VoteOutputSerializer(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class _AnyAccept(BaseContentNegotiation):
+    """Audio clients send Accept: audio/*; errors still answer JSON."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+class BattleAudioApi(ArenaApi):
+    throttle_classes: list[Any] = []  # bounded by battle creation; seeking makes many Range requests
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _AnyAccept
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="battle_audio",
+        summary="A clip (or the prompt's reference audio) of one of your battles",
+        description=(
+            "Supports HTTP Range (206 Partial Content, 416 for a range outside the file). The response names "
+            "nothing: no file name, no ETag, no Last-Modified; Cache-Control is private."
+        ),
+        parameters=[OpenApiParameter("side", str, OpenApiParameter.PATH, enum=list(AUDIO_SIDES))],
+        responses={
+            (200, "audio/mpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The whole file."),
+            (206, "audio/mpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The requested byte range."),
+            404: NOT_FOUND,
+            416: _error("range_not_satisfiable: the Range header asks for bytes the file does not have."),
+        },
+    )
+    def get(self, request: Request, battle_id: uuid.UUID, side: str) -> HttpResponse:
+        if side not in AUDIO_SIDES:
+            raise BattleNotFound("No such audio: use a, b or reference.")
+        battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater_for_request(request, create=False))
+        if side == "reference":
+            file = battle.prompt.reference_audio
+            if not file:
+                raise BattleNotFound("This battle's prompt has no reference audio.")
+        else:
+            file = (battle.clip_a if side == "a" else battle.clip_b).delivery
+        remaining = battle.expires_at - timezone.now()
+        max_age = int(min(remaining, timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS)).total_seconds())
+        return audio_response(request._request, file, max_age=max_age)
+
+
+class SystemListApi(generics.ListAPIView):
+    """Systems under evaluation (not their clips: nothing here helps tell which system made a battle's clip)."""
+
+    authentication_classes = [CsrfSessionAuthentication, TokenAuthentication]
+    permission_classes = [AllowAny]
+    throttle_classes = [IpThrottle]
+    serializer_class = SystemOutputSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.systems_list()
+
+    @extend_schema(tags=[TAG], operation_id="systems_list", summary="Systems under evaluation",
+                   responses={200: SystemOutputSerializer(many=True), 429: THROTTLED})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class PromptListApi(generics.ListAPIView):
+    authentication_classes = [CsrfSessionAuthentication, TokenAuthentication]
+    permission_classes = [AllowAny]
+    throttle_classes = [IpThrottle]
+    serializer_class = PromptOutputSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.prompts_list()
+
+    @extend_schema(tags=[TAG], operation_id="prompts_list", summary="Prompts",
+                   responses={200: PromptOutputSerializer(many=True), 429: THROTTLED})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,41 @@
+"""Domain errors of battles and votes, each with a stable code a client can branch on."""
+from __future__ import annotations
+
+from config.errors import Conflict, EarshotError, InvalidInput, NotFound
+
+
+class BattleNotFound(NotFound):
+    # Also the answer for another rater's battle: whether it exists is not given away.
+    code = "battle_not_found"
+    default_message = "No such battle."
+
+
+class BattleExpired(EarshotError):
+    code = "battle_expired"
+    status = 410
+    default_message = "This battle has expired: start a new one."
+
+
+class BattleVoted(Conflict):
+    code = "battle_voted"
+    default_message = "This battle already has a vote: start a new one."
+
+
+class VoteConflict(Conflict):
+    code = "vote_conflict"
+    default_message = "This battle already has a different vote; a vote cannot be changed."
+
+
+class BattleTooYoung(InvalidInput):
+    code = "battle_too_young"
+    default_message = "The battle is younger than the time it takes to listen to both clips."
+
+
+class ListeningTooShort(InvalidInput):
+    code = "listening_too_short"
+    default_message = "Listen to both clips for the minimum time before voting."
+
+
+class AxisNotApplicable(InvalidInput):
+    code = "axis_not_applicable"
+    default_message = "This axis does not apply to this battle."

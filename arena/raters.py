@@ -1,0 +1,78 @@
+"""Who is voting: the Rater of a request (an account's own, or one bound to an anonymous session), and the
+salted hash that stands in for the client's IP address."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Literal, overload
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from rest_framework.request import Request
+
+from arena.models import Rater
+
+SESSION_KEY = "earshot_rater_id"
+
+
+@overload
+def rater_for_request(request: HttpRequest | Request, *, create: Literal[True] = ...) -> Rater: ...
+@overload
+def rater_for_request(request: HttpRequest | Request, *, create: bool) -> Rater | None: ...
+def rater_for_request(request: HttpRequest | Request, *, create: bool = True) -> Rater | None:
+    """The request's Rater; None when there is none yet and `create` is false.
+
+    A signed-in user (session or token) has one Rater for good; an anonymous visitor gets one whose id lives in
+    the session, so it lasts as long as the browser keeps the session cookie.
+    """
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        rater = Rater.objects.filter(user=user).first()
+        if rater is None and create:
+            rater = _rater_for_user_create(user)
+        return rater
+    session = request.session
+    rater_id = session.get(SESSION_KEY)
+    if rater_id is not None:
+        rater = Rater.objects.filter(pk=rater_id, user__isnull=True).first()
+        if rater is not None:
+            return rater
+    if not create:
+        return None
+    rater = Rater.objects.create()
+    session[SESSION_KEY] = rater.pk
+    return rater
+
+
+def _rater_for_user_create(user: User) -> Rater:
+    try:
+        with transaction.atomic():
+            return Rater.objects.create(user=user)
+    except IntegrityError:
+        # Two first requests of the same account raced; the other one created it.
+        return Rater.objects.get(user=user)
+
+
+def rater_key_for_request(request: HttpRequest | Request) -> str | None:
+    """A cache key part naming the request's rater without a database read (None for a first anonymous visit)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    rater_id = request.session.get(SESSION_KEY)
+    return None if rater_id is None else f"rater:{rater_id}"
+
+
+def ip_hash(address: str) -> str:
+    """HMAC-SHA256 of an IP address under EARSHOT_IP_HASH_SALT: equal addresses match, none can be read back."""
+    if not address:
+        return ""
+    salt = (settings.EARSHOT_IP_HASH_SALT or "").encode()
+    return hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()
+
+
+def ip_hash_for_request(request: HttpRequest | Request) -> str:
+    """The salted hash of the client address the server saw (behind a proxy, let the ASGI server resolve
+    X-Forwarded-For, e.g. uvicorn --proxy-headers --forwarded-allow-ips)."""
+    return ip_hash(request.META.get("REMOTE_ADDR", ""))

@@ -1,0 +1,109 @@
+"""Battle writes: create a blind battle for a rater, and record the listening telemetry of its player."""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from arena.errors import BattleExpired, BattleNotFound, BattleVoted
+from arena.models import Battle, Clip, Rater
+from arena.sampling import NoPairAvailable, SamplingPolicy, policy_get
+from arena.services.listening import ListeningEvent, ListeningState, listening_apply
+
+# Sides must not be predictable from anything a client sees, so they come from the OS's randomness.
+_system_random = random.SystemRandom()
+LISTENING_FIELDS = [
+    "ms_played_a",
+    "ms_played_b",
+    "seeks",
+    "switches",
+    "playing_side",
+    "mark_position_ms",
+    "mark_client_ms",
+    "last_side",
+]
+
+
+def battle_create(
+    *, rater: Rater, policy: SamplingPolicy | None = None, rng: random.Random | None = None
+) -> Battle:
+    """Pick a prompt and two clips with the sampling policy, shuffle the sides, and store the open battle.
+
+    The policy may read a catalogue a few seconds old (cached); a clip retired since is caught here and the pick
+    is made again from fresh data.
+    """
+    policy = policy or policy_get()
+    rng = rng or _system_random
+    for fresh in (False, True):
+        choice = policy.choose(rater=rater, rng=rng, fresh=fresh)
+        clips = {
+            clip.pk: clip
+            for clip in Clip.objects.select_related("prompt").filter(
+                pk__in=choice.clip_ids, active=True, system__active=True
+            )
+        }
+        if len(clips) == 2:
+            break
+    else:
+        raise NoPairAvailable()
+    first, second = choice.clip_ids
+    if rng.random() < 0.5:
+        first, second = second, first
+    now = timezone.now()
+    return Battle.objects.create(
+        rater=rater,
+        prompt=clips[first].prompt,
+        clip_a=clips[first],
+        clip_b=clips[second],
+        mode=Battle.Mode.ARENA,
+        expires_at=now + timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS),
+    )
+
+
+def battle_ensure_open(*, battle: Battle, now: datetime) -> None:
+    """BattleVoted or BattleExpired unless the battle still takes telemetry and a vote."""
+    if battle.status == Battle.Status.VOTED:
+        raise BattleVoted()
+    if battle.status == Battle.Status.EXPIRED or battle.expires_at <= now:
+        raise BattleExpired(expired_at=battle.expires_at.isoformat())
+
+
+def listening_budget_ms(*, battle: Battle, now: datetime) -> int:
+    """How many more milliseconds of listening the server clock allows: the battle's age plus a slack, less what
+    was credited already (both sides together, since the player plays one clip at a time)."""
+    age_ms = int((now - battle.created_at).total_seconds() * 1000)
+    return age_ms + settings.EARSHOT_LISTEN_SLACK_MS - battle.ms_played_a - battle.ms_played_b
+
+
+def battle_events_record(*, battle: Battle, rater: Rater, events: Sequence[ListeningEvent]) -> Battle:
+    """Apply a batch of player events to the battle's listening totals, under the battle's row lock."""
+    with transaction.atomic():
+        locked = Battle.objects.select_for_update().filter(pk=battle.pk, rater=rater).first()
+        if locked is None:
+            raise BattleNotFound()
+        now = timezone.now()
+        battle_ensure_open(battle=locked, now=now)
+        state = ListeningState(
+            ms_played={"a": locked.ms_played_a, "b": locked.ms_played_b},
+            seeks=locked.seeks,
+            switches=locked.switches,
+            playing_side=locked.playing_side,
+            mark_position_ms=locked.mark_position_ms,
+            mark_client_ms=locked.mark_client_ms,
+            last_side=locked.last_side,
+        )
+        listening_apply(state, events, budget_ms=listening_budget_ms(battle=locked, now=now))
+        locked.ms_played_a = state.ms_played["a"]
+        locked.ms_played_b = state.ms_played["b"]
+        locked.seeks = state.seeks
+        locked.switches = state.switches
+        locked.playing_side = state.playing_side
+        locked.mark_position_ms = state.mark_position_ms
+        locked.mark_client_ms = state.mark_client_ms
+        locked.last_side = state.last_side
+        locked.save(update_fields=LISTENING_FIELDS)
+    return locked

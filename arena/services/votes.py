@@ -1,0 +1,171 @@
+"""Vote writes: the one vote of a battle, idempotent for the same vote, recorded with the recompute request."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from arena.errors import (
+    AxisNotApplicable,
+    BattleNotFound,
+    BattleTooYoung,
+    ListeningTooShort,
+    VoteConflict,
+)
+from arena.models import Battle, Choice, Rater, Vote
+from arena.selectors import LYRICS_AXIS, listening_required_ms
+from arena.services.battles import battle_ensure_open
+from config.errors import InvalidInput
+from scoring.scopes import vote_scopes
+from scoring.services import leaderboards_request_recompute
+
+MAX_DECISION_MS = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class VoteAnswers:
+    """What the listener answered; the same answers again are the same vote."""
+
+    choice: str
+    musicality: str = ""
+    prompt_alignment: str = ""
+    lyrics_alignment: str = ""
+    reason: str = ""
+
+    @classmethod
+    def of(cls, vote: Vote) -> VoteAnswers:
+        return cls(vote.choice, vote.musicality, vote.prompt_alignment, vote.lyrics_alignment, vote.reason)
+
+    def validate(self) -> None:
+        for name in ("choice", "musicality", "prompt_alignment", "lyrics_alignment"):
+            value = getattr(self, name)
+            if (value or name == "choice") and value not in Choice.values:
+                raise InvalidInput(f"{name} must be one of {', '.join(Choice.values)}", field=name)
+
+
+def vote_record(
+    *,
+    battle_public_id: uuid.UUID | str,
+    rater: Rater,
+    choice: str,
+    musicality: str = "",
+    prompt_alignment: str = "",
+    lyrics_alignment: str = "",
+    reason: str = "",
+    decision_ms: int | None = None,
+    client_hints: dict[str, Any] | None = None,
+    ip_hash: str = "",
+) -> tuple[Vote, bool]:
+    """Record the rater's vote on their battle; returns (vote, created).
+
+    The same vote again returns the stored one with created=False; a different one raises VoteConflict. The
+    battle row is locked for the whole check-and-insert, and the one-vote-per-battle constraint is the last guard
+    should anything reach the insert twice. The leaderboard recompute is requested in the same transaction.
+    """
+    answers = VoteAnswers(choice, musicality, prompt_alignment, lyrics_alignment, reason.strip())
+    answers.validate()
+    try:
+        with transaction.atomic():
+            battle = (
+                Battle.objects.select_for_update(of=("self",))
+                .select_related("prompt", "clip_a__system", "clip_b__system")
+                .filter(public_id=battle_public_id, rater=rater)
+                .first()
+            )
+            if battle is None:
+                raise BattleNotFound()
+            if battle.status == Battle.Status.VOTED:
+                return _same_vote_or_conflict(battle_id=battle.pk, answers=answers), False
+            vote = _vote_insert(
+                battle=battle,
+                rater=rater,
+                answers=answers,
+                decision_ms=decision_ms,
+                client_hints=client_hints or {},
+                ip_hash=ip_hash,
+            )
+    except IntegrityError:
+        existing = Vote.objects.filter(battle__public_id=battle_public_id, rater=rater).values_list("battle_id")
+        battle_id = existing.first()
+        if battle_id is None:
+            raise
+        return _same_vote_or_conflict(battle_id=battle_id[0], answers=answers), False
+    return vote, True
+
+
+def _vote_insert(
+    *,
+    battle: Battle,
+    rater: Rater,
+    answers: VoteAnswers,
+    decision_ms: int | None,
+    client_hints: dict[str, Any],
+    ip_hash: str,
+) -> Vote:
+    now = timezone.now()
+    battle_ensure_open(battle=battle, now=now)
+    if answers.lyrics_alignment and not battle.prompt.has_lyrics:
+        raise AxisNotApplicable(f"{LYRICS_AXIS} applies only to prompts with lyrics", field=LYRICS_AXIS)
+    age_ms = int((now - battle.created_at).total_seconds() * 1000)
+    _listening_check(battle=battle, age_ms=age_ms)
+    vote = Vote.objects.create(
+        battle=battle,
+        rater=rater,
+        system_a=battle.clip_a.system,
+        system_b=battle.clip_b.system,
+        prompt=battle.prompt,
+        choice=answers.choice,
+        musicality=answers.musicality,
+        prompt_alignment=answers.prompt_alignment,
+        lyrics_alignment=answers.lyrics_alignment,
+        reason=answers.reason,
+        ms_played_a=battle.ms_played_a,
+        ms_played_b=battle.ms_played_b,
+        seeks=battle.seeks,
+        switches=battle.switches,
+        decision_ms=min(MAX_DECISION_MS, decision_ms if decision_ms is not None else age_ms),
+        client_hints=client_hints,
+        ip_hash=ip_hash,
+        suggestion_shown=battle.suggestion_shown,
+        suggestion_side=battle.suggestion_side,
+        suggestion_p=battle.suggestion_p,
+    )
+    battle.status = Battle.Status.VOTED
+    battle.save(update_fields=["status"])
+    leaderboards_request_recompute(scopes=vote_scopes(vote))
+    return vote
+
+
+def _listening_check(*, battle: Battle, age_ms: int) -> None:
+    """Refuse the vote unless the server saw enough time pass and enough listening of each clip."""
+    required = listening_required_ms(battle=battle)
+    needed = required["a"] + required["b"]
+    if age_ms < needed:
+        raise BattleTooYoung(
+            f"The battle is {age_ms / 1000:.1f} s old, but listening to both clips takes at least "
+            f"{needed / 1000:.1f} s.",
+            age_ms=age_ms,
+            required_ms=required,
+        )
+    played = {"a": battle.ms_played_a, "b": battle.ms_played_b}
+    short = [side for side in ("a", "b") if played[side] < required[side]]
+    if short:
+        raise ListeningTooShort(
+            "; ".join(
+                f"clip {side.upper()} was played {played[side] / 1000:.1f} s of the required "
+                f"{required[side] / 1000:.1f} s"
+                for side in short
+            ),
+            ms_played=played,
+            required_ms=required,
+        )
+
+
+def _same_vote_or_conflict(*, battle_id: int, answers: VoteAnswers) -> Vote:
+    existing = Vote.objects.select_related("system_a", "system_b").get(battle_id=battle_id)
+    if VoteAnswers.of(existing) != answers:
+        raise VoteConflict(choice=existing.choice)
+    return existing

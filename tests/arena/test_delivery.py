@@ -1,0 +1,159 @@
+"""Audio delivery: the battle's clip bytes with HTTP Range, the right type, private caching, nothing identifying."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from django.core.files.base import ContentFile
+from rest_framework.test import APIClient
+
+from arena.delivery import RangeNotSatisfiable, byte_range
+from arena.models import Battle
+from tests.arena.arena_support import arena_isolated, catalogue_import  # noqa: F401 - autouse fixture
+from tests.factories import write_tone
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> tuple[APIClient, Battle, bytes]:
+    """A rater's client, their battle of two real imported clips, and the bytes of clip A's delivery file."""
+    catalogue_import(tmp_path, systems=2, prompts=1, seconds=2.0)
+    client = APIClient()
+    body = client.post("/api/battles/").json()
+    battle = Battle.objects.select_related("clip_a", "clip_b").get(public_id=body["id"])
+    with battle.clip_a.delivery.open("rb") as handle:
+        data = handle.read()
+    return client, battle, data
+
+
+def audio_url(battle: Battle, side: str = "a") -> str:
+    return f"/api/battles/{battle.public_id}/audio/{side}"
+
+
+def test_it_serves_the_whole_clip_as_mp3_that_decodes(started) -> None:  # type: ignore[no-untyped-def]
+    client, battle, data = started
+    response = client.get(audio_url(battle), HTTP_ACCEPT="audio/webm,audio/ogg,audio/*;q=0.9")
+    assert response.status_code == 200
+    assert response.content == data
+    assert response["Content-Type"] == "audio/mpeg"
+    assert response["Content-Length"] == str(len(data))
+    assert response["Accept-Ranges"] == "bytes"
+    assert response["Cache-Control"].startswith("private, max-age=")
+    for header in ("Content-Disposition", "ETag", "Last-Modified", "Content-Range"):
+        assert header not in response
+    samples, rate = sf.read(io.BytesIO(response.content))
+    assert rate == 44100 and abs(len(samples) / rate - 2.0) < 0.1
+
+
+def test_side_b_is_the_other_clip(started) -> None:  # type: ignore[no-untyped-def]
+    client, battle, data = started
+    response = client.get(audio_url(battle, "b"))
+    with battle.clip_b.delivery.open("rb") as handle:
+        assert response.content == handle.read() != data
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [("bytes=0-99", 0, 99), ("bytes=100-", 100, None), ("bytes=-500", -500, None), ("bytes=10-20, 30-40", 10, 40)],
+)
+def test_it_answers_a_range_with_206_partial_content(started, header: str, first: int, last: int | None) -> None:  # type: ignore[no-untyped-def]
+    client, battle, data = started
+    size = len(data)
+    start = first if first >= 0 else size + first
+    end = size - 1 if last is None else last
+    response = client.get(audio_url(battle), HTTP_RANGE=header)
+    assert response.status_code == 206
+    assert response.content == data[start : end + 1]
+    assert response["Content-Range"] == f"bytes {start}-{end}/{size}"
+    assert response["Content-Length"] == str(end - start + 1)
+    assert response["Content-Type"] == "audio/mpeg"
+
+
+def test_a_range_running_past_the_end_is_cut_at_the_end(started) -> None:  # type: ignore[no-untyped-def]
+    client, battle, data = started
+    response = client.get(audio_url(battle), HTTP_RANGE=f"bytes=10-{len(data) * 2}")
+    assert response.status_code == 206
+    assert response["Content-Range"] == f"bytes 10-{len(data) - 1}/{len(data)}"
+
+
+@pytest.mark.parametrize("header", ["bytes={size}-", "bytes={size}-{more}", "bytes=50-10", "bytes=abc", "bytes=-0"])
+def test_it_answers_416_for_a_range_it_cannot_satisfy(started, header: str) -> None:  # type: ignore[no-untyped-def]
+    client, battle, data = started
+    size = len(data)
+    response = client.get(audio_url(battle), HTTP_RANGE=header.format(size=size, more=size + 10))
+    assert response.status_code == 416
+    assert response["Content-Range"] == f"bytes */{size}"
+    assert response.json()["code"] == "range_not_satisfiable"
+
+
+def test_other_units_and_if_range_get_the_whole_file(started) -> None:  # type: ignore[no-untyped-def]
+    client, battle, data = started
+    assert client.get(audio_url(battle), HTTP_RANGE="items=0-1").status_code == 200
+    whole = client.get(audio_url(battle), HTTP_RANGE="bytes=0-1", HTTP_IF_RANGE='"something"')
+    assert whole.status_code == 200 and whole.content == data
+
+
+def test_only_the_battles_rater_may_fetch_its_audio(started) -> None:  # type: ignore[no-untyped-def]
+    _, battle, _ = started
+    stranger = APIClient()
+    stranger.post("/api/battles/")
+    for client in (stranger, APIClient()):
+        response = client.get(audio_url(battle))
+        assert response.status_code == 404
+        assert response.json()["code"] == "battle_not_found"
+        assert response["Content-Type"] == "application/json"
+
+
+def test_an_unknown_side_is_not_found(started) -> None:  # type: ignore[no-untyped-def]
+    client, battle, _ = started
+    assert client.get(audio_url(battle, "c")).status_code == 404
+    assert client.get(audio_url(battle, "reference")).status_code == 404  # the prompt has none
+
+
+def test_it_serves_the_prompts_reference_audio_in_its_own_format(started, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client, battle, _ = started
+    reference = write_tone(tmp_path / "reference.flac", seconds=1.0, seed=42)
+    battle.prompt.reference_audio.save("reference-7f3a.flac", ContentFile(reference.read_bytes()))
+    body = client.get(f"/api/battles/{battle.public_id}/").json()
+    assert body["prompt"]["reference_audio_url"].endswith(audio_url(battle, "reference"))
+    response = client.get(audio_url(battle, "reference"), HTTP_RANGE="bytes=0-3")
+    assert response.status_code == 206
+    assert response.content == b"fLaC"
+    assert response["Content-Type"] == "audio/flac"
+
+
+def test_it_hands_the_file_to_nginx_when_a_prefix_is_set(started, settings) -> None:  # type: ignore[no-untyped-def]
+    client, battle, _ = started
+    settings.EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX = "/protected-media/"
+    response = client.get(audio_url(battle), HTTP_RANGE="bytes=0-99")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response["X-Accel-Redirect"] == f"/protected-media/{battle.clip_a.delivery.name}"
+    assert response["Content-Type"] == "audio/mpeg"
+    assert response["Cache-Control"].startswith("private")
+
+
+def test_it_hands_the_file_to_the_server_with_x_sendfile_when_asked(started, settings) -> None:  # type: ignore[no-untyped-def]
+    client, battle, _ = started
+    settings.EARSHOT_AUDIO_X_SENDFILE = True
+    response = client.get(audio_url(battle))
+    assert response["X-Sendfile"] == battle.clip_a.delivery.path
+    assert Path(response["X-Sendfile"]).is_file()
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [(None, 10, None), ("bytes=0-0", 10, (0, 0)), ("bytes=-3", 10, (7, 9)), ("bytes=-30", 10, (0, 9)),
+     ("bytes=2-4,8-", 10, (2, 9)), ("bytes=0-,20-30", 10, (0, 9))],
+)
+def test_byte_range_reads_what_rfc_9110_allows(header: str | None, size: int, expected: tuple[int, int] | None) -> None:
+    assert byte_range(header, size) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=", "bytes=-", "bytes=1-2-3", "bytes=20-30"])
+def test_byte_range_refuses_what_it_cannot_satisfy(header: str) -> None:
+    with pytest.raises(RangeNotSatisfiable):
+        byte_range(header, 10)

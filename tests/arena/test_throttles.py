@@ -1,0 +1,93 @@
+"""Rate limits: per rater and per hashed client address, in the shared cache, answered 429 in JSON."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from arena.throttles import rate_parse
+from tests.arena.arena_support import arena_isolated  # noqa: F401 - autouse fixture
+from tests.factories import ClipFactory, PromptFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def clips() -> None:
+    for _ in range(3):
+        prompt = PromptFactory()
+        ClipFactory(prompt=prompt)
+        ClipFactory(prompt=prompt)
+
+
+def test_it_limits_each_rater(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.EARSHOT_RATE_LIMIT_RATER = "3/min"
+    client = APIClient()
+    # The visit's first request has no rater yet (it creates one): only the address limit counts it.
+    statuses = [client.post("/api/battles/").status_code for _ in range(5)]
+    assert statuses == [201, 201, 201, 201, 429]
+    refused = client.post("/api/battles/")
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert "throttled" in refused.json()["message"].lower()
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert APIClient().post("/api/battles/").status_code == 201  # another rater is not held back
+
+
+def test_it_limits_a_signed_in_rater_across_sessions_and_tokens(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.EARSHOT_RATE_LIMIT_RATER = "2/min"
+    user = User.objects.create_user("lin")
+    browser = APIClient()
+    browser.force_login(user)
+    script = APIClient()
+    script.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert browser.post("/api/battles/").status_code == 201
+    assert script.post("/api/battles/").status_code == 201
+    assert script.post("/api/battles/").status_code == 429
+
+
+def test_it_limits_each_client_address_whoever_the_rater(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.EARSHOT_RATE_LIMIT_IP = "3/min"
+    # Fresh anonymous clients from one address: each would be a new rater, so only the address limit holds them.
+    statuses = [APIClient().post("/api/battles/", REMOTE_ADDR="203.0.113.9").status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+    assert APIClient().post("/api/battles/", REMOTE_ADDR="203.0.113.10").status_code == 201
+
+
+def test_the_address_is_counted_only_as_a_salted_hash(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.EARSHOT_RATE_LIMIT_IP = "5/min"
+    APIClient().post("/api/battles/", REMOTE_ADDR="203.0.113.77")
+    keys = list(cache._cache.keys()) if hasattr(cache, "_cache") else [
+        key.decode() for key in cache._cache.get_client().keys("*")  # Redis
+    ]
+    assert any("throttle:ip:" in key for key in keys)
+    assert not any("203.0.113.77" in key for key in keys)
+
+
+def test_the_lists_are_limited_per_address(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.EARSHOT_RATE_LIMIT_IP = "2/min"
+    client = APIClient()
+    assert [client.get("/api/systems/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_off_means_no_limit(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.EARSHOT_RATE_LIMIT_RATER = "off"
+    settings.EARSHOT_RATE_LIMIT_IP = ""
+    client = APIClient()
+    assert {client.get("/api/systems/").status_code for _ in range(30)} == {200}
+
+
+@pytest.mark.parametrize(
+    ("rate", "parsed"), [("120/min", (120, 60)), ("5/s", (5, 1)), ("1000/hour", (1000, 3600)), ("off", None)]
+)
+def test_it_reads_rates(rate: str, parsed: tuple[int, int] | None) -> None:
+    assert rate_parse(rate, setting="X") == parsed
+
+
+@pytest.mark.parametrize("rate", ["120", "many/min", "10/fortnight", "0/min"])
+def test_it_refuses_rates_it_cannot_read(rate: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="X="):
+        rate_parse(rate, setting="X")
