@@ -199,6 +199,8 @@ EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = env_float("EARSHOT_RECOMPUTE_DEBOUNCE_SECON
 EARSHOT_FULL_RECOMPUTE_SECONDS = env_float("EARSHOT_FULL_RECOMPUTE_SECONDS", 300.0, minimum=10.0)
 # A queued or running recompute older than this is taken as lost (worker or broker gone) and may be replaced.
 EARSHOT_RECOMPUTE_STALE_SECONDS = env_float("EARSHOT_RECOMPUTE_STALE_SECONDS", 120.0, minimum=1.0)
+# Snapshots kept per scope (the ratings-over-time history); the periodic full recompute deletes older ones.
+EARSHOT_LEADERBOARD_HISTORY_KEEP = env_int("EARSHOT_LEADERBOARD_HISTORY_KEEP", 2000, minimum=1)
 EARSHOT_REWARD_MODEL_CLASS = env_str("EARSHOT_REWARD_MODEL_CLASS", "scoring.reward.interface.BundledRewardModel")
 EARSHOT_REWARD_MODEL_PATH = env_str("EARSHOT_REWARD_MODEL_PATH", str(BASE_DIR / "scoring" / "reward" / "weights"))
 EARSHOT_SUGGESTION_SHARE = env_float("EARSHOT_SUGGESTION_SHARE", 0.0, minimum=0.0, maximum=1.0)

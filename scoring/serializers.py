@@ -40,7 +40,8 @@ class WinRateSerializer(serializers.Serializer):
 
 
 class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
-    label = serializers.SerializerMethodField()
+    # DRF's metaclass takes declared fields off the class, so this does not shadow Field.label at run time.
+    label = serializers.SerializerMethodField()  # type: ignore[assignment]
     rows = LeaderboardRowSerializer(many=True)
     win_rate = WinRateSerializer()
 
@@ -69,14 +70,14 @@ class HistoryPointSerializer(serializers.Serializer):
 
 class LeaderboardDetailSerializer(serializers.Serializer):
     scope = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     snapshot = LeaderboardSnapshotSerializer(allow_null=True)
     history = HistoryPointSerializer(many=True)
 
 
 class ScopeSummarySerializer(serializers.Serializer):
     scope = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     vote_count = serializers.IntegerField()
     computed_at = serializers.DateTimeField(allow_null=True)
 

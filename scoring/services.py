@@ -260,7 +260,7 @@ def _snapshot_from(
         if index[pk] not in shown_set
     ]
     # Ranks among the systems shown, so a hidden system never leaves a gap in the ranking.
-    shown_rank = ratings.ranks_from_intervals(board.ci_low[shown], board.ci_high[shown]) if shown.size else []
+    shown_rank = ratings.ranks_from_intervals(board.ci_low[shown], board.ci_high[shown])
 
     elo = np.full(len(system_ids), np.nan)
     controlled_fit = None
@@ -270,7 +270,7 @@ def _snapshot_from(
         elo = _online_elo(battles, index)
         controlled_fit, extra_controlled = _controlled(battles, index)
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for position, i in enumerate(shown.tolist()):
         pk = system_ids[i]
         rows.append(
@@ -341,3 +341,15 @@ def snapshot_refresh(*, scope: Scope) -> LeaderboardSnapshot | None:
     if current is not None and current.extra.get("digest") == digest:
         return None
     return snapshot_store(data=_snapshot_from(scope, tallies, systems, digest, with_battle_rows=True))
+
+
+def snapshots_prune(*, scope: str, keep: int) -> int:
+    """Delete the scope's snapshots beyond the newest `keep`; how many were deleted."""
+    newest = LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")
+    boundary = newest.values("computed_at", "id")[keep - 1 : keep].first()
+    if boundary is None:
+        return 0
+    older = Q(computed_at__lt=boundary["computed_at"]) | Q(computed_at=boundary["computed_at"], id__lt=boundary["id"])
+    deleted, _ = LeaderboardSnapshot.objects.filter(scope=scope).filter(older).delete()
+    return deleted
+

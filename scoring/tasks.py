@@ -4,10 +4,11 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
-from scoring.scopes import UnknownScope, scopes_with_votes
-from scoring.services import leaderboard_recompute_run
+from scoring.scopes import UnknownScope, scopes_all, scopes_with_votes
+from scoring.services import leaderboard_recompute_run, snapshots_prune
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,13 @@ def leaderboard_recompute(scope: str) -> str:
 
 @shared_task(name="scoring.tasks.leaderboards_recompute_all")
 def leaderboards_recompute_all() -> list[str]:
-    """The periodic safety net: queue a recompute of every scope with votes, whatever was lost on the way."""
+    """The periodic safety net: queue a recompute of every scope with votes, whatever was lost on the way.
+
+    It also trims each scope's history to EARSHOT_LEADERBOARD_HISTORY_KEEP snapshots.
+    """
     names = [scope.name for scope in scopes_with_votes()]
     for name in names:
-        leaderboard_recompute.apply_async(args=[name])
+        leaderboard_recompute.apply_async(args=(name,))
+    for scope in scopes_all():
+        snapshots_prune(scope=scope.name, keep=settings.EARSHOT_LEADERBOARD_HISTORY_KEEP)
     return names

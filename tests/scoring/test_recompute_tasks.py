@@ -181,7 +181,8 @@ def test_a_vote_is_counted_by_the_worker_after_commit(
     wait_for(lambda: all(_snapshot_counts(s) == 1 for s in ("arena", "arena:musicality", "arena:instrumental")))
     top = snapshot_current(scope="arena:musicality").rows[0]  # type: ignore[union-attr]
     assert top["system_id"] == b.pk
-    assert not ScopeRecompute.objects.filter(running_since__isnull=False).exists()
+    # Each run gives its claim back just after its snapshot commits.
+    wait_for(lambda: not ScopeRecompute.objects.filter(running_since__isnull=False).exists())
 
 
 def test_a_burst_of_votes_is_recomputed_once(
@@ -236,6 +237,19 @@ def test_the_full_recompute_queues_every_scope_with_votes(
     broker = redis.Redis.from_url(settings.REDIS_URL)
     assert leaderboards_recompute_all.apply().get() == ["arena", "arena:lyrics_alignment", "arena:instrumental"]
     assert broker.llen(celery_queue) == 3
+
+
+def test_the_full_recompute_trims_each_scopes_history(
+    vote_writer: VoteWriter, quick: Any, celery_app_on_queue: Any
+) -> None:
+    quick.EARSHOT_LEADERBOARD_HISTORY_KEEP = 3
+    a, b, _ = _systems()
+    for _ in range(5):
+        vote_writer.cast([(a, b, Choice.A)])
+        snapshot_refresh(scope=scope_parse("arena"))
+    leaderboards_recompute_all.apply().get()
+    kept = LeaderboardSnapshot.objects.filter(scope="arena").order_by("computed_at", "id")
+    assert [snapshot.vote_count for snapshot in kept] == [3, 4, 5]
 
 
 def test_an_unknown_scope_task_is_dropped(celery_app_on_queue: Any) -> None:
