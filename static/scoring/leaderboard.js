@@ -87,9 +87,9 @@ function renderTable(snapshot) {
     tr.appendChild(cell(formatNumber(row.rating), "num rating"));
     tr.appendChild(cell(`${formatNumber(row.ci_low)} – ${formatNumber(row.ci_high)}`, "num interval"));
     tr.appendChild(cell(String(row.n), "num votes"));
-    tr.appendChild(cell(formatPercent(row.win_rate), "num"));
-    tr.appendChild(cell(formatNumber(row.elo), "num"));
-    tr.appendChild(cell(formatNumber(row.controlled_rating), "num"));
+    tr.appendChild(cell(formatPercent(row.win_rate), "num optional"));
+    tr.appendChild(cell(formatNumber(row.elo), "num optional"));
+    tr.appendChild(cell(formatNumber(row.controlled_rating), "num optional"));
     return tr;
   });
   body.replaceChildren(...fresh);

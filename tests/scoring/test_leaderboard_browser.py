@@ -101,6 +101,11 @@ def test_a_vote_in_one_browser_updates_the_leaderboard_open_in_another_without_r
         viewer.wait_for_timeout(400)  # let the charts finish their short animation before the screenshot
         screenshot(viewer, "leaderboard-after-vote")
 
+        rater.goto(f"{base}/leaderboard/")
+        expect(rater.locator("#leaderboard-rows tr")).to_have_count(3)
+        rater.wait_for_timeout(400)
+        screenshot(rater, "leaderboard-phone")
+
         viewer.select_option("#scope-picker", "arena:instrumental")
         expect(board).to_have_attribute("data-scope", "arena:instrumental")
         expect(viewer.locator("#live-status")).to_have_text("Live", timeout=10_000)
