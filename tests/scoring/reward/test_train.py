@@ -1,0 +1,171 @@
+"""Training: stage 1 learns from pseudo-preference pairs without votes; stage 2 learns from vote
+records with a Bradley–Terry loss, ties as ½, both_bad left out, prompts kept apart by the split."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from arena.synth import random_spec, render, spec_prompt_text
+from scoring.reward.audio import FrontEndConfig
+from scoring.reward.degrade import lowpass, noise_add
+from scoring.reward.network import NetworkConfig, RewardNetwork
+from scoring.reward.train import (
+    FinetuneSettings,
+    PretrainSettings,
+    SourceClip,
+    VoteRecord,
+    _targets,
+    pretrain_accuracy,
+    pretrain_set_make,
+    records_split,
+    reward_finetune,
+    reward_pretrain,
+    votes_evaluate,
+)
+
+RATE = 16_000
+TINY = NetworkConfig(channels=(8, 16, 16, 32), embed_dim=32, text_dim=16, head_hidden=16)
+
+
+def _pieces(count: int, seed: int, seconds: float = 4.0) -> list[SourceClip]:
+    rng = np.random.default_rng(seed)
+    pieces = []
+    for index in range(count):
+        spec = random_spec(rng, duration_s=seconds)
+        stereo = render(spec, sample_rate=RATE, seed=seed * 1000 + index)
+        pieces.append(SourceClip(samples=stereo.mean(axis=1), sample_rate=RATE, prompt_text=spec_prompt_text(spec)))
+    return pieces
+
+
+def test_stage_one_learns_to_prefer_clean_over_degraded_copies() -> None:
+    config = FrontEndConfig()
+    train = pretrain_set_make(sources=_pieces(6, seed=1), pairs=160, config=config, seed=1)
+    held_out = pretrain_set_make(sources=_pieces(3, seed=2), pairs=60, config=config, seed=2)
+    torch.manual_seed(0)
+    model = RewardNetwork(front_end=config, network=TINY)
+    before = pretrain_accuracy(model=model, data=held_out)
+    seen: list[tuple[str, int]] = []
+    result = reward_pretrain(
+        model=model,
+        data=train,
+        validation=held_out,
+        settings=PretrainSettings(steps=90, batch_pairs=16, alignment_pairs=4, learning_rate=3e-3, seed=0),
+        num_threads=2,
+        device="cpu",
+        progress=lambda stage, done, total, figures: seen.append((stage, done)),
+    )
+    after = result.metrics["validation_musicality_accuracy"]
+    print(f"held-out pairs preferring the better side: before {before}, after {result.metrics}")
+    assert after >= 0.75
+    assert result.metrics["validation_overall_accuracy"] >= 0.7
+    assert seen[-1] == ("pretrain", 90)
+
+
+def test_pair_making_gives_the_same_pairs_with_any_number_of_workers() -> None:
+    pieces = _pieces(2, seed=3, seconds=3.0)
+    config = FrontEndConfig()
+    alone = pretrain_set_make(sources=pieces, pairs=8, config=config, seed=4, workers=1)
+    shared = pretrain_set_make(sources=pieces, pairs=8, config=config, seed=4, workers=2)
+    assert torch.equal(alone.better, shared.better) and torch.equal(alone.worse, shared.worse)
+    assert alone.descriptions == shared.descriptions
+
+
+def test_outcomes_become_targets_for_side_a_after_swaps() -> None:
+    records = [
+        VoteRecord(clip_a="a.wav", clip_b="b.wav", outcomes={"overall": "a", "musicality": "tie"}),
+        VoteRecord(clip_a="a.wav", clip_b="b.wav", outcomes={"overall": "b", "musicality": "both_bad"}),
+        VoteRecord(clip_a="a.wav", clip_b="b.wav", outcomes={"overall": "tie"}),
+    ]
+    targets = _targets(records, ("overall", "musicality"), np.array([False, True, True]))
+    assert targets["overall"].tolist() == [1.0, 1.0, 0.5]
+    musicality = targets["musicality"].tolist()
+    assert musicality[0] == 0.5 and math.isnan(musicality[1]) and math.isnan(musicality[2])
+
+
+def test_it_refuses_an_unknown_outcome() -> None:
+    with pytest.raises(ValueError, match="overall"):
+        VoteRecord(clip_a="a.wav", clip_b="b.wav", outcomes={"overall": "A"})
+
+
+def test_the_held_out_split_never_shares_a_prompt_with_training() -> None:
+    records = [
+        VoteRecord(clip_a=f"{i}a.wav", clip_b=f"{i}b.wav", outcomes={"overall": "a"}, prompt_text=f"prompt {i % 7}")
+        for i in range(70)
+    ]
+    train, held = records_split(records=records, holdout_fraction=0.3, seed=0)
+    assert len(train) + len(held) == 70 and held
+    assert not {r.prompt_text for r in train} & {r.prompt_text for r in held}
+    again = records_split(records=records, holdout_fraction=0.3, seed=0)
+    assert [r.clip_a for r in again[1]] == [r.clip_a for r in held]
+
+
+def _vote_records(tmp_path: Path, prompts: int, per_prompt: int) -> list[VoteRecord]:
+    """Votes that prefer the clean version of a piece over a damaged one, sides shuffled, with some
+    ties between two clean takes and some both_bad."""
+    rng = np.random.default_rng(5)
+    records = []
+    pieces = _pieces(prompts, seed=6, seconds=3.0)
+    for p, piece in enumerate(pieces):
+        clean_path = tmp_path / f"clean{p}.wav"
+        soundfile.write(clean_path, piece.samples, RATE)
+        for k in range(per_prompt):
+            if k % 2:
+                damaged = noise_add(samples=piece.samples, snr_db=float(rng.uniform(0, 15)), rng=rng)
+            else:
+                damaged = lowpass(samples=piece.samples, sample_rate=RATE, cutoff_hz=float(rng.uniform(800, 2500)))
+            damaged_path = tmp_path / f"damaged{p}_{k}.wav"
+            soundfile.write(damaged_path, damaged / max(1.0, float(np.abs(damaged).max())), RATE)
+            clean_first = bool(rng.random() < 0.5)
+            winner = "a" if clean_first else "b"
+            records.append(
+                VoteRecord(
+                    clip_a=clean_path if clean_first else damaged_path,
+                    clip_b=damaged_path if clean_first else clean_path,
+                    outcomes={"overall": winner, "musicality": winner if k != 2 else "both_bad"},
+                    prompt_text=piece.prompt_text,
+                    group=f"prompt-{p}",
+                )
+            )
+        records.append(
+            VoteRecord(clip_a=clean_path, clip_b=clean_path, outcomes={"overall": "tie"}, group=f"prompt-{p}")
+        )
+    return records
+
+
+def test_stage_two_fits_votes_and_reports_held_out_prompts(tmp_path: Path) -> None:
+    records = _vote_records(tmp_path, prompts=6, per_prompt=4)
+    torch.manual_seed(1)
+    model = RewardNetwork(network=TINY)
+    before = votes_evaluate(model=model, records=records)
+    result = reward_finetune(
+        model=model,
+        records=records,
+        settings=FinetuneSettings(epochs=12, batch_size=8, learning_rate=3e-3, holdout_fraction=0.34, patience=3),
+        num_threads=2,
+    )
+    metrics = result.metrics
+    print("before", before, "after", metrics)
+    assert metrics["holdout_groups"] == 2
+    assert metrics["train_votes"] + metrics["holdout_votes"] == len(records)
+    assert 1 <= metrics["epochs_run"] <= 12 and 1 <= metrics["best_epoch"] <= metrics["epochs_run"]
+    assert set(metrics["holdout"]) == {"overall", "musicality"}
+    # Early stopping keeps the best epoch: its held-out loss is the lowest in the history.
+    losses = [row["holdout_loss"] for row in result.history]
+    assert min(losses) == pytest.approx(losses[metrics["best_epoch"] - 1])
+    trained = votes_evaluate(model=result.model, records=records)
+    assert trained["overall"]["accuracy"] >= 0.8
+    assert trained["overall"]["decisive_pairs"] == 24 and trained["overall"]["pairs"] == 30
+    # both_bad votes are left out of the musicality axis.
+    assert trained["musicality"]["pairs"] == 24 - 6
+
+
+def test_stage_two_without_usable_votes_says_so(tmp_path: Path) -> None:
+    records = [VoteRecord(clip_a="a.wav", clip_b="b.wav", outcomes={"overall": "both_bad"})]
+    with pytest.raises(ValueError, match="usable"):
+        reward_finetune(model=RewardNetwork(network=TINY), records=records)
