@@ -1,11 +1,12 @@
 """Pages of the arena: the rater's listening page."""
+import uuid
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-# The page's script posts to these; the API answers with everything else it needs (clips, minimum listening).
-BATTLES_API_PATH = "/api/battles/"
 PROGRESS_EVENT_INTERVAL_MS = 1000
 TELEMETRY_FLUSH_INTERVAL_MS = 4000
 AXES = [
@@ -14,6 +15,12 @@ AXES = [
     ("lyrics_alignment", "Follows the lyrics"),
 ]
 AXIS_OPTIONS = [("a", "A"), ("b", "B"), ("tie", "Tie"), ("both_bad", "Both bad")]
+_ANY_BATTLE = uuid.UUID(int=0)
+
+
+def _battle_url_template(name: str) -> str:
+    """A battle's API URL with `{id}` where the page's script puts the battle id."""
+    return reverse(name, kwargs={"battle_id": _ANY_BATTLE}).replace(str(_ANY_BATTLE), "{id}")
 
 
 @ensure_csrf_cookie
@@ -23,7 +30,9 @@ def arena_page(request: HttpRequest) -> HttpResponse:
         request,
         "arena/arena.html",
         {
-            "battles_url": BATTLES_API_PATH,
+            "battles_url": reverse("arena:battle-create"),
+            "events_url": _battle_url_template("arena:battle-events"),
+            "vote_url": _battle_url_template("arena:battle-vote"),
             "min_listen_seconds": settings.EARSHOT_MIN_LISTEN_SECONDS,
             "progress_interval_ms": PROGRESS_EVENT_INTERVAL_MS,
             "flush_interval_ms": TELEMETRY_FLUSH_INTERVAL_MS,

@@ -152,10 +152,23 @@ def off_loop[T](work: Callable[[], T]) -> T:
 
 
 def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
-    """Save a screenshot under artifacts/ (git-ignored) for a person to look at."""
+    """Save a screenshot under artifacts/ (git-ignored) for a person to look at.
+
+    A whole page is taken by growing the viewport to the page's height: Playwright's own full-page capture
+    drops touch emulation while it runs, so a phone-sized page would be drawn with desktop media queries.
+    """
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    if not full_page:
+        page.screenshot(path=str(path))
+        return path
+    size = page.viewport_size
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+    try:
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
     return path
 
 

@@ -13,6 +13,8 @@ const SIDE_NAMES = { a: "A", b: "B" };
 const root = document.getElementById("arena");
 const config = {
   battlesUrl: root.dataset.battlesUrl,
+  eventsUrl: root.dataset.eventsUrl, // with {id} for the battle's id
+  voteUrl: root.dataset.voteUrl,
   minListenMs: Math.round(parseFloat(root.dataset.minListenSeconds || "0") * 1000),
   progressIntervalMs: parseInt(root.dataset.progressIntervalMs || "1000", 10),
   flushIntervalMs: parseInt(root.dataset.flushIntervalMs || "4000", 10),
@@ -237,7 +239,7 @@ async function loadBattle() {
   state.battle = battle;
   state.announcedReady = new Set();
   state.telemetry = new Telemetry({
-    url: `${config.battlesUrl}${battle.id}/events/`,
+    url: config.eventsUrl.replace("{id}", battle.id),
     flushIntervalMs: config.flushIntervalMs,
     onError: telemetryFailed,
   });
@@ -311,7 +313,7 @@ async function vote(choice) {
   if (reason) body.reason = reason;
   let result;
   try {
-    result = await postJson(`${config.battlesUrl}${battle.id}/vote/`, body);
+    result = await postJson(config.voteUrl.replace("{id}", battle.id), body);
   } catch (error) {
     return voteFailed(error);
   }

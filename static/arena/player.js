@@ -5,9 +5,9 @@
 import WaveSurfer from "wavesurfer.js";
 
 const SEEK_STEP_S = 5;
-// The playhead may run a little ahead of the wall clock between two updates; a larger jump is a seek.
-const CLOCK_SLACK = 1.5;
-const CLOCK_SLACK_S = 0.05;
+// Between two updates the playhead may run ahead of the wall clock by a reading that was late (as the server
+// allows for); a jump beyond that which is not a seek is not counted as listening.
+const CLOCK_TOLERANCE_S = 0.25;
 
 export function formatClock(seconds) {
   const whole = Math.max(0, Math.floor(seconds || 0));
@@ -133,17 +133,17 @@ export class ClipPlayer {
     return ws !== null && ws.getDuration() > 0 && ws.getCurrentTime() >= ws.getDuration() - 0.05;
   }
 
-  /** Count the audio heard since the last update; a jump faster than the wall clock is a seek and counts nothing. */
+  /** Count the audio heard since the last update: how far the playhead moved, unless it moved by a seek. */
   countListening(time) {
     const now = performance.now();
     const step = time - this.lastTime;
     const wall = (now - this.lastWall) / 1000;
     this.lastTime = time;
     this.lastWall = now;
-    if (step <= 0 || step > wall * CLOCK_SLACK + CLOCK_SLACK_S) return;
+    if (step <= 0 || this.wavesurfer?.isSeeking()) return;
     this.playedTo = time;
     const before = this.listenedMs;
-    this.listenedMs += step * 1000;
+    this.listenedMs += Math.min(step, wall + CLOCK_TOLERANCE_S) * 1000;
     if (now - this.lastProgressAt >= this.progressIntervalMs) {
       this.lastProgressAt = now;
       this.onEvent("progress", this.side, time);

@@ -141,7 +141,7 @@ def test_it_sets_the_csrf_cookie_for_the_api_calls(client: Client) -> None:
     assert response.cookies[settings.CSRF_COOKIE_NAME].value
 
 
-def test_it_passes_the_minimum_listening_time_and_the_api_root_to_the_script(
+def test_it_passes_the_minimum_listening_time_and_the_api_urls_to_the_script(
     client: Client, settings: pytest.FixtureRequest
 ) -> None:
     settings.EARSHOT_MIN_LISTEN_SECONDS = 2.5  # type: ignore[attr-defined]
@@ -149,6 +149,8 @@ def test_it_passes_the_minimum_listening_time_and_the_api_root_to_the_script(
     arena = html.by_id("arena")[1]
     assert arena["data-min-listen-seconds"] == "2.5"
     assert arena["data-battles-url"] == "/api/battles/"
+    assert arena["data-events-url"] == "/api/battles/{id}/events/"
+    assert arena["data-vote-url"] == "/api/battles/{id}/vote/"
     assert int(arena["data-progress-interval-ms"]) > 0
     assert html.text_of(html.by_id("listen-a-text")) == "0.0 / 2.5 s"
 
