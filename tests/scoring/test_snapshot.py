@@ -99,15 +99,23 @@ def test_the_snapshot_matches_a_fit_on_the_battle_rows(vote_writer: VoteWriter, 
 def test_the_rank_follows_the_interval_rule(vote_writer: VoteWriter, settings: Any) -> None:
     settings.EARSHOT_BOOTSTRAP_ROUNDS = 300
     settings.EARSHOT_LEADERBOARD_MIN_VOTES = 0
-    systems = _systems(4)
-    _tournament(vote_writer, systems, [2.0, 1.9, 0.0, -2.0], 600, seed=5)
+    a, b, c, d = _systems(4)
+    # a and b have identical records, so their intervals overlap whatever the bootstrap draws; d loses almost all.
+    plan = [(a, b, Choice.A)] * 10 + [(b, a, Choice.A)] * 10
+    for top in (a, b):
+        plan += [(top, c, Choice.A)] * 20 + [(c, top, Choice.A)] * 5
+        plan += [(top, d, Choice.A)] * 24 + [(d, top, Choice.A)] * 1
+    plan += [(c, d, Choice.A)] * 20 + [(d, c, Choice.A)] * 5
+    vote_writer.cast(plan)
+
     rows = snapshot_compute(scope=scope_parse("arena")).rows
     for row in rows:
         above = sum(other["ci_low"] > row["ci_high"] for other in rows)
         assert row["rank"] == 1 + above
     ranks = {row["slug"]: row["rank"] for row in rows}
     assert ranks["gen-a"] == ranks["gen-b"] == 1
-    assert ranks["gen-d"] == 4
+    assert ranks["gen-d"] >= 3
+    assert [row["rank"] for row in rows] == sorted(row["rank"] for row in rows)
 
 
 def test_axis_scopes_read_their_own_column(vote_writer: VoteWriter, settings: Any) -> None:
