@@ -324,6 +324,15 @@ async function vote(choice) {
 }
 
 function voteFailed(error) {
+  const required = error.details?.required_ms;
+  if (required) {
+    // The server wants more listening than the page was told (the minimum changed): show its figure.
+    for (const side of SIDES) {
+      const player = players[side];
+      if (Number.isFinite(required[side])) player.minListenMs = Math.max(player.minListenMs, required[side]);
+      player.renderListening();
+    }
+  }
   const final = error.status === 404 || error.status === 409 || error.status === 410;
   state.phase = final ? "failed" : "listening";
   if (!final) for (const button of el.voteButtons) button.setAttribute("aria-pressed", "false");

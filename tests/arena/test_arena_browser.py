@@ -275,3 +275,57 @@ def test_a_clip_shorter_than_the_minimum_opens_the_vote_once_heard_to_the_end(
     vote = Vote.objects.get()
     assert vote.choice == "tie"
     assert vote.ms_played_a >= required["a"] and vote.ms_played_b >= required["b"]
+
+
+def test_it_shows_the_servers_message_when_it_counts_too_little_listening_and_takes_the_vote_after_more(
+    asgi_live_server: LiveServer, catalogue: list[System], settings: Any  # noqa: F811
+) -> None:
+    from playwright.sync_api import expect
+
+    def scenario(browser: Any) -> dict[str, Any]:
+        page = browser.new_context(**DESKTOP).new_page()
+        errors = collect_page_errors(page)
+        page.goto(f"{asgi_live_server.url}/")
+        _wait_until_ready(page)
+        page.keyboard.press("Space")
+        expect(page.locator("#listen-a")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
+        page.keyboard.press("b")
+        expect(page.locator("#listen-b")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
+        page.keyboard.press("Space")
+        # The operator raises the minimum while this battle is open: the server now wants the whole clips.
+        settings.EARSHOT_MIN_LISTEN_SECONDS = 10 * CLIP_SECONDS
+        with page.expect_response(lambda r: r.url.endswith("/vote/")) as refused:
+            page.keyboard.press("2")
+        expect(page.locator("#arena-error")).to_be_visible()
+        message = page.locator("#arena-error-message").inner_text()
+        expect(page.locator("#reveal")).to_be_hidden()
+        # The page takes the server's figure: the vote waits for more listening.
+        for side in "ab":
+            expect(page.locator(f"#listen-{side}-text")).to_have_text(re.compile(r" / 3\.0 s$"))
+        expect(page.locator(".vote-button[data-choice='b']")).to_be_disabled()
+        screenshot(page, "arena-desktop-too-short", full_page=False)
+        for side in ("a", "a", "b", "b"):  # each clip on to its end, then once more from the start
+            page.locator(f"#play-{side}").click()
+            expect(page.locator(f"#play-{side}")).to_have_attribute("aria-pressed", "true")
+            expect(page.locator(f"#play-{side}")).to_have_attribute(
+                "aria-pressed", "false", timeout=LISTEN_TIMEOUT_MS
+            )
+        expect(page.locator(".vote-button[data-choice='b']")).to_be_enabled()
+        page.keyboard.press("2")
+        expect(page.locator("#reveal")).to_be_visible()
+        expect(page.locator("#arena-error")).to_be_hidden()
+        with page.expect_response(_battle_response):
+            page.keyboard.press("Enter")  # the next battle
+        expect(page.locator("#reveal")).to_be_hidden()
+        return {"message": message, "status": refused.value.status, "body": refused.value.json(), "errors": errors}
+
+    seen = run_in_browser(scenario)
+
+    # Too young (the battle is younger than both whole clips) or too short (played too little): the server decides.
+    assert seen["status"] == 400
+    assert seen["body"]["code"] in {"battle_too_young", "listening_too_short"}
+    assert seen["message"] == seen["body"]["message"]
+    assert [e for e in seen["errors"] if "400" not in e] == []  # the browser logs the refused request itself
+    vote = Vote.objects.get()
+    assert vote.choice == "b"
+    assert vote.ms_played_a >= CLIP_SECONDS * 1000 and vote.ms_played_b >= CLIP_SECONDS * 1000
