@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from arena.errors import BattleExpired
@@ -33,8 +36,11 @@ LISTEN_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
-def catalogue(asgi_live_server: LiveServer, tmp_path: Path, settings: Any) -> list[System]:  # noqa: F811
-    """Three systems with real 3 s clips for two prompts (one with lyrics), imported through the real ingest."""
+def catalogue(asgi_live_server: LiveServer, tmp_path: Path, settings: Any) -> Iterator[list[System]]:  # noqa: F811
+    """Three systems with real 3 s clips for two prompts (one with lyrics and reference audio), imported through
+    the real ingest. No Celery worker runs here: the tasks that imports and votes queue are dropped afterwards, so
+    they do not pile up in the broker."""
+    from config.celery import app
     settings.EARSHOT_MIN_LISTEN_SECONDS = MIN_LISTEN_SECONDS
     systems = [System.objects.create(name=name, slug=name.lower().replace(" ", "-")) for name in SYSTEM_NAMES]
     prompts = [
@@ -50,7 +56,11 @@ def catalogue(asgi_live_server: LiveServer, tmp_path: Path, settings: Any) -> li
                 tmp_path / f"tone-{p}-{s}.wav", seconds=CLIP_SECONDS, frequency=frequency, seed=10 * p + s
             )
             clip_import(system=system, prompt=prompt, path=path)
-    return systems
+    reference = write_tone(tmp_path / "reference.wav", seconds=CLIP_SECONDS, frequency=330.0, seed=99)
+    prompts[1].reference_audio = default_storage.save("references/reference.wav", ContentFile(reference.read_bytes()))
+    prompts[1].save(update_fields=["reference_audio"])
+    yield systems
+    app.control.purge()
 
 
 def _battle_response(response: Any) -> bool:
@@ -87,6 +97,13 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
         assert ("lyrics_alignment" in battle["axes"]) is has_lyrics
         expect(page.locator("#axis-lyrics_alignment")).to_have_js_property("hidden", not has_lyrics)
         expect(page.locator("#prompt-lyrics")).to_have_js_property("hidden", not has_lyrics)
+        reference_url = battle["prompt"]["reference_audio_url"]
+        assert (reference_url is not None) is has_lyrics  # the fixture gives the lyrics prompt the reference
+        expect(page.locator("#prompt-reference")).to_have_js_property("hidden", reference_url is None)
+        if reference_url:
+            assert page.locator("#reference-audio").evaluate("audio => audio.src") == reference_url
+            reference = page.request.get(reference_url)
+            assert reference.ok and reference.headers["content-type"].startswith("audio/")
         expect(page.locator("#listen-a-text")).to_have_text("0.0 / 1.0 s")
         for button in _vote_buttons(page).all():
             expect(button).to_be_disabled()
@@ -117,7 +134,6 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
         expect(page.locator("#reveal")).to_be_hidden()
         page.locator("#reason").fill("A has a steadier tone")
         page.locator("#reason").evaluate("element => element.blur()")
-        page.keyboard.press("Space")  # pause whichever clip is still playing
         screenshot(page, "arena-desktop-before-vote")
 
         page.keyboard.press("1")  # A is better
