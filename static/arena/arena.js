@@ -411,7 +411,10 @@ function onKeyDown(event) {
   if (key === " " || key === "Spacebar") {
     if (onControl) return; // the focused control answers space itself
     event.preventDefault();
-    if (state.phase === "listening" || state.phase === "revealed") togglePlay();
+    if (state.phase !== "listening" && state.phase !== "revealed") return;
+    const card = target.closest(".player");
+    if (card) playButtonPressed(card.dataset.side); // space on a clip's waveform plays that clip
+    else togglePlay();
     return;
   }
   if (key === "Enter") {

@@ -1,6 +1,7 @@
 """The arena page in Debian's Chromium against the real API: listen, switch, vote, reveal, next; keyboard and touch."""
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,6 +137,7 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
         page.locator("#reason").evaluate("element => element.blur()")
         screenshot(page, "arena-desktop-before-vote")
 
+        before_vote = (page.content() + json.dumps(battle)).lower()
         page.keyboard.press("1")  # A is better
         expect(page.locator("#reveal")).to_be_visible()
         names = {side: page.locator(f"#reveal-{side} .system-name").inner_text() for side in "ab"}
@@ -160,11 +162,13 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
         screenshot(page, "arena-desktop-next")
         context.close()
         return {"battle": battle, "next": next_battle, "names": names, "ratings": ratings, "summary": summary,
-                "errors": errors}
+                "before_vote": before_vote, "errors": errors}
 
     seen = run_in_browser(scenario)
 
     assert seen["errors"] == []
+    for system in catalogue:  # blind until the vote: neither the page nor the battle names a system
+        assert system.name.lower() not in seen["before_vote"] and system.slug not in seen["before_vote"]
     assert seen["next"]["id"] != seen["battle"]["id"]
     vote = Vote.objects.select_related("battle", "system_a", "system_b").get()
     assert str(vote.battle.public_id) == seen["battle"]["id"]
