@@ -29,16 +29,17 @@ def rater_for_request(request: HttpRequest | Request, *, create: bool = True) ->
     """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        rater = Rater.objects.filter(user=user).first()
-        if rater is None and create:
-            rater = _rater_for_user_create(user)
-        return rater
+        try:
+            return user.rater  # loaded with the user by token authentication, one query otherwise
+        except Rater.DoesNotExist:
+            return _rater_for_user_create(user) if create else None
     session = request.session
     rater_id = session.get(SESSION_KEY)
     if rater_id is not None:
-        rater = Rater.objects.filter(pk=rater_id, user__isnull=True).first()
-        if rater is not None:
-            return rater
+        try:
+            return Rater.objects.get(pk=rater_id, user__isnull=True)
+        except Rater.DoesNotExist:
+            pass  # the rater was deleted: the session starts over with a new one
     if not create:
         return None
     rater = Rater.objects.create()

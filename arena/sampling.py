@@ -6,22 +6,23 @@ pairs with the fewest votes the best odds; subclasses change the odds of system 
 from __future__ import annotations
 
 import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
+from typing import Any, cast
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count
 from django.utils.module_loading import import_string
 
 from arena.models import Battle, Clip, Rater, Vote
 from config.errors import EarshotError
 
-CATALOGUE_CACHE_KEY = "arena:sampling:catalogue"
-PAIR_COUNTS_CACHE_KEY = "arena:sampling:pair_counts"
+CATALOGUE_CACHE_KEY = "catalogue"
+PAIR_COUNTS_CACHE_KEY = "pair_counts"
 
 SystemPair = tuple[int, int]  # (lower system id, higher system id)
 ClipPair = tuple[int, int]  # (lower clip id, higher clip id)
@@ -87,18 +88,28 @@ def _ordered(x: int, y: int) -> tuple[int, int]:
     return (x, y) if x <= y else (y, x)
 
 
+_memo: dict[str, tuple[float, Any]] = {}
+
+
+def sampling_cache_clear() -> None:
+    _memo.clear()
+
+
 def _cached[T](key: str, compute: Callable[[], T], *, fresh: bool) -> T:
-    """Read-through cache with the sampling TTL; a TTL of 0 (tests) or `fresh` always computes."""
+    """Per-process memo with the sampling TTL; a TTL of 0 (tests) or `fresh` always computes.
+
+    In-process rather than the shared cache: each battle would otherwise pay two cache round trips (and Django's
+    Redis backend builds a client per call) to save one cheap aggregate every few seconds per worker.
+    """
     ttl = settings.EARSHOT_SAMPLING_CACHE_SECONDS
-    if ttl <= 0 or fresh:
-        value = compute()
-        if ttl > 0:
-            cache.set(key, value, ttl)
-        return value
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, ttl)
+    now = time.monotonic()
+    if ttl > 0 and not fresh:
+        stored = _memo.get(key)
+        if stored is not None and now - stored[0] < ttl:
+            return cast(T, stored[1])
+    value = compute()
+    if ttl > 0:
+        _memo[key] = (now, value)
     return value
 
 

@@ -27,14 +27,10 @@ def battle_get_for_rater(*, public_id: uuid.UUID | str, rater: Rater | None) -> 
     """The rater's battle with its prompt and clips, or BattleNotFound (also for another rater's battle)."""
     if rater is None:
         raise BattleNotFound()
-    battle = (
-        Battle.objects.select_related("prompt", "clip_a", "clip_b")
-        .filter(public_id=public_id, rater=rater)
-        .first()
-    )
-    if battle is None:
-        raise BattleNotFound()
-    return battle
+    try:
+        return Battle.objects.select_related("prompt", "clip_a", "clip_b").get(public_id=public_id, rater=rater)
+    except Battle.DoesNotExist as exc:
+        raise BattleNotFound() from exc
 
 
 def battle_axes(*, battle: Battle) -> list[str]:

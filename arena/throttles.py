@@ -5,10 +5,15 @@ list of every request time), at the price of allowing up to twice the rate acros
 """
 from __future__ import annotations
 
+import re
 import time
+from dataclasses import dataclass
+from functools import lru_cache
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -36,29 +41,69 @@ def rate_parse(rate: str | None, *, setting: str) -> tuple[int, int] | None:
     return limit, seconds
 
 
+@dataclass(frozen=True)
+class Limit:
+    """One counted identity of a request: which limit (scope, setting) and whose requests (identity)."""
+
+    scope: str
+    setting: str
+    identity: str
+
+
 class WindowThrottle(BaseThrottle):
-    """A request counter per identity and window; subclasses say whose requests count and which setting limits."""
+    """Request counters per identity and window, all counted in one cache round trip; subclasses say which."""
 
-    scope = ""
-    setting = ""
-
-    def identity(self, request: Request) -> str | None:
+    def limits(self, request: Request) -> list[Limit]:
         raise NotImplementedError
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        parsed = rate_parse(getattr(settings, self.setting), setting=self.setting)
-        who = self.identity(request)
-        if parsed is None or who is None:
-            return True
-        limit, seconds = parsed
         now = time.time()
-        window = int(now // seconds)
-        self.retry_after = (window + 1) * seconds - now
-        key = f"earshot:throttle:{self.scope}:{who}:{seconds}:{window}"
-        return _window_count(key, timeout=seconds + 1) <= limit
+        counted: list[tuple[str, int, int, float]] = []  # key, limit, timeout, retry after
+        for limit in self.limits(request):
+            parsed = rate_parse(getattr(settings, limit.setting), setting=limit.setting)
+            if parsed is None:
+                continue
+            most, seconds = parsed
+            window = int(now // seconds)
+            key = f"earshot:throttle:{limit.scope}:{limit.identity}:{seconds}:{window}"
+            counted.append((key, most, seconds + 1, (window + 1) * seconds - now))
+        if not counted:
+            return True
+        counts = _window_counts([(key, timeout) for key, _, timeout, _ in counted])
+        over = [retry for (_, most, _, retry), count in zip(counted, counts, strict=True) if count > most]
+        if over:
+            self.retry_after = max(over)
+            return False
+        return True
 
     def wait(self) -> float | None:
         return getattr(self, "retry_after", None)
+
+
+def _cache_write_server() -> str:
+    location = settings.CACHES["default"]["LOCATION"]
+    servers = re.split("[;,]", location) if isinstance(location, str) else list(location)
+    return servers[0]
+
+
+@lru_cache(maxsize=4)
+def _redis_client(url: str) -> redis.Redis:
+    """One client (and connection pool) per process for the cache's Redis: Django's backend makes a cache object
+    per request context under ASGI and a client per call, which costs more than the count itself."""
+    return redis.Redis.from_url(url)
+
+
+def _window_counts(keys: list[tuple[str, int]]) -> list[int]:
+    """Count one more request in each (key, timeout) counter; on Redis one round trip for them all (INCR, then
+    EXPIRE where none is set yet), elsewhere the cache's own incr/add."""
+    if isinstance(caches["default"], RedisCache):
+        pipeline = _redis_client(_cache_write_server()).pipeline()
+        for key, timeout in keys:
+            full_key = cache.make_and_validate_key(key)
+            pipeline.incr(full_key)
+            pipeline.expire(full_key, timeout, nx=True)
+        return [int(count) for count in pipeline.execute()[::2]]
+    return [_window_count(key, timeout=timeout) for key, timeout in keys]
 
 
 def _window_count(key: str, *, timeout: int) -> int:
@@ -71,23 +116,26 @@ def _window_count(key: str, *, timeout: int) -> int:
         return int(cache.incr(key))
 
 
-class RaterThrottle(WindowThrottle):
-    """Requests of one rater: an account, or an anonymous session once it has its rater (a visit's very first
-    request, which creates the rater, counts against the address limit only)."""
+def _ip_limit(request: Request) -> list[Limit]:
+    hashed = ip_hash_for_request(request)
+    return [Limit("ip", "EARSHOT_RATE_LIMIT_IP", hashed[:32])] if hashed else []
 
-    scope = "rater"
-    setting = "EARSHOT_RATE_LIMIT_RATER"
 
-    def identity(self, request: Request) -> str | None:
-        return rater_key_for_request(request)
+class RaterAndIpThrottle(WindowThrottle):
+    """Requests of one rater (EARSHOT_RATE_LIMIT_RATER) and from one client address (EARSHOT_RATE_LIMIT_IP).
+
+    A rater is an account, or an anonymous session once it has its rater: a visit's very first request, which
+    creates the rater, counts against the address limit only.
+    """
+
+    def limits(self, request: Request) -> list[Limit]:
+        rater = rater_key_for_request(request)
+        own = [Limit("rater", "EARSHOT_RATE_LIMIT_RATER", rater)] if rater else []
+        return own + _ip_limit(request)
 
 
 class IpThrottle(WindowThrottle):
     """Requests from one client address, known only by its salted hash."""
 
-    scope = "ip"
-    setting = "EARSHOT_RATE_LIMIT_IP"
-
-    def identity(self, request: Request) -> str | None:
-        hashed = ip_hash_for_request(request)
-        return hashed[:32] if hashed else None
+    def limits(self, request: Request) -> list[Limit]:
+        return _ip_limit(request)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -79,12 +80,18 @@ def listening_budget_ms(*, battle: Battle, now: datetime) -> int:
     return age_ms + settings.EARSHOT_LISTEN_SLACK_MS - battle.ms_played_a - battle.ms_played_b
 
 
-def battle_events_record(*, battle: Battle, rater: Rater, events: Sequence[ListeningEvent]) -> Battle:
-    """Apply a batch of player events to the battle's listening totals, under the battle's row lock."""
+def battle_events_record(
+    *, battle_public_id: uuid.UUID | str, rater: Rater, events: Sequence[ListeningEvent]
+) -> Battle:
+    """Apply a batch of player events to the listening totals of the rater's battle, under its row lock.
+
+    BattleNotFound for an unknown battle or another rater's; BattleVoted / BattleExpired once it takes no more.
+    """
     with transaction.atomic():
-        locked = Battle.objects.select_for_update().filter(pk=battle.pk, rater=rater).first()
-        if locked is None:
-            raise BattleNotFound()
+        try:
+            locked = Battle.objects.select_for_update().get(public_id=battle_public_id, rater=rater)
+        except Battle.DoesNotExist as exc:
+            raise BattleNotFound() from exc
         now = timezone.now()
         battle_ensure_open(battle=locked, now=now)
         state = ListeningState(

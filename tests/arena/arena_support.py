@@ -12,6 +12,7 @@ from django.db.models import F
 
 from arena.ingest import clip_import
 from arena.models import Battle, Clip, Prompt, System
+from arena.sampling import sampling_cache_clear
 from tests.factories import PromptFactory, SystemFactory, write_tone
 
 
@@ -22,6 +23,7 @@ def arena_isolated(settings: Any) -> None:
     settings.EARSHOT_RATE_LIMIT_RATER = "10000/min"
     settings.EARSHOT_RATE_LIMIT_IP = "10000/min"
     cache.clear()
+    sampling_cache_clear()
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from arena.errors import BattleExpired, BattleNotFound, BattleVoted
-from arena.models import Battle
+from arena.models import Battle, Rater
 from arena.services import battle_events_record
 from arena.services.listening import ListeningEvent, ListeningState, listening_apply
 from tests.arena.arena_support import arena_isolated, battle_age  # noqa: F401 - autouse fixture
@@ -90,18 +90,20 @@ def test_the_budget_caps_the_total_across_both_sides() -> None:
     assert state.ms_played == {"a": 4000, "b": 1000}
 
 
+def record(battle: Battle, *events: tuple[str, str, int, int], rater: Rater | None = None) -> Battle:
+    return battle_events_record(
+        battle_public_id=battle.public_id, rater=rater or battle.rater, events=[ListeningEvent(*e) for e in events]
+    )
+
+
 @pytest.mark.django_db
 class TestBattleEventsRecord:
     def test_it_keeps_the_listening_state_between_batches(self) -> None:
         battle = BattleFactory()
         battle_age(battle, 30)
-        battle_events_record(battle=battle, rater=battle.rater, events=[ListeningEvent("play", "a", 0, 100)])
-        battle_events_record(battle=battle, rater=battle.rater, events=[ListeningEvent("progress", "a", 3000, 3100)])
-        recorded = battle_events_record(
-            battle=battle,
-            rater=battle.rater,
-            events=[ListeningEvent("pause", "a", 5000, 5100), ListeningEvent("play", "b", 0, 5200)],
-        )
+        record(battle, ("play", "a", 0, 100))
+        record(battle, ("progress", "a", 3000, 3100))
+        recorded = record(battle, ("pause", "a", 5000, 5100), ("play", "b", 0, 5200))
         stored = Battle.objects.get(pk=battle.pk)
         assert (recorded.ms_played_a, stored.ms_played_a, stored.ms_played_b) == (5000, 5000, 0)
         assert (stored.playing_side, stored.last_side, stored.switches) == ("b", "b", 1)
@@ -117,25 +119,25 @@ class TestBattleEventsRecord:
             ListeningEvent("play", "b", 0, 60_000),
             ListeningEvent("pause", "b", 60_000, 120_000),
         ]
-        recorded = battle_events_record(battle=battle, rater=battle.rater, events=claims)
+        recorded = battle_events_record(battle_public_id=battle.public_id, rater=battle.rater, events=claims)
         total = recorded.ms_played_a + recorded.ms_played_b
         assert 5000 <= total <= 5000 + 1000  # 3 s of age + 2 s slack, give or take the test's own run time
-        again = battle_events_record(battle=battle, rater=battle.rater, events=claims)
+        again = battle_events_record(battle_public_id=battle.public_id, rater=battle.rater, events=claims)
         assert again.ms_played_a + again.ms_played_b - total <= 1000
 
     def test_it_refuses_events_for_a_voted_battle(self) -> None:
         battle = BattleFactory(status=Battle.Status.VOTED)
         with pytest.raises(BattleVoted) as caught:
-            battle_events_record(battle=battle, rater=battle.rater, events=[ListeningEvent("play", "a", 0, 0)])
+            record(battle, ("play", "a", 0, 0))
         assert caught.value.status == 409
 
     def test_it_refuses_events_for_an_expired_battle(self) -> None:
         battle = BattleFactory(expires_at=timezone.now() - timedelta(seconds=1))
         with pytest.raises(BattleExpired):
-            battle_events_record(battle=battle, rater=battle.rater, events=[ListeningEvent("play", "a", 0, 0)])
+            record(battle, ("play", "a", 0, 0))
 
     def test_it_refuses_events_from_another_rater(self) -> None:
         battle = BattleFactory()
         with pytest.raises(BattleNotFound):
-            battle_events_record(battle=battle, rater=RaterFactory(), events=[ListeningEvent("play", "a", 0, 0)])
+            record(battle, ("play", "a", 0, 0), rater=RaterFactory())
         assert Battle.objects.get(pk=battle.pk).playing_side == ""

@@ -35,7 +35,7 @@ def listened(battle: Battle, *, a_ms: int, b_ms: int) -> Battle:
         ListeningEvent("play", "b", 0, a_ms),
         ListeningEvent("pause", "b", b_ms, a_ms + b_ms),
     ]
-    return battle_events_record(battle=battle, rater=battle.rater, events=events)
+    return battle_events_record(battle_public_id=battle.public_id, rater=battle.rater, events=events)
 
 
 @pytest.fixture
@@ -174,3 +174,22 @@ def test_it_queues_one_recompute_per_scope_after_commit(battle: Battle, django_c
     with django_capture_on_commit_callbacks() as again:
         vote_record(battle_public_id=battle.public_id, rater=battle.rater, choice=Choice.A, musicality=Choice.B)
     assert again == []
+
+
+def test_it_reads_and_writes_the_arena_tables_in_three_statements(battle: Battle) -> None:
+    """One locked read of the battle with what the vote needs, the insert, the status update: no lazy loads."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    battle = listened(battle, a_ms=5000, b_ms=5000)
+    rater = battle.rater
+    with CaptureQueriesContext(connection) as captured:
+        vote, _ = vote_record(battle_public_id=battle.public_id, rater=rater, choice="a")
+        revealed = (vote.system_a.name, vote.system_b.slug, vote.prompt.has_lyrics, vote.battle.mode)
+    arena = [query["sql"] for query in captured if '"arena_' in query["sql"]]
+    assert len(arena) == 3, arena
+    assert arena[0].startswith('SELECT "arena_battle"."id"')
+    assert ("FOR UPDATE" in arena[0]) == (connection.vendor == "postgresql")  # SQLite locks the whole database
+    assert arena[1].startswith('INSERT INTO "arena_vote"')
+    assert arena[2].startswith('UPDATE "arena_battle" SET "status"')
+    assert revealed[0] == battle.clip_a.system.name

@@ -1,0 +1,365 @@
+"""Arena throughput over HTTP: concurrent clients create battles, report listening and vote against uvicorn.
+
+Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/earshot REDIS_URL=redis://127.0.0.1:6379/0 \\
+       python bench/bench_arena.py [--clients 32] [--seconds 20] [--workers 2]
+
+It creates and migrates a scratch database of its own (<name>_bench_arena, dropped afterwards), seeds systems,
+prompts and real clips, starts `uvicorn config.asgi:application` with the rate limits raised and
+EARSHOT_MIN_LISTEN_SECONDS=0, and prints battles and votes per second and p50/p99 latency per endpoint. It is a
+script, not a test.
+
+Database connections: under ASGI Django runs each request's sync code in a thread of its own, so persistent
+connections (CONN_MAX_AGE > 0) leak one connection per request and CONN_MAX_AGE=0 opens one per request. With
+--pool (the default when psycopg_pool is installed) the server runs on a settings overlay that only adds Django's
+psycopg connection pool (DATABASES OPTIONS "pool"); --no-pool measures the settings as they are.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ENDPOINTS = ("create", "events", "vote")
+CHOICES = ("a", "b", "tie", "both_bad")
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    battles: int = 0
+    votes: int = 0
+    recording: bool = False
+
+
+def scratch_database(url: str, *, suffix: str = "_bench_arena") -> tuple[str, str]:
+    """(admin URL on the 'postgres' database, scratch database URL) for the server in DATABASE_URL."""
+    parsed = urlparse(url)
+    name = (parsed.path.lstrip("/") or "earshot") + suffix
+    admin = urlunparse(parsed._replace(path="/postgres"))
+    return admin, urlunparse(parsed._replace(path="/" + name))
+
+
+def database_recreate(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed(*, systems: int, prompts: int, clients: int, media: Path) -> list[str]:
+    """Migrate, import systems × prompts real clips, and make one user with an API token per client."""
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from arena.ingest import clip_import
+    from arena.models import Prompt, System
+    from tests.factories import write_tone
+
+    call_command("migrate", verbosity=0, interactive=False)
+    made = [System.objects.create(name=f"Bench system {i}", slug=f"bench-{i}") for i in range(systems)]
+    with tempfile.TemporaryDirectory() as folder:
+        for p in range(prompts):
+            prompt = Prompt.objects.create(text=f"Bench prompt {p}: an upbeat synth-pop groove at 120 BPM")
+            for s, system in enumerate(made):
+                path = write_tone(Path(folder) / f"{p}-{s}.wav", seconds=3.0, frequency=200.0 + 40 * s, seed=p * 97 + s)
+                clip_import(system=system, prompt=prompt, path=path)
+    tokens = []
+    for c in range(clients):
+        user = User.objects.create_user(f"bench-{c}")
+        tokens.append(Token.objects.create(user=user).key)
+    return tokens
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+POOL_OVERLAY = """from config.settings import *  # noqa: F403
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": %d, "timeout": 10}  # noqa: F405
+"""
+
+
+def pool_overlay(folder: Path, *, max_size: int) -> str:
+    """A settings module that is config.settings plus Django's psycopg connection pool; returns its name."""
+    (folder / "earshot_bench_pool_settings.py").write_text(POOL_OVERLAY % max_size)
+    return "earshot_bench_pool_settings"
+
+
+def server_start(*, env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "uvicorn", "config.asgi:application",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning", "--lifespan", "off",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
+def server_stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+async def server_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base) as client:
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise SystemExit(f"uvicorn exited with {server.returncode}")
+            try:
+                if (await client.get("/api/systems/")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise SystemExit("uvicorn did not answer in time")
+
+
+async def timed(tally: Tally, name: str, request) -> httpx.Response:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    response = await request
+    elapsed = time.perf_counter() - start
+    if tally.recording:
+        tally.latencies[name].append(elapsed)
+        tally.statuses[name][response.status_code] += 1
+    return response
+
+
+async def rater_loop(base: str, token: str, tally: Tally, stop: asyncio.Event, rng: random.Random) -> None:
+    headers = {"Authorization": f"Token {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30.0) as client:
+        while not stop.is_set():
+            created = await timed(tally, "create", client.post("/api/battles/"))
+            if created.status_code != 201:
+                await asyncio.sleep(0.01)
+                continue
+            battle = created.json()
+            url = f"/api/battles/{battle['id']}"
+            events = [
+                {"type": "play", "side": "a", "position_ms": 0, "client_ms": 0},
+                {"type": "pause", "side": "a", "position_ms": 40, "client_ms": 40},
+                {"type": "play", "side": "b", "position_ms": 0, "client_ms": 45},
+                {"type": "pause", "side": "b", "position_ms": 40, "client_ms": 85},
+            ]
+            await timed(tally, "events", client.post(f"{url}/events/", json={"events": events}))
+            vote = {"choice": rng.choice(CHOICES), "musicality": rng.choice(CHOICES)}
+            voted = await timed(tally, "vote", client.post(f"{url}/vote/", json=vote))
+            if tally.recording:
+                tally.battles += 1
+                tally.votes += voted.status_code == 201
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()  # fields after the command name, from field 3 (state) on
+
+
+def cpu_seconds(*, server_pid: int, database: str) -> dict[str, float]:
+    """CPU time so far of the web server (master and workers), the database's backends, and this process."""
+    web = postgres = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        fields = _proc_stat(pid)
+        if fields is None:
+            continue
+        used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        if pid == server_pid or int(fields[1]) == server_pid:
+            web += used
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if command.startswith(b"postgres: ") and database.encode() in command:
+            postgres += used
+    times = os.times()
+    return {"web": web, "postgres": postgres, "load generator": times.user + times.system}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def load(
+    base: str, tokens: list[str], *, warmup: float, seconds: float, server_pid: int, database: str
+) -> tuple[Tally, float, dict[str, float]]:
+    tally, stop = Tally(), asyncio.Event()
+    tasks = [
+        asyncio.create_task(rater_loop(base, token, tally, stop, random.Random(i))) for i, token in enumerate(tokens)
+    ]
+    await asyncio.sleep(warmup)
+    cpu_before = cpu_seconds(server_pid=server_pid, database=database)
+    tally.recording = True
+    started = time.perf_counter()
+    await asyncio.sleep(seconds)
+    tally.recording = False
+    elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds(server_pid=server_pid, database=database)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return tally, elapsed, {part: cpu_after[part] - cpu_before[part] for part in cpu_after}
+
+
+def queries_per_request(token: str) -> dict[str, int]:
+    """SQL statements each endpoint runs, counted in-process on the same database (the test client, no HTTP)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    counts = {}
+    with CaptureQueriesContext(connection) as create:
+        battle = client.post("/api/battles/").json()
+    counts["create"] = len(create)
+    events = {"events": [{"type": "play", "side": "a", "position_ms": 0, "client_ms": 0}]}
+    with CaptureQueriesContext(connection) as recorded:
+        client.post(f"/api/battles/{battle['id']}/events/", events, content_type="application/json")
+    counts["events"] = len(recorded)
+    with CaptureQueriesContext(connection) as voted:
+        client.post(f"/api/battles/{battle['id']}/vote/", {"choice": "a"}, content_type="application/json")
+    counts["vote"] = len(voted)
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--systems", type=int, default=4)
+    parser.add_argument("--prompts", type=int, default=3)
+    parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument("--pool", action=argparse.BooleanOptionalAction, default=None,
+                        help="psycopg connection pool in the server (default: when psycopg_pool is installed)")
+    parser.add_argument("--pool-size", type=int, default=8, help="connections per server process")
+    args = parser.parse_args()
+
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url or not database_url.startswith("postgres"):
+        raise SystemExit("DATABASE_URL must name a PostgreSQL server (the bench makes its own scratch database there)")
+    use_pool = args.pool
+    if use_pool is None:
+        try:
+            import psycopg_pool  # noqa: F401
+        except ImportError:
+            use_pool = False
+        else:
+            use_pool = True
+    admin_url, scratch_url = scratch_database(database_url)
+    scratch_name = urlparse(scratch_url).path.lstrip("/")
+    media = Path(tempfile.mkdtemp(prefix="earshot-bench-media-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": scratch_url,
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "DB_CONN_MAX_AGE": "0",
+        "MEDIA_ROOT": str(media),
+        "EARSHOT_MIN_LISTEN_SECONDS": "0",
+        "EARSHOT_RATE_LIMIT_RATER": "100000000/min",
+        "EARSHOT_RATE_LIMIT_IP": "100000000/min",
+    }
+    os.environ.update(env)
+    database_recreate(admin_url, scratch_name)
+    server = None
+    try:
+        tokens = seed(systems=args.systems, prompts=args.prompts, clients=args.clients, media=media)
+        port = free_port()
+        server_env = dict(env)
+        if use_pool:
+            server_env["DJANGO_SETTINGS_MODULE"] = pool_overlay(media, max_size=args.pool_size)
+            server_env["PYTHONPATH"] = os.pathsep.join([str(media), str(ROOT)])
+        server = server_start(env=server_env, port=port, workers=args.workers)
+        base = f"http://127.0.0.1:{port}"
+        asyncio.run(server_ready(base, server))
+        tally, elapsed, cpu = asyncio.run(
+            load(base, tokens, warmup=args.warmup, seconds=args.seconds, server_pid=server.pid, database=scratch_name)
+        )
+        queries = queries_per_request(tokens[0])
+    finally:
+        if server is not None:
+            server_stop(server)
+        if not args.keep_database:
+            from django.db import connections
+
+            connections.close_all()
+            database_drop(admin_url, scratch_name)
+        shutil.rmtree(media, ignore_errors=True)
+
+    connections_used = f"psycopg pool of {args.pool_size} per process" if use_pool else "a new connection per request"
+    load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"uvicorn --workers {args.workers}, {args.clients} concurrent clients (token auth), {connections_used}; "
+        f"{elapsed:.1f} s measured after {args.warmup:.0f} s warm-up; {os.cpu_count()} CPUs, load {load_average}"
+    )
+    print(f"battles/s {tally.battles / elapsed:8.1f}   votes/s {tally.votes / elapsed:8.1f}   "
+          f"requests/s {sum(len(v) for v in tally.latencies.values()) / elapsed:8.1f}")
+    for name in ENDPOINTS:
+        values = tally.latencies.get(name, [])
+        if not values:
+            print(f"{name:7s} no requests")
+            continue
+        statuses = ", ".join(f"{code}×{n}" for code, n in sorted(tally.statuses[name].items()))
+        print(
+            f"{name:7s} n={len(values):6d}  p50 {1000 * statistics.median(values):7.1f} ms  "
+            f"p99 {1000 * percentile(values, 0.99):7.1f} ms  max {1000 * max(values):7.1f} ms  "
+            f"SQL/request {queries[name]:2d}  [{statuses}]"
+        )
+    if tally.votes:
+        per_vote = {part: 1000 * seconds / tally.votes for part, seconds in cpu.items()}
+        print("CPU per battle+events+vote cycle: " + ", ".join(f"{part} {ms:.1f} ms" for part, ms in per_vote.items()))
+        server_ms = per_vote["web"] + per_vote["postgres"]
+        print(
+            f"  → web + database alone need {server_ms:.1f} ms of CPU per vote: at most "
+            f"{1000 * (os.cpu_count() or 1) / server_ms:.0f} votes/s on {os.cpu_count()} otherwise idle cores"
+        )
+
+
+if __name__ == "__main__":
+    main()
