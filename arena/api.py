@@ -122,7 +122,9 @@ def battle_body(battle: Battle, request: Request) -> dict[str, Any]:
     )
     return {
         "id": battle.public_id,
-        "status": battle.status,
+        "status": Battle.Status.EXPIRED
+        if battle.status == Battle.Status.OPEN and battle.expires_at <= timezone.now()
+        else battle.status,
         "prompt": {
             "text": battle.prompt.text,
             "lyrics": battle.prompt.lyrics,

@@ -34,8 +34,8 @@ def battle_create(
 ) -> Battle:
     """Pick a prompt and two clips with the sampling policy, shuffle the sides, and store the open battle.
 
-    The policy may read a catalogue a few seconds old (cached); a clip retired since is caught here and the pick
-    is made again from fresh data.
+    The policy may read a catalogue a few seconds old (cached); a pick that no longer holds (a clip retired, or
+    no longer of that prompt, or both of one system) is caught here and made again from fresh data.
     """
     policy = policy or policy_get()
     rng = rng or _system_random
@@ -44,10 +44,10 @@ def battle_create(
         clips = {
             clip.pk: clip
             for clip in Clip.objects.select_related("prompt").filter(
-                pk__in=choice.clip_ids, active=True, system__active=True
+                pk__in=choice.clip_ids, prompt_id=choice.prompt_id, active=True, system__active=True
             )
         }
-        if len(clips) == 2:
+        if len(clips) == 2 and len({clip.system_id for clip in clips.values()}) == 2:
             break
     else:
         raise NoPairAvailable()

@@ -185,6 +185,7 @@ def test_it_refuses_a_vote_on_an_expired_battle_with_410(catalogue) -> None:  # 
     Battle.objects.filter(public_id=body["id"]).update(expires_at=timezone.now() - timedelta(minutes=1))
     response = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "a"}, format="json")
     assert response.status_code == 410
+    assert client.get(f"/api/battles/{body['id']}/").json()["status"] == "expired"
     assert response.json() == {
         "code": "battle_expired",
         "message": "This battle has expired: start a new one.",

@@ -60,3 +60,22 @@ def test_it_answers_without_further_queries_for_what_the_battle_page_needs(  # t
     with django_assert_max_num_queries(5):
         battle = battle_create(rater=rater)
         assert battle.prompt.text and battle.clip_a.duration_s and battle.clip_b.duration_s
+
+
+def test_a_stale_cached_pick_is_made_again_from_fresh_data(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.EARSHOT_SAMPLING_CACHE_SECONDS = 60
+    first, second = SystemFactory(), SystemFactory()
+    old_prompt, new_prompt = PromptFactory(), PromptFactory()
+    moved = ClipFactory(system=first, prompt=old_prompt)
+    ClipFactory(system=second, prompt=old_prompt)
+    ClipFactory(system=first, prompt=new_prompt)
+    ClipFactory(system=second, prompt=new_prompt)
+    from arena.sampling import catalogue_load
+
+    catalogue_load()  # remembers `moved` under the old prompt
+    moved.prompt = new_prompt
+    moved.save(update_fields=["prompt"])
+    for _ in range(20):
+        battle = battle_create(rater=RaterFactory())
+        assert battle.clip_a.prompt_id == battle.clip_b.prompt_id == battle.prompt_id
+        assert battle.clip_a.system_id != battle.clip_b.system_id
