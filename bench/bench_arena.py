@@ -12,6 +12,9 @@ Database connections: under ASGI Django runs each request's sync code in a threa
 connections (CONN_MAX_AGE > 0) leak one connection per request and CONN_MAX_AGE=0 opens one per request. With
 --pool (the default when psycopg_pool is installed) the server runs on a settings overlay that only adds Django's
 psycopg connection pool (DATABASES OPTIONS "pool"); --no-pool measures the settings as they are.
+
+Votes request leaderboard recomputes as in production, but no Celery worker runs during the bench: the few
+debounced recompute tasks (one per scope) stay queued in REDIS_URL's broker, naming only scope names.
 """
 from __future__ import annotations
 
