@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from scoring.reward.audio import AudioSource, clip_segments
+from scoring.reward.network import Conditioning, RewardNetwork
+from scoring.reward.text import text_batch
 
 if TYPE_CHECKING:
     from scoring.reward.checkpoint import CheckpointInfo
-    from scoring.reward.network import RewardNetwork
 
 DEFAULT_REWARD_MODEL_CLASS = "scoring.reward.interface.BundledRewardModel"
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -66,8 +67,6 @@ def network_score_clips(
 ) -> dict[str, np.ndarray]:
     """Score clips with a RewardNetwork: each clip is cut into crop-length segments covering it,
     every segment is scored with the clip's conditioning, and the segment scores are averaged."""
-    from scoring.reward.text import text_batch
-
     config = network.front_end
     device = next(network.parameters()).device
     was_training = network.training
@@ -92,7 +91,7 @@ def network_score_clips(
             totals = {axis: 0.0 for axis in network.axes}
             for part in segments.split(max_segments):
                 rows = part.shape[0]
-                expanded = type(condition)(
+                expanded = Conditioning(
                     prompt=condition.prompt.expand(rows, -1),
                     lyrics=condition.lyrics.expand(rows, -1),
                     reference=condition.reference.expand(rows, -1),

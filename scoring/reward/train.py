@@ -189,8 +189,8 @@ def pretrain_set_make(
 
 @dataclass(frozen=True)
 class PretrainSettings:
-    steps: int = 1500
-    batch_pairs: int = 32
+    steps: int = 600
+    batch_pairs: int = 16
     alignment_pairs: int = 8
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
@@ -255,10 +255,15 @@ def _same_source(by_source: Mapping[int, np.ndarray], source: int, index: int, r
 
 
 def pretrain_accuracy(*, model: RewardNetwork, data: PretrainSet, batch: int = 64) -> dict[str, float]:
-    """Share of stage-1 pairs in which each audio axis scores the better side higher (no prompt)."""
+    """Shares of stage-1 examples ranked right: for overall and musicality, the better side of each
+    pair scores higher (no prompt); for prompt alignment, a clip scores higher for its own prompt
+    than a clip of another piece does for that prompt."""
     model.eval()
     device = next(model.parameters()).device
     wins = {"overall": 0, "musicality": 0}
+    aligned, compared = 0, 0
+    rng = np.random.default_rng(0)
+    strangers = np.array([_pick_other(data.source, data.prompts, i, rng) for i in range(len(data))], dtype=np.int64)
     with torch.no_grad():
         for start in range(0, len(data), batch):
             better = data.better[start : start + batch].float().unsqueeze(1).to(device)
@@ -270,7 +275,19 @@ def pretrain_accuracy(*, model: RewardNetwork, data: PretrainSet, batch: int = 6
             for axis in wins:
                 if axis in high:
                     wins[axis] += int((high[axis] > low[axis]).sum())
-    return {f"{axis}_accuracy": count / max(len(data), 1) for axis, count in wins.items() if axis in model.axes}
+            if "prompt_alignment" in model.axes:
+                prompts = [data.prompts[int(data.source[i])] for i in range(start, start + rows)]
+                if all(prompts):
+                    prompted = _conditioning(model, prompts, None, torch.zeros(rows, dtype=torch.bool))
+                    others = data.better[strangers[start : start + rows]].float().unsqueeze(1).to(device)
+                    own = model(better, prompted)["prompt_alignment"]
+                    foreign = model(others, prompted)["prompt_alignment"]
+                    aligned += int((own > foreign).sum())
+                    compared += rows
+    shares = {f"{axis}_accuracy": count / max(len(data), 1) for axis, count in wins.items() if axis in model.axes}
+    if compared:
+        shares["prompt_alignment_accuracy"] = aligned / compared
+    return shares
 
 
 def reward_pretrain(
@@ -410,6 +427,8 @@ class FinetuneSettings:
     holdout_fraction: float = 0.2
     patience: int = 4
     seed: int = 0
+    # With few votes, keeping the pre-trained audio encoder fixed guards against over-fitting.
+    freeze_audio_encoder: bool = False
 
 
 def records_split(
@@ -521,13 +540,18 @@ def reward_finetune(
         raise ValueError("no votes with a usable outcome (a, b or tie) on any axis of this network")
     cache = _MelCache(model.front_end)
     frames = model.front_end.crop_frames
-    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    for parameter in model.audio_encoder.parameters():
+        parameter.requires_grad_(not settings.freeze_audio_encoder)
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
     best_loss, best_epoch, stale = math.inf, 0, 0
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
         model.train()
+        if settings.freeze_audio_encoder:
+            model.audio_encoder.eval()
         order = rng.permutation(len(train))
         epoch_losses: list[float] = []
         for start in range(0, len(order), settings.batch_size):
@@ -591,6 +615,8 @@ def reward_finetune(
             break
     model.load_state_dict(best_state)
     model.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(True)
     metrics: dict[str, Any] = {
         "stage": "finetune",
         "train_votes": len(train),

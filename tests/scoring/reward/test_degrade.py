@@ -113,12 +113,12 @@ def test_loudness_match_falls_back_to_rms_for_very_short_clips() -> None:
 
 def test_random_degradations_span_every_kind_wide_strengths_and_chains() -> None:
     rng = np.random.default_rng(5)
-    clean = _music(seconds=1.5)
+    clean = _music(seconds=1.0)
     clean_lufs = loudness_lufs(samples=clean, sample_rate=RATE)
     kinds: set[str] = set()
     chain_lengths: list[int] = []
     noise_snrs: list[float] = []
-    for _ in range(120):
+    for _ in range(60):
         damaged, applied = degradation_random(samples=clean, sample_rate=RATE, rng=rng)
         assert damaged.shape == clean.shape
         assert abs(loudness_lufs(samples=damaged, sample_rate=RATE) - clean_lufs) < 0.1
@@ -127,13 +127,13 @@ def test_random_degradations_span_every_kind_wide_strengths_and_chains() -> None
         noise_snrs += [item.strength for item in applied if item.kind == "noise"]
     assert kinds == {"noise", "clip", "lowpass", "wobble", "quantise"}
     assert 1 in chain_lengths and max(chain_lengths) >= 2
-    assert sum(length > 1 for length in chain_lengths) >= 20
+    assert sum(length > 1 for length in chain_lengths) >= 10
     assert min(noise_snrs) < 5 and max(noise_snrs) > 30
 
 
 def test_a_graded_pair_damages_the_milder_side_less() -> None:
-    clean = _music(seconds=1.5)
-    for seed in range(20):
+    clean = _music(seconds=1.0)
+    for seed in range(10):
         milder, harsher, mild, harsh = degradation_graded_pair(
             samples=clean, sample_rate=RATE, rng=np.random.default_rng(seed)
         )
