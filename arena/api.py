@@ -46,6 +46,7 @@ from arena.serializers import (
 )
 from arena.services import battle_create, battle_events_record, vote_record
 from arena.throttles import IpThrottle, RaterAndIpThrottle
+from scoring.reward_selectors import suggestion_public
 
 TAG = "arena"
 AUDIO_SIDES = ("a", "b", "reference")
@@ -115,11 +116,7 @@ def battle_body(battle: Battle, request: Request) -> dict[str, Any]:
         path = reverse("arena:battle-audio", kwargs={"battle_id": battle.public_id, "side": side})
         return request.build_absolute_uri(path)
 
-    suggestion = (
-        {"side": battle.suggestion_side, "p": battle.suggestion_p}
-        if battle.suggestion_shown and battle.suggestion_side
-        else None
-    )
+    suggestion = suggestion_public(shown=battle.suggestion_shown, side=battle.suggestion_side, p=battle.suggestion_p)
     return {
         "id": battle.public_id,
         "status": Battle.Status.EXPIRED

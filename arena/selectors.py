@@ -37,14 +37,21 @@ def battle_axes(*, battle: Battle) -> list[str]:
     """The per-axis questions of this battle: lyrics alignment only where the prompt has lyrics."""
     return [*BASE_AXES, LYRICS_AXIS] if battle.prompt.has_lyrics else list(BASE_AXES)
 
+CLIP_END_TOLERANCE_MS = 100
+
 
 def listening_required_ms(*, battle: Battle) -> dict[str, int]:
     """Minimum listening per side: EARSHOT_MIN_LISTEN_SECONDS, or the whole clip when it is shorter."""
-    minimum = settings.EARSHOT_MIN_LISTEN_SECONDS
-    return {
-        "a": round(min(minimum, battle.clip_a.duration_s) * 1000),
-        "b": round(min(minimum, battle.clip_b.duration_s) * 1000),
-    }
+    minimum_ms = settings.EARSHOT_MIN_LISTEN_SECONDS * 1000
+
+    def required(duration_s: float) -> int:
+        whole_ms = duration_s * 1000
+        if whole_ms <= minimum_ms:
+            # "the whole clip", less what a browser's decoder may trim at the ends of an MP3
+            return max(0, round(whole_ms - CLIP_END_TOLERANCE_MS))
+        return round(minimum_ms)
+
+    return {"a": required(battle.clip_a.duration_s), "b": required(battle.clip_b.duration_s)}
 
 
 def vote_reveal(*, vote: Vote) -> dict[str, RevealedSystem]:

@@ -88,6 +88,7 @@ class SidesMsSerializer(serializers.Serializer):
 class SuggestionSerializer(serializers.Serializer):
     side = serializers.ChoiceField(choices=SIDES)
     p = serializers.FloatField(allow_null=True, help_text="The reward model's P(this side is preferred).")
+    text = serializers.CharField(help_text="What the page shows, e.g. 'The model expects A (p = 0.80)'.")
 
 
 class BattleOutputSerializer(serializers.Serializer):

@@ -10,8 +10,8 @@ script, not a test.
 
 Database connections: under ASGI Django runs each request's sync code in a thread of its own, so persistent
 connections (CONN_MAX_AGE > 0) leak one connection per request and CONN_MAX_AGE=0 opens one per request. With
---pool (the default when psycopg_pool is installed) the server runs on a settings overlay that only adds Django's
-psycopg connection pool (DATABASES OPTIONS "pool"); --no-pool measures the settings as they are.
+--pool (the default when psycopg_pool is installed) the server runs with DB_POOL=1, Django's psycopg connection
+pool; --no-pool measures a new connection per request.
 
 Votes request leaderboard recomputes as in production, but no Celery worker runs during the bench: the few
 debounced recompute tasks (one per scope) stay queued in REDIS_URL's broker, naming only scope names.
@@ -104,18 +104,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-POOL_OVERLAY = """from config.settings import *  # noqa: F403
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": %d, "timeout": 10}  # noqa: F405
-"""
-
-
-def pool_overlay(folder: Path, *, max_size: int) -> str:
-    """A settings module that is config.settings plus Django's psycopg connection pool; returns its name."""
-    (folder / "earshot_bench_pool_settings.py").write_text(POOL_OVERLAY % max_size)
-    return "earshot_bench_pool_settings"
 
 
 def server_start(*, env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -317,8 +305,7 @@ def main() -> None:
         port = free_port()
         server_env = dict(env)
         if use_pool:
-            server_env["DJANGO_SETTINGS_MODULE"] = pool_overlay(media, max_size=args.pool_size)
-            server_env["PYTHONPATH"] = os.pathsep.join([str(media), str(ROOT)])
+            server_env.update({"DB_POOL": "1", "DB_POOL_MAX": str(args.pool_size)})
         server = server_start(env=server_env, port=port, workers=args.workers)
         base = f"http://127.0.0.1:{port}"
         asyncio.run(server_ready(base, server))

@@ -38,6 +38,13 @@ EMBEDDED = DATABASE_URL is None and REDIS_URL is None
 
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+    # Under ASGI every request runs in a fresh thread, so persistent connections leak; psycopg's pool does not.
+    if env_bool("DB_POOL", False) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 2, minimum=1),
+            "max_size": env_int("DB_POOL_MAX", 20, minimum=1),
+        }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -144,6 +151,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Blind pairwise listening tests for generated music: battles, votes, leaderboards, exports.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"VoteChoiceEnum": "arena.models.Choice"},
 }
 
 # Channels and Celery: Redis when REDIS_URL is set, in-process otherwise.

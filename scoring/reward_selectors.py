@@ -184,15 +184,16 @@ def battle_suggestion(*, clip_a: Clip | int, clip_b: Clip | int) -> tuple[str, f
 def suggestion_for_new_battle(*, clip_a: Clip | int, clip_b: Clip | int) -> dict[str, Any]:
     """What a new battle records about the model's suggestion: Battle/Vote fields suggestion_shown, _side, _p.
 
-    The side and probability are recorded for every battle the model can score, shown or not, so the agreement
-    page can compare agreement with the suggestion when it was shown against when it was hidden (anchoring).
-    A random share EARSHOT_SUGGESTION_SHARE of those battles shows it to the rater.
+    When EARSHOT_SUGGESTION_SHARE > 0, the side and probability are recorded for every battle the model can score,
+    shown or not, so the agreement page can compare agreement with the suggestion when it was shown against when
+    it was hidden (anchoring); that random share of them shows it to the rater.
     """
-    suggestion = battle_suggestion(clip_a=clip_a, clip_b=clip_b)
+    share = float(settings.EARSHOT_SUGGESTION_SHARE)
+    # With no share shown there is nothing to compare against, so the hot path skips the score lookup.
+    suggestion = battle_suggestion(clip_a=clip_a, clip_b=clip_b) if share > 0 else None
     if suggestion is None:
         return {"suggestion_shown": False, "suggestion_side": "", "suggestion_p": None}
     side, probability = suggestion
-    share = float(settings.EARSHOT_SUGGESTION_SHARE)
     # secrets rather than random: a rater must not be able to predict which battles show a suggestion.
     shown = share > 0 and secrets.randbelow(1_000_000) < round(share * 1_000_000)
     return {"suggestion_shown": shown, "suggestion_side": side, "suggestion_p": probability}

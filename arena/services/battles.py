@@ -14,6 +14,7 @@ from arena.errors import BattleExpired, BattleNotFound, BattleVoted
 from arena.models import Battle, Clip, Rater
 from arena.sampling import NoPairAvailable, SamplingPolicy, policy_get
 from arena.services.listening import ListeningEvent, ListeningState, listening_apply
+from scoring.reward_selectors import suggestion_for_new_battle
 
 # Sides must not be predictable from anything a client sees, so they come from the OS's randomness.
 _system_random = random.SystemRandom()
@@ -62,6 +63,7 @@ def battle_create(
         clip_b=clips[second],
         mode=Battle.Mode.ARENA,
         expires_at=now + timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS),
+        **suggestion_for_new_battle(clip_a=clips[first], clip_b=clips[second]),
     )
 
 

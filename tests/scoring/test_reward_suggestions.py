@@ -44,7 +44,8 @@ def _battle(clip_a: Clip, clip_b: Clip, **suggestion: Any) -> Battle:
     )
 
 
-@pytest.mark.parametrize(("share", "shown"), [(1.0, True), (0.0, False)])
+# A tiny share practically never shows the suggestion, but still records it: the control group for anchoring.
+@pytest.mark.parametrize(("share", "shown"), [(1.0, True), (1e-9, False)])
 def test_the_vote_records_whether_the_suggestion_was_shown_and_what_it_said(
     settings: Any, share: float, shown: bool
 ) -> None:
@@ -61,6 +62,20 @@ def test_the_vote_records_whether_the_suggestion_was_shown_and_what_it_said(
     assert vote.suggestion_shown is shown
     assert vote.suggestion_side == "b"
     assert vote.suggestion_p == pytest.approx(0.8)
+
+
+def test_with_a_share_of_zero_nothing_is_looked_up_or_recorded(
+    settings: Any, django_assert_num_queries: Any
+) -> None:
+    settings.EARSHOT_SUGGESTION_SHARE = 0.0
+    version = _version()
+    prompt = PromptFactory()
+    clip_a, clip_b = ClipFactory(prompt=prompt), ClipFactory(prompt=prompt)
+    ClipScore.objects.create(version=version, clip=clip_a, axis="overall", score=0.0)
+    ClipScore.objects.create(version=version, clip=clip_b, axis="overall", score=1.0)
+    with django_assert_num_queries(0):
+        decided = suggestion_for_new_battle(clip_a=clip_a, clip_b=clip_b)
+    assert decided == {"suggestion_shown": False, "suggestion_side": "", "suggestion_p": None}
 
 
 def test_without_an_active_model_nothing_is_suggested_or_recorded(settings: Any) -> None:
