@@ -1,5 +1,5 @@
-"""URLs of the annotation app (pages and API routes)."""
-from django.urls import path
+"""URLs of the annotation app; campaigns will route their pages and API here."""
+from django.urls import URLPattern, URLResolver
 
 app_name = "annotation"
-urlpatterns: list = []
+urlpatterns: list[URLPattern | URLResolver] = []
