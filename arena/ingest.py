@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from arena import audio
 from arena.models import Clip, Prompt, System
 from config.errors import EarshotError
+from scoring.reward_scoring import clip_scoring_queue
 
 logger = logging.getLogger(__name__)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus"}
@@ -137,10 +138,6 @@ def _delete(names: list[str]) -> None:
 
 def _queue_scoring(clip: Clip) -> None:
     """New clips are scored by the active reward model in Celery, once the row is committed."""
-    try:
-        from scoring.reward_scoring import clip_scoring_queue
-    except ImportError:
-        return
     clip_scoring_queue(clip_ids=[clip.pk])
 
 

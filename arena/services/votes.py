@@ -19,6 +19,7 @@ from arena.models import Battle, Choice, Rater, Vote
 from arena.selectors import LYRICS_AXIS, listening_required_ms
 from arena.services.battles import battle_ensure_open
 from config.errors import InvalidInput
+from scoring.reward_scoring import agreement_recompute_request
 from scoring.scopes import vote_scopes
 from scoring.services import leaderboards_request_recompute
 
@@ -145,6 +146,7 @@ def _vote_insert(
     battle.status = Battle.Status.VOTED
     battle.save(update_fields=["status"])
     leaderboards_request_recompute(scopes=vote_scopes(vote))
+    agreement_recompute_request()
     return vote
 
 

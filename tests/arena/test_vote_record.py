@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from arena.errors import (
@@ -19,6 +20,7 @@ from arena.models import Battle, Choice, Vote
 from arena.services import battle_create, battle_events_record, vote_record
 from arena.services.listening import ListeningEvent
 from config.errors import InvalidInput
+from scoring.reward_scoring import AGREEMENT_QUEUED_KEY
 from scoring.scopes import vote_scopes
 from tests.arena.arena_support import arena_isolated, battle_age, catalogue_import  # noqa: F401
 from tests.factories import ClipFactory, PromptFactory, RaterFactory
@@ -164,13 +166,17 @@ def test_it_takes_the_battle_age_as_decision_time_when_the_client_gives_none(bat
     assert 11000 <= vote.decision_ms <= 20000
 
 
-def test_it_queues_one_recompute_per_scope_after_commit(battle: Battle, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_it_queues_one_recompute_per_scope_and_one_agreement_report_after_commit(  # type: ignore[no-untyped-def]
+    battle: Battle, django_capture_on_commit_callbacks
+) -> None:
     battle = listened(battle, a_ms=5000, b_ms=5000)
+    cache.delete(AGREEMENT_QUEUED_KEY)  # no agreement recompute already waiting from an earlier test
     with django_capture_on_commit_callbacks() as callbacks:
         vote, _ = vote_record(
             battle_public_id=battle.public_id, rater=battle.rater, choice=Choice.A, musicality=Choice.B
         )
-    assert len(callbacks) == len(vote_scopes(vote)) == 3  # arena, arena:musicality, arena:instrumental
+    assert len(vote_scopes(vote)) == 3  # arena, arena:musicality, arena:instrumental
+    assert len(callbacks) == 3 + 1
     with django_capture_on_commit_callbacks() as again:
         vote_record(battle_public_id=battle.public_id, rater=battle.rater, choice=Choice.A, musicality=Choice.B)
     assert again == []

@@ -170,15 +170,19 @@ def test_battle_suggestion_names_a_side_and_its_probability_from_stored_scores(t
     assert battle_suggestion(clip_a=second, clip_b=first) == ("a", pytest.approx(0.8))
 
 
-def test_the_suggestion_is_recorded_always_and_shown_at_the_configured_share(tmp_path: Path, settings: Any) -> None:
+def test_the_suggestion_is_recorded_whenever_a_share_is_shown_and_shown_at_that_share(
+    tmp_path: Path, settings: Any
+) -> None:
     catalogue = catalogue_import(tmp_path, systems=2, prompts=1)
     version = version_make(tmp_path / "ckpt", active=True)
     first, second = catalogue.clips
     ClipScore.objects.create(version=version, clip=first, axis="overall", score=1.0)
     ClipScore.objects.create(version=version, clip=second, axis="overall", score=0.0)
-    settings.EARSHOT_SUGGESTION_SHARE = 0.0
+    settings.EARSHOT_SUGGESTION_SHARE = 1e-9  # practically never shown, yet recorded: the anchoring control group
     hidden = suggestion_for_new_battle(clip_a=first, clip_b=second)
     assert hidden["suggestion_shown"] is False and hidden["suggestion_side"] == "a"
+    settings.EARSHOT_SUGGESTION_SHARE = 0.0  # no share: nothing to compare, so nothing looked up or recorded
+    assert suggestion_for_new_battle(clip_a=first, clip_b=second)["suggestion_side"] == ""
     settings.EARSHOT_SUGGESTION_SHARE = 1.0
     shown = suggestion_for_new_battle(clip_a=first, clip_b=second)
     assert shown["suggestion_shown"] is True and shown["suggestion_p"] == pytest.approx(1 / (1 + math.exp(-1)))

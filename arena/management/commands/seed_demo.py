@@ -10,6 +10,8 @@ from tqdm import tqdm
 from arena import synth
 from arena.demo import demo_catalogue_seed, demo_votes_simulate
 from config.errors import EarshotError
+from scoring.reward_scoring import agreement_recompute_request
+from scoring.reward_services import reward_model_ensure_default
 
 
 def _ranking_text() -> str:
@@ -65,6 +67,11 @@ class Command(BaseCommand):
                     f"votes: {votes.votes_created} simulated now, {votes.votes_total} in total from {votes.raters} "
                     "raters"
                 )
+            # Activating the bundled reward model scores every clip and reports its agreement (in Celery).
+            version = reward_model_ensure_default()
+            if version is not None:
+                agreement_recompute_request()
+                self.stdout.write(f"reward model: {version.name} active; clips scored and agreement queued")
         except EarshotError as exc:
             bar.close()
             raise CommandError(exc.message) from exc
