@@ -6,6 +6,7 @@ baseline on the same pairs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +41,19 @@ def pairs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, Path
     return made
 
 
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    # As deployed in a Celery worker; scoring is fast enough on one thread (see bench/bench_reward.py).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.usefixtures("one_thread")
 def test_the_bundled_model_prefers_clean_recordings_and_beats_the_baseline(
     pairs: list[tuple[str, str, Path, Path]],
 ) -> None:
-    torch.set_num_threads(2)
     model = load_reward_model()
     cleans = sorted({clean for _, _, clean, _ in pairs})
     clean_scores = model.score([ClipInput(audio=path) for path in cleans])

@@ -4,6 +4,7 @@ records with a Bradley–Terry loss, ties as ½, both_bad left out, prompts kept
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,14 @@ RATE = 16_000
 TINY = NetworkConfig(channels=(8, 16, 16, 32), embed_dim=32, text_dim=16, head_hidden=16)
 
 
+@pytest.fixture(autouse=True)
+def _threads_restored() -> Iterator[None]:
+    # Training sets torch's process-wide thread count; later tests should not inherit it.
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def _pieces(count: int, seed: int, seconds: float = 4.0) -> list[SourceClip]:
     rng = np.random.default_rng(seed)
     pieces = []
@@ -56,7 +65,7 @@ def test_stage_one_learns_to_prefer_clean_over_degraded_copies() -> None:
         data=train,
         validation=held_out,
         settings=PretrainSettings(steps=40, batch_pairs=16, alignment_pairs=4, learning_rate=3e-3, seed=0),
-        num_threads=2,
+        num_threads=1,
         device="cpu",
         progress=lambda stage, done, total, figures: seen.append((stage, done)),
     )
@@ -148,7 +157,7 @@ def test_stage_two_fits_votes_and_reports_held_out_prompts(tmp_path: Path) -> No
         model=model,
         records=records,
         settings=FinetuneSettings(epochs=12, batch_size=8, learning_rate=3e-3, holdout_fraction=0.34, patience=3),
-        num_threads=2,
+        num_threads=1,
     )
     metrics = result.metrics
     print("before", before, "after", metrics)
