@@ -1,7 +1,7 @@
 """REST routes of the arena under /api/."""
 from django.urls import URLPattern, URLResolver, path
 
-from arena import api
+from arena import api, upload_api
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("battles/", api.BattleCreateApi.as_view(), name="battle-create"),
@@ -11,4 +11,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("battles/<uuid:battle_id>/audio/<str:side>", api.BattleAudioApi.as_view(), name="battle-audio"),
     path("systems/", api.SystemListApi.as_view(), name="system-list"),
     path("prompts/", api.PromptListApi.as_view(), name="prompt-list"),
+    path("clips/", upload_api.ClipUploadApi.as_view(), name="clip-upload"),
 ]

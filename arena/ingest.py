@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.db import IntegrityError, transaction
 
 from arena import audio
@@ -239,6 +242,39 @@ def _import_line(*, root: Path, number: int, raw: str, create_systems: bool) -> 
     if not created:
         return ImportOutcome(number, source, "skipped", "already imported", clip.pk)
     return ImportOutcome(number, source, "imported", f"clip {clip.public_id}", clip.pk)
+
+
+def clip_upload(
+    *,
+    system_key: str,
+    audio_file: UploadedFile,
+    prompt_id: int | None = None,
+    prompt_text: str = "",
+    lyrics: str = "",
+    language: str = "en",
+) -> tuple[Clip, bool]:
+    """Import one uploaded file (the admin API): the same checks as a manifest line, whole or not at all."""
+    name = Path(audio_file.name or "upload").name
+    limit = settings.EARSHOT_MAX_UPLOAD_BYTES
+    if audio_file.size is not None and audio_file.size > limit:
+        raise ClipRefused("too_large", f"{name}: {audio_file.size} bytes is larger than the limit of {limit} bytes")
+    entry: dict[str, Any] = {"system": system_key, "prompt_id": prompt_id, "prompt": prompt_text,
+                             "lyrics": lyrics, "language": language}
+    with ExitStack() as stack:
+        if isinstance(audio_file, TemporaryUploadedFile):
+            path = Path(audio_file.temporary_file_path())
+        else:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="earshot-upload-")))
+            path = folder / f"upload{Path(name).suffix.lower()[:8]}"
+            with path.open("wb") as handle:
+                for chunk in audio_file.chunks():
+                    handle.write(chunk)
+        with transaction.atomic():
+            system = _system_for(entry, create=False)
+            prompt = _prompt_for(entry)
+            if prompt.pk is None:
+                prompt.save()
+            return clip_import(system=system, prompt=prompt, path=path, original_name=name)
 
 
 def _system_for(entry: dict[str, Any], *, create: bool) -> System:
