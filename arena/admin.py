@@ -29,13 +29,25 @@ class PromptAdmin(admin.ModelAdmin):
 
 @admin.register(Clip)
 class ClipAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "system", "prompt_id", "duration_s", "sample_rate", "channels", "loudness_lufs",
-                    "delivery_lufs", "active")
+    list_display = ("public_id", "system", "prompt_id", "duration", "sample_rate", "channels", "loudness",
+                    "delivery_loudness", "active")
     list_filter = ("system", "active", "sample_rate", "channels")
     search_fields = ("public_id", "sha256", "original_name", "prompt__text", "system__name")
     readonly_fields = ("public_id", "sha256", "duration_s", "sample_rate", "channels", "loudness_lufs",
                        "delivery_lufs", "original", "delivery", "created_at")
     list_select_related = ("system",)
+
+    @admin.display(description="duration", ordering="duration_s")
+    def duration(self, obj: Clip) -> str:
+        return f"{obj.duration_s:.2f} s"
+
+    @admin.display(description="loudness", ordering="loudness_lufs")
+    def loudness(self, obj: Clip) -> str:
+        return f"{obj.loudness_lufs:.1f} LUFS"
+
+    @admin.display(description="delivered at", ordering="delivery_lufs")
+    def delivery_loudness(self, obj: Clip) -> str:
+        return f"{obj.delivery_lufs:.1f} LUFS"
 
 
 @admin.register(Rater)
