@@ -4,7 +4,7 @@ TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ear
             REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}
 PORT ?= 8000
 
-.PHONY: venv demo test lint bench services
+.PHONY: venv demo test lint bench services reward-model
 
 venv: node_modules/.package-lock.json
 	@scripts/venv.sh
@@ -36,3 +36,9 @@ bench: venv services
 	$(PY) bench/bench_ratings.py
 	$(PY) bench/bench_reward.py
 	$(TEST_ENV) $(PY) bench/bench_arena.py
+
+# Rebuild the bundled reward model (scoring/reward/weights) on a scratch embedded database; about 15 minutes on 2 cores.
+reward-model: venv
+	@unset DATABASE_URL REDIS_URL; export EARSHOT_DATA_DIR=$$(mktemp -d); \
+	  $(PY) manage.py migrate --noinput -v0 && $(PY) manage.py build_reward_model; \
+	  status=$$?; rm -rf "$$EARSHOT_DATA_DIR"; exit $$status

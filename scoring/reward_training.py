@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -68,10 +68,18 @@ def _training_version_start(
 def _vote_records(*, stack: ExitStack) -> list[Any]:
     """Every vote as a VoteRecord: per axis its outcome (ties kept as 1/2, both_bad and blanks left out), the clips'
     original files, the prompt text, lyrics and reference audio, grouped by prompt for the held-out split."""
+    return [record for record, _, _ in vote_records_with_systems(stack=stack)]
+
+
+def vote_records_with_systems(*, stack: ExitStack) -> list[tuple[Any, str, str]]:
+    """As `_vote_records`, each record with the slugs of the systems on sides A and B (for the demo's true model);
+    the stored files stay open until `stack` closes."""
     from scoring.reward.train import VoteRecord
 
     records = []
-    votes = Vote.objects.select_related("battle__clip_a", "battle__clip_b", "prompt").order_by("id")
+    votes = Vote.objects.select_related(
+        "battle__clip_a__system", "battle__clip_b__system", "prompt"
+    ).order_by("id")
     paths: dict[str, Path] = {}
 
     def local(name: str | None) -> Path:
@@ -90,18 +98,82 @@ def _vote_records(*, stack: ExitStack) -> list[Any]:
         if not outcomes:
             continue
         prompt = vote.prompt
-        records.append(
-            VoteRecord(
-                clip_a=local(vote.battle.clip_a.original.name),
-                clip_b=local(vote.battle.clip_b.original.name),
-                outcomes=outcomes,
-                prompt_text=prompt.text or None,
-                lyrics=prompt.lyrics or None,
-                reference=local(prompt.reference_audio.name) if prompt.reference_audio else None,
-                group=f"prompt-{prompt.pk}",
-            )
+        record = VoteRecord(
+            clip_a=local(vote.battle.clip_a.original.name),
+            clip_b=local(vote.battle.clip_b.original.name),
+            outcomes=outcomes,
+            prompt_text=prompt.text or None,
+            lyrics=prompt.lyrics or None,
+            reference=local(prompt.reference_audio.name) if prompt.reference_audio else None,
+            group=f"prompt-{prompt.pk}",
         )
+        records.append((record, vote.battle.clip_a.system.slug, vote.battle.clip_b.system.slug))
     return records
+
+
+def _demo_true_strengths() -> dict[str, dict[str, float]]:
+    """Per axis, each demo system's strength in the vote simulation (arena/demo.py). Only the order matters for
+    accuracy, so prompt alignment uses prompt_fidelity, which the simulation's log-odds increase with."""
+    from arena import synth
+
+    return {
+        "overall": {profile.slug: profile.true_strength for profile in synth.DEMO_SYSTEMS},
+        "musicality": {profile.slug: profile.musicality_strength for profile in synth.DEMO_SYSTEMS},
+        "prompt_alignment": {profile.slug: profile.prompt_fidelity for profile in synth.DEMO_SYSTEMS},
+    }
+
+
+def true_model_accuracy(*, votes: Sequence[tuple[Any, str, str]]) -> dict[str, dict[str, Any]]:
+    """Per axis, the share of decisive votes won by the side the simulation's true preference model favours (the
+    higher strength; half a point when both strengths are equal): the best accuracy any model can expect."""
+    strengths = _demo_true_strengths()
+    report: dict[str, dict[str, Any]] = {}
+    for axis, table in strengths.items():
+        points: list[float] = []
+        for record, slug_a, slug_b in votes:
+            outcome = record.outcomes.get(axis)
+            if outcome not in {"a", "b"} or slug_a not in table or slug_b not in table:
+                continue
+            difference = table[slug_a] - table[slug_b]
+            points.append(0.5 if difference == 0 else float((difference > 0) == (outcome == "a")))
+        if points:
+            report[axis] = {"decisive_pairs": len(points), "accuracy": round(sum(points) / len(points), 4)}
+    return report
+
+
+def demo_finetune(
+    *, network: Any, settings_ft: Any, progress: Progress | None = None
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Stage 2 on every vote in the database, then per axis on the votes held out by prompt: the network's accuracy
+    (before and after) and that of the demo simulation's true preference model on the same votes.
+    Returns (the fine-tuned network, its metrics, a summary of the votes used)."""
+    from scoring.reward import train as training
+
+    with ExitStack() as stack:
+        votes = vote_records_with_systems(stack=stack)
+        if len(votes) < 2:
+            raise NotEnoughData(f"Fine-tuning needs votes: there are {len(votes)} usable ones.")
+        records = [record for record, _, _ in votes]
+        # The split reward_finetune makes: the usable records, split by prompt with the same seed and fraction.
+        usable = [r for r in records if any(r.outcomes.get(axis) in training.OUTCOME_TARGET for axis in network.axes)]
+        _, held = training.records_split(
+            records=usable, holdout_fraction=settings_ft.holdout_fraction, seed=settings_ft.seed
+        )
+        before = training.votes_evaluate(model=network, records=held)
+        result = training.reward_finetune(model=network, records=records, settings=settings_ft, progress=progress)
+    held_ids = {id(record) for record in held}
+    held_votes = [row for row in votes if id(row[0]) in held_ids]
+    metrics = dict(result.metrics)
+    metrics["true_model_holdout"] = true_model_accuracy(votes=held_votes)
+    metrics["holdout_before_finetune"] = before
+    metrics["history"] = result.history
+    summary = {
+        "votes": len(votes),
+        "prompts": len({record.group_key for record in records}),
+        "clips": len({str(side) for record in records for side in (record.clip_a, record.clip_b)}),
+        "systems": sorted({slug for _, a, b in votes for slug in (a, b)}),
+    }
+    return result.model, metrics, summary
 
 
 def _pretrain_sources(*, stack: ExitStack) -> list[Any]:

@@ -21,7 +21,15 @@ from arena.synth import random_spec, render, spec_prompt_text
 from scoring.reward.audio import FrontEndConfig
 from scoring.reward.checkpoint import checkpoint_save
 from scoring.reward.network import RewardNetwork, parameter_count
-from scoring.reward.train import PretrainSettings, SourceClip, pretrain_set_make, reward_pretrain, seed_everything
+from scoring.reward.train import (
+    PretrainSettings,
+    Progress,
+    SourceClip,
+    TrainResult,
+    pretrain_set_make,
+    reward_pretrain,
+    seed_everything,
+)
 
 VERSION = "bundled-stage1-v1"
 
@@ -52,8 +60,9 @@ def _printer(stage: str, done: int, total: int, figures: Mapping[str, float]) ->
     print(f"{stage} {done}/{total} {shown}", file=sys.stderr, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def pretrain_parser() -> argparse.ArgumentParser:
+    """The stage-1 options and their defaults (shared with `manage.py build_reward_model`)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pieces", type=int, default=200, help="synthesised training pieces")
@@ -68,20 +77,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--workers", type=int, default=2, help="processes that make the pairs")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def pretrain_run(
+    args: argparse.Namespace, *, command: str, progress: Progress | None = None, show_render: bool = True
+) -> tuple[TrainResult, dict[str, Any]]:
+    """Stage 1 with the options of `pretrain_parser`: the trained network (on its device) and the training summary
+    to store in the checkpoint (data, settings, seconds per step)."""
     torch.set_num_threads(args.threads)
     seed_everything(seed=args.seed)
     started = time.perf_counter()
     config = FrontEndConfig()
     pieces = synth_sources(
         count=args.pieces + args.validation_pieces, seconds=args.piece_seconds,
-        sample_rate=args.render_rate, seed=args.seed,
+        sample_rate=args.render_rate, seed=args.seed, progress=show_render,
     )
     train_pieces, validation_pieces = pieces[: args.pieces], pieces[args.pieces :]
     rendered = time.perf_counter()
     data = pretrain_set_make(
-        sources=train_pieces, pairs=args.pairs, config=config, seed=args.seed, workers=args.workers, progress=_printer
+        sources=train_pieces, pairs=args.pairs, config=config, seed=args.seed, workers=args.workers, progress=progress
     )
     validation = pretrain_set_make(
         sources=validation_pieces, pairs=max(len(validation_pieces) * 8, 1), config=config, seed=args.seed + 1,
@@ -95,14 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     result = reward_pretrain(
         model=model, data=data, settings=settings, validation=validation,
-        num_threads=args.threads, device=args.device, progress=_printer,
+        num_threads=args.threads, device=args.device, progress=progress,
     )
     finished = time.perf_counter()
     training: dict[str, Any] = {
-        "command": "python -m scoring.reward.pretrain_cli " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command,
         "seed": args.seed,
         "data": (
-            f"stage 1 only: {args.pieces} pieces of {args.piece_seconds:g} s from arena/synth.py (random specs, "
+            f"stage 1: {args.pieces} pieces of {args.piece_seconds:g} s from arena/synth.py (random specs, "
             f"effects and mastering) rendered at {args.render_rate} Hz, {args.pairs} pseudo-preference pairs "
             "(clean vs randomly degraded or chained degradations, or milder vs harsher) plus prompt and "
             "reference alignment pairs; no votes"
@@ -119,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         "threads": args.threads,
     }
+    return result, training
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = pretrain_parser().parse_args(argv)
+    command = "python -m scoring.reward.pretrain_cli " + " ".join(sys.argv[1:] if argv is None else argv)
+    result, training = pretrain_run(args, command=command, progress=_printer)
     info = checkpoint_save(
         model=result.model.to("cpu"), directory=args.out, version=VERSION, training=training, metrics=result.metrics
     )
