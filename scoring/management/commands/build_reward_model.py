@@ -42,9 +42,9 @@ class Command(BaseCommand):
         parser.add_argument("--demo-votes", type=int, default=None, help="seed_demo --votes (its default)")
         # Stage 2: few votes for a 1.5M-parameter network. A fixed stage-1 audio encoder keeps what stage 1 learnt
         # about damage (the generalisation test) and is several times faster; the heads learn the demo's tastes.
-        parser.add_argument("--epochs", type=int, default=12)
-        parser.add_argument("--learning-rate", type=float, default=1e-3)
-        parser.add_argument("--patience", type=int, default=4)
+        parser.add_argument("--epochs", type=int, default=8)
+        parser.add_argument("--learning-rate", type=float, default=3e-4)
+        parser.add_argument("--patience", type=int, default=3)
         parser.add_argument("--train-encoder", action="store_true", help="fine-tune the audio encoder too")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
