@@ -1,5 +1,5 @@
-"""Reproduce the bundled reward-model checkpoint: stage 1 on music from arena/synth.py (random
-effects and mastering) against degraded copies of itself.
+"""Stage 1 of the bundled reward model on music from arena/synth.py (random effects and mastering)
+against degraded copies of itself; `make reward-model` runs it, then stage 2 on the demo's votes.
 
     python -m scoring.reward.pretrain_cli --out scoring/reward/weights --seed 0
 """
