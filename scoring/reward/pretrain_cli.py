@@ -1,7 +1,7 @@
 """Stage 1 of the bundled reward model on music from arena/synth.py (random effects and mastering)
 against degraded copies of itself; `make reward-model` runs it, then stage 2 on the demo's votes.
 
-    python -m scoring.reward.pretrain_cli --out scoring/reward/weights --seed 0
+    python -m scoring.reward.pretrain_cli --out /tmp/stage1 --seed 0
 """
 
 from __future__ import annotations
