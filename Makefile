@@ -31,6 +31,7 @@ lint: venv
 	$(PY) -m mypy config arena annotation scoring
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check
+	$(PY) manage.py spectacular --fail-on-warn --validate --file /dev/null
 
 bench: venv services
 	$(PY) bench/bench_ratings.py

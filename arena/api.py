@@ -35,7 +35,6 @@ from arena.errors import BattleNotFound
 from arena.models import Battle
 from arena.raters import ip_hash_for_request, rater_for_request
 from arena.serializers import (
-    ArenaErrorSerializer,
     BattleEventsInputSerializer,
     BattleEventsOutputSerializer,
     BattleOutputSerializer,
@@ -46,6 +45,7 @@ from arena.serializers import (
 )
 from arena.services import battle_create, battle_events_record, vote_record
 from arena.throttles import IpThrottle, RaterAndIpThrottle
+from config.api import ErrorSerializer
 from scoring.reward_selectors import suggestion_public
 
 TAG = "arena"
@@ -53,7 +53,7 @@ AUDIO_SIDES = ("a", "b", "reference")
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ArenaErrorSerializer, description=description)
+    return OpenApiResponse(ErrorSerializer, description=description)
 
 
 NOT_FOUND = _error("battle_not_found: no such battle, or it belongs to another rater (not told apart).")
@@ -96,8 +96,11 @@ class RaterTokenAuthentication(TokenAuthentication):
 
 
 class RaterTokenScheme(TokenScheme):
+    """The same `Authorization: Token …` header as DRF's; a name of its own keeps the schema components apart."""
+
     target_class = "arena.api.RaterTokenAuthentication"
-    name = "tokenAuth"
+    name = "raterTokenAuth"
+    priority = 1  # DRF's own TokenScheme matches subclasses too
 
 
 AUTHENTICATION = [CsrfSessionAuthentication, RaterTokenAuthentication]

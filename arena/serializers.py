@@ -16,14 +16,6 @@ MAX_CLIENT_HINTS_CHARS = 4096
 AXIS_CHOICES = Choice.choices
 
 
-class ArenaErrorSerializer(serializers.Serializer):
-    """The body of every error answer (config.api.exception_handler), as the arena documents it."""
-
-    code = serializers.CharField(help_text="Stable machine-readable error code, e.g. listening_too_short.")
-    message = serializers.CharField(help_text="What went wrong, in a sentence a listener can act on.")
-    details = serializers.DictField(required=False, help_text="Extra facts about the error, when there are any.")
-
-
 # Inputs
 
 

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from arena.ingest import clip_upload
 from arena.models import Clip
-from arena.serializers import ArenaErrorSerializer
+from config.api import ErrorSerializer
 
 
 class ClipUploadInputSerializer(serializers.Serializer):
@@ -50,10 +50,10 @@ class ClipUploadApi(APIView):
         responses={
             201: ClipOutputSerializer,
             200: OpenApiResponse(ClipOutputSerializer, description="The same file was already imported for them."),
-            400: OpenApiResponse(ArenaErrorSerializer, description="Refused: `details.reason` says why "
+            400: OpenApiResponse(ErrorSerializer, description="Refused: `details.reason` says why "
                                  "(not_audio, undecodable, truncated, silent, too_long, too_large, duplicate, "
                                  "unknown_system, unknown_prompt)."),
-            403: OpenApiResponse(ArenaErrorSerializer, description="Only staff may upload."),
+            403: OpenApiResponse(ErrorSerializer, description="Only staff may upload."),
         },
         summary="Upload one clip of a system for a prompt (admins)",
     )

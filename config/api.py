@@ -4,10 +4,19 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import exceptions as drf_exceptions
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import EarshotError
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error answer, for the OpenAPI schema of every app."""
+
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. listening_too_short, unknown_scope.")
+    message = serializers.CharField(help_text="What went wrong, in a sentence a person can act on.")
+    details = serializers.JSONField(required=False, help_text="Extra facts about the error, when there are any.")
 
 
 def _flatten(detail: Any) -> str:

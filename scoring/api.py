@@ -10,9 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import ErrorSerializer
 from scoring.scopes import scope_parse
 from scoring.selectors import leaderboard_detail, leaderboards_summary
-from scoring.serializers import ErrorSerializer, LeaderboardDetailSerializer, ScopeSummarySerializer
+from scoring.serializers import LeaderboardDetailSerializer, ScopeSummarySerializer
 
 HISTORY_MAX = 500
 

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import ErrorSerializer
 from config.errors import NotFound
 from scoring.models import RewardModelVersion
 from scoring.reward_selectors import agreement_report_current, prompt_ranking, versions_list
@@ -16,7 +17,6 @@ from scoring.reward_serializers import (
     RankingQuerySerializer,
     RewardModelVersionSerializer,
 )
-from scoring.serializers import ErrorSerializer
 
 
 class NoAgreementReport(NotFound):

@@ -82,14 +82,6 @@ class ScopeSummarySerializer(serializers.Serializer):
     computed_at = serializers.DateTimeField(allow_null=True)
 
 
-class ErrorSerializer(serializers.Serializer):
-    """The body of every error answer (config.api.exception_handler)."""
-
-    code = serializers.CharField(help_text="Stable machine-readable code, e.g. unknown_scope, invalid_input.")
-    message = serializers.CharField(help_text="What went wrong and what to do about it.")
-    details = serializers.JSONField(required=False)
-
-
 def snapshot_payload(snapshot: LeaderboardSnapshot) -> dict[str, Any]:
     """The snapshot as plain JSON-ready data: the API body and the websocket push are the same."""
     return dict(LeaderboardSnapshotSerializer(snapshot).data)
