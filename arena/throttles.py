@@ -5,21 +5,17 @@ list of every request time), at the price of allowing up to twice the rate acros
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
-import redis
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from arena.raters import ip_hash_for_request, rater_key_for_request
+from config.cache import cache_incr_many
 
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
            "d": 86400, "day": 86400}
@@ -69,7 +65,7 @@ class WindowThrottle(BaseThrottle):
             counted.append((key, most, seconds + 1, (window + 1) * seconds - now))
         if not counted:
             return True
-        counts = _window_counts([(key, timeout) for key, _, timeout, _ in counted])
+        counts = cache_incr_many([(key, timeout) for key, _, timeout, _ in counted])
         over = [retry for (_, most, _, retry), count in zip(counted, counts, strict=True) if count > most]
         if over:
             self.retry_after = max(over)
@@ -78,42 +74,6 @@ class WindowThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return getattr(self, "retry_after", None)
-
-
-def _cache_write_server() -> str:
-    location = settings.CACHES["default"]["LOCATION"]
-    servers = re.split("[;,]", location) if isinstance(location, str) else list(location)
-    return servers[0]
-
-
-@lru_cache(maxsize=4)
-def _redis_client(url: str) -> redis.Redis:
-    """One client (and connection pool) per process for the cache's Redis: Django's backend makes a cache object
-    per request context under ASGI and a client per call, which costs more than the count itself."""
-    return redis.Redis.from_url(url)
-
-
-def _window_counts(keys: list[tuple[str, int]]) -> list[int]:
-    """Count one more request in each (key, timeout) counter; on Redis one round trip for them all (INCR, then
-    EXPIRE where none is set yet), elsewhere the cache's own incr/add."""
-    if isinstance(caches["default"], RedisCache):
-        pipeline = _redis_client(_cache_write_server()).pipeline()
-        for key, timeout in keys:
-            full_key = cache.make_and_validate_key(key)
-            pipeline.incr(full_key)
-            pipeline.expire(full_key, timeout, nx=True)
-        return [int(count) for count in pipeline.execute()[::2]]
-    return [_window_count(key, timeout=timeout) for key, timeout in keys]
-
-
-def _window_count(key: str, *, timeout: int) -> int:
-    try:
-        return int(cache.incr(key))
-    except ValueError:
-        # First request of the window: create the counter; if another request just did, count on it.
-        if cache.add(key, 1, timeout=timeout):
-            return 1
-        return int(cache.incr(key))
 
 
 def _ip_limit(request: Request) -> list[Limit]:

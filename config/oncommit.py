@@ -1,13 +1,18 @@
-"""Side effects that must wait for the surrounding transaction to commit: Celery enqueues and channel broadcasts."""
+"""Side effects that must wait for the surrounding transaction to commit: Celery enqueues (once per debounce
+window where asked) and channel broadcasts."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from celery import Task
+from celery import Signature, Task
 from channels.layers import get_channel_layer
+from django.core.cache import cache
 from django.db import transaction
+
+from config.cache import cache_add_many
 
 
 def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
@@ -25,3 +30,34 @@ def broadcast_on_commit(group: str, message_type: str, payload: dict[str, Any]) 
             async_to_sync(layer.group_send)(group, {"type": message_type, "payload": frozen})
 
     transaction.on_commit(send)
+
+
+def enqueue_once_on_commit(jobs: Sequence[tuple[str, Signature]], *, hold_seconds: float) -> None:
+    """After commit, send each (mark, task signature) whose mark is not set, and set it for `hold_seconds`.
+
+    A debounce without database writes: while a job waits in the queue its mark says so, and later requests send
+    none. The task clears its mark (queued_mark_clear) before it reads anything, so a request committed after
+    that sends a new job, and one committed before it is seen by the run. The mark is only set after the commit
+    for the same reason. A lost message holds the mark until it expires; periodic catch-ups cover the gap.
+    """
+    pending = list(jobs)
+    if not pending:
+        return
+
+    def send() -> None:
+        fresh = cache_add_many([mark for mark, _ in pending], timeout=hold_seconds)
+        for (_, signature), added in zip(pending, fresh, strict=True):
+            if added:
+                signature.apply_async()
+
+    transaction.on_commit(send)
+
+
+def queued_mark_clear(mark: str) -> None:
+    """The job of this mark has started: requests from now on queue a new one."""
+    cache.delete(mark)
+
+
+def queued_mark_set(mark: str, *, hold_seconds: float) -> None:
+    """Mark a job as queued whether or not it was (a task that sends itself again)."""
+    cache.set(mark, 1, timeout=hold_seconds)

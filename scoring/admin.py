@@ -23,8 +23,8 @@ class LeaderboardSnapshotAdmin(admin.ModelAdmin):
 
 @admin.register(ScopeRecompute)
 class ScopeRecomputeAdmin(admin.ModelAdmin):
-    list_display = ["scope", "requested_at", "enqueued_at", "running_since", "finished_at"]
-    readonly_fields = ["scope", "requested_at", "enqueued_at", "running_since", "finished_at"]
+    list_display = ["scope", "running_since", "finished_at"]
+    readonly_fields = ["scope", "running_since", "finished_at"]
     actions = ["recompute_now"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -26,12 +26,10 @@ class LeaderboardSnapshot(models.Model):
 
 
 class ScopeRecompute(models.Model):
-    """Single-flight and debounce state of one scope's recompute, claimed with a conditional UPDATE."""
+    """Single-flight state of one scope's recompute, claimed with a conditional UPDATE (whether a recompute waits
+    in the queue is a mark in the cache: votes never write here)."""
 
     scope = models.CharField(max_length=100, unique=True)
-    requested_at = models.DateTimeField(null=True, blank=True)
-    # Set while a recompute task is queued and not yet claimed: later votes in the debounce window add none.
-    enqueued_at = models.DateTimeField(null=True, blank=True)
     running_since = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from config.oncommit import enqueue_on_commit
+from config.oncommit import enqueue_on_commit, enqueue_once_on_commit
 
 
 def clip_scoring_queue(*, clip_ids: Sequence[int]) -> None:
@@ -25,16 +25,14 @@ AGREEMENT_QUEUED_KEY = "scoring:agreement:queued"
 def agreement_recompute_request() -> None:
     """Votes arrived: after commit, queue one agreement recompute that waits out the debounce window.
 
-    Requests while one is already waiting add none (cache.add is atomic on Redis); the waiting task reads every
-    vote committed by the time it runs. The periodic beat run catches anything a lost message missed.
+    Requests while one is already waiting add none (its mark in the cache says so); the task clears the mark
+    before it reads, so it counts every vote committed by then. The periodic beat run catches what a lost message
+    missed.
     """
     from django.conf import settings
-    from django.core.cache import cache
-    from django.db import transaction
 
     from scoring.reward_tasks import agreement_recompute_task
 
     delay = float(settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
-    if not cache.add(AGREEMENT_QUEUED_KEY, "1", timeout=max(1, int(delay) + 1)):
-        return
-    transaction.on_commit(lambda: agreement_recompute_task.apply_async(countdown=delay))
+    job = agreement_recompute_task.s().set(countdown=delay)
+    enqueue_once_on_commit([(AGREEMENT_QUEUED_KEY, job)], hold_seconds=delay + settings.EARSHOT_RECOMPUTE_STALE_SECONDS)

@@ -11,7 +11,9 @@ from typing import Any
 from celery import shared_task
 from django.db import OperationalError
 
+from config.oncommit import queued_mark_clear
 from scoring.models import RewardModelVersion
+from scoring.reward_scoring import AGREEMENT_QUEUED_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ def agreement_recompute_task(version_id: int | None = None, force: bool = False)
     """Recompute the agreement report of a version (the active one by default) if its votes or scores changed."""
     from scoring.reward_agreement import agreement_recompute
 
+    queued_mark_clear(AGREEMENT_QUEUED_KEY)  # votes committed from now on queue another run
     version = RewardModelVersion.objects.filter(pk=version_id).first() if version_id is not None else None
     if version_id is not None and version is None:
         return None

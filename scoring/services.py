@@ -1,7 +1,7 @@
 """Leaderboard writes: recompute requests (debounced, on commit), the single-flight claim, and snapshots.
 
-A vote marks its scopes as requested inside its own transaction; at most one recompute task per scope waits in
-the queue, and at most one runs, holding a claim taken with a conditional UPDATE.
+A vote asks for its scopes' recomputes on commit; at most one recompute task per scope waits in the queue (a mark
+in the cache), and at most one runs, holding a claim taken with a conditional UPDATE.
 """
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from celery import Signature
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from arena.models import System
-from config.oncommit import broadcast_on_commit, enqueue_on_commit
+from config.oncommit import broadcast_on_commit, enqueue_once_on_commit, queued_mark_clear, queued_mark_set
 from scoring import ratings
 from scoring.models import LeaderboardSnapshot, ScopeRecompute
 from scoring.scopes import Scope, scope_parse
@@ -46,17 +47,20 @@ def _stale_before(now: datetime) -> datetime:
     return now - timedelta(seconds=settings.EARSHOT_RECOMPUTE_STALE_SECONDS)
 
 
-def _pending_free(now: datetime) -> Q:
-    """No recompute is queued for the scope, or the one queued is too old to trust (its broker message was lost)."""
-    return Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=_stale_before(now))
+def recompute_mark(scope: str) -> str:
+    """The cache key saying that a recompute of this scope waits in the queue."""
+    return f"scoring:recompute:queued:{scope}"
 
 
-def _recompute_enqueue(scope: str) -> None:
+def _mark_hold_seconds() -> float:
+    # Long enough to cover the debounce and a busy worker; a lost message frees its scope after this.
+    return float(settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS + settings.EARSHOT_RECOMPUTE_STALE_SECONDS)
+
+
+def _recompute_job(scope: str) -> Signature:
     from scoring.tasks import leaderboard_recompute
 
-    # A signature carries the countdown: enqueue_on_commit passes its own arguments to the task itself.
-    debounced = leaderboard_recompute.s(scope).set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
-    enqueue_on_commit(debounced)  # type: ignore[arg-type]
+    return leaderboard_recompute.s(scope).set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
 
 
 def _rows_ensure(scopes: list[str]) -> None:
@@ -64,28 +68,17 @@ def _rows_ensure(scopes: list[str]) -> None:
 
 
 def leaderboards_request_recompute(*, scopes: list[str]) -> None:
-    """Record that these scopes' votes changed and, on commit, queue one debounced recompute per scope.
+    """On commit, queue one debounced recompute per scope unless one already waits for that scope.
 
-    Call it inside the transaction that writes the votes. A scope that already has a recompute queued gets no
-    second one: the queued task reads every vote committed by the time it runs.
+    Call it inside the transaction that writes the votes. It writes nothing to the database (every vote would
+    otherwise update the same few rows and queue behind their locks): whether a recompute waits is a mark in the
+    cache, set after the commit, and the task clears it before it reads the votes (see enqueue_once_on_commit).
     """
     names = sorted(set(scopes))
     for name in names:
         scope_parse(name)
-    if not names:
-        return
-    now = timezone.now()
-    with transaction.atomic():
-        _rows_ensure(names)
-        # Lock the rows in one fixed order, so concurrent votes on overlapping scopes cannot deadlock.
-        locked = list(ScopeRecompute.objects.filter(scope__in=names).order_by("scope").select_for_update())
-        stale = _stale_before(now)
-        to_enqueue = [row.scope for row in locked if row.enqueued_at is None or row.enqueued_at < stale]
-        ScopeRecompute.objects.filter(scope__in=names).update(requested_at=now)
-        if to_enqueue:
-            ScopeRecompute.objects.filter(scope__in=to_enqueue).update(enqueued_at=now)
-    for name in to_enqueue:
-        _recompute_enqueue(name)
+    enqueue_once_on_commit([(recompute_mark(name), _recompute_job(name)) for name in names],
+                           hold_seconds=_mark_hold_seconds())
 
 
 def scope_recompute_claim(*, scope: str) -> datetime | None:
@@ -95,34 +88,28 @@ def scope_recompute_claim(*, scope: str) -> datetime | None:
     claimed = (
         ScopeRecompute.objects.filter(scope=scope)
         .filter(Q(running_since__isnull=True) | Q(running_since__lt=_stale_before(now)))
-        .update(running_since=now, enqueued_at=None)
+        .update(running_since=now)
     )
     return now if claimed == 1 else None
 
 
 def scope_recompute_defer(*, scope: str) -> None:
-    """The claim is held by another run: try again after the debounce, keeping the scope marked as queued."""
-    ScopeRecompute.objects.filter(scope=scope).update(enqueued_at=timezone.now())
-    _recompute_enqueue(scope)
+    """The claim is held by another run: try again after the debounce, marked as queued so votes add no more."""
+    queued_mark_set(recompute_mark(scope), hold_seconds=_mark_hold_seconds())
+    _recompute_job(scope).apply_async()
 
 
-def scope_recompute_release(*, scope: str, claimed_at: datetime) -> bool:
-    """Give the claim back; if votes came in while it ran and nothing is queued, queue one more. True if queued."""
-    now = timezone.now()
-    ScopeRecompute.objects.filter(scope=scope, running_since=claimed_at).update(running_since=None, finished_at=now)
-    again = (
-        ScopeRecompute.objects.filter(scope=scope, requested_at__gt=claimed_at)
-        .filter(_pending_free(now))
-        .update(enqueued_at=now)
+def scope_recompute_release(*, scope: str, claimed_at: datetime) -> None:
+    """Give the claim back. Votes that came in while the run read are covered: each queued its own run."""
+    ScopeRecompute.objects.filter(scope=scope, running_since=claimed_at).update(
+        running_since=None, finished_at=timezone.now()
     )
-    if again == 1:
-        _recompute_enqueue(scope)
-    return again == 1
 
 
 def leaderboard_recompute_run(*, scope: str) -> RecomputeOutcome:
     """Recompute one scope under its single-flight claim; BUSY (and retried later) when another run holds it."""
     parsed = scope_parse(scope)
+    queued_mark_clear(recompute_mark(parsed.name))  # from now on, a committed vote queues another run
     claimed_at = scope_recompute_claim(scope=parsed.name)
     if claimed_at is None:
         scope_recompute_defer(scope=parsed.name)

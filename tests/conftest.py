@@ -17,3 +17,17 @@ def _media_in_tmp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 @pytest.fixture
 def media_root(settings: pytest.FixtureRequest) -> Path:
     return Path(settings.MEDIA_ROOT)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _no_recompute_marks(request: pytest.FixtureRequest) -> None:
+    """No recompute counts as already queued by an earlier test: the marks live in the shared cache (Redis)."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return
+    from django.core.cache import cache
+
+    from scoring.reward_scoring import AGREEMENT_QUEUED_KEY
+    from scoring.scopes import scopes_all
+    from scoring.services import recompute_mark
+
+    cache.delete_many([AGREEMENT_QUEUED_KEY, *(recompute_mark(scope.name) for scope in scopes_all())])

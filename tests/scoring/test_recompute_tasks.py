@@ -117,7 +117,7 @@ def test_with_the_claim_an_overlapping_run_waits_and_the_last_run_counts_every_v
     slow = snapshot_compute(scope=scope_parse("arena"))
 
     _vote_like_the_arena(vote_writer, (b, a, Choice.A))
-    # The vote's own recomputes, overall and instrumental: run 1's claim cleared the queued mark.
+    # The vote's own recomputes, overall and instrumental (run 1 cleared the queued mark when it started).
     assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:instrumental"]
     published_tasks.clear()
     assert leaderboard_recompute_run(scope="arena") is RecomputeOutcome.BUSY  # run 2 does not run
@@ -126,25 +126,51 @@ def test_with_the_claim_an_overlapping_run_waits_and_the_last_run_counts_every_v
 
     snapshot_store(data=slow)
     published_tasks.clear()
-    assert scope_recompute_release(scope="arena", claimed_at=claimed_at) is False
+    scope_recompute_release(scope="arena", claimed_at=claimed_at)
     # The vote during run 1 is already covered by run 2's retry: nothing more is queued.
     assert published_tasks == []
     assert leaderboard_recompute_run(scope="arena") is RecomputeOutcome.WRITTEN
     assert _snapshot_counts("arena") == Vote.objects.count() == 4
 
 
-def test_a_run_that_saw_votes_arrive_queues_one_more(
+def test_a_mark_left_until_after_the_read_would_lose_a_vote_cast_during_the_run(
     vote_writer: VoteWriter, quick: Any, celery_app_on_queue: Any, published_tasks: list
 ) -> None:
+    """The race the mark's order prevents: a vote committed while a run reads, whose request sees the mark still
+    set, is counted by no run."""
     a, b, _ = _systems()
-    vote_writer.cast([(a, b, Choice.A)])
-    claimed_at = scope_recompute_claim(scope="arena")
-    assert claimed_at is not None
-    ScopeRecompute.objects.filter(scope="arena").update(requested_at=timezone.now())  # a vote came in meanwhile
-    assert scope_recompute_release(scope="arena", claimed_at=claimed_at) is True
-    assert [(p.task, p.args) for p in published_tasks] == [("scoring.tasks.leaderboard_recompute", ("arena",))]
-    row = ScopeRecompute.objects.get(scope="arena")
-    assert row.running_since is None and row.enqueued_at is not None and row.finished_at is not None
+    _vote_like_the_arena(vote_writer, (a, b, Choice.A))  # queues the overall recompute and marks it
+    published_tasks.clear()
+    reading = snapshot_compute(scope=scope_parse("arena"))  # a run that has not cleared the mark yet reads...
+    _vote_like_the_arena(vote_writer, (b, a, Choice.A))  # ...a vote commits meanwhile: the mark says "queued"
+    snapshot_store(data=reading)
+    assert [p.args for p in published_tasks if p.args == ("arena",)] == []
+    assert _snapshot_counts("arena") == 1 and Vote.objects.count() == 2  # and nothing is left to count it
+
+
+def test_a_vote_cast_while_a_run_reads_queues_one_more_run(
+    vote_writer: VoteWriter, quick: Any, celery_app_on_queue: Any, published_tasks: list, monkeypatch: Any
+) -> None:
+    from scoring import services
+
+    a, b, _ = _systems()
+    _vote_like_the_arena(vote_writer, (a, b, Choice.A))
+    published_tasks.clear()
+    real_refresh = services.snapshot_refresh
+
+    def refresh_with_a_vote_arriving(**kwargs: Any) -> Any:
+        snapshot = real_refresh(**kwargs)  # the run read one vote...
+        _vote_like_the_arena(vote_writer, (b, a, Choice.A))  # ...and a second commits before it finishes
+        return snapshot
+
+    monkeypatch.setattr(services, "snapshot_refresh", refresh_with_a_vote_arriving)
+    assert leaderboard_recompute_run(scope="arena") is RecomputeOutcome.WRITTEN
+    assert _snapshot_counts("arena") == 1
+    # The run cleared its mark before reading, so the second vote queued a run of its own.
+    assert [p.args for p in published_tasks if p.args == ("arena",)] == [("arena",)]
+    monkeypatch.setattr(services, "snapshot_refresh", real_refresh)
+    assert leaderboard_recompute_run(scope="arena") is RecomputeOutcome.WRITTEN
+    assert _snapshot_counts("arena") == Vote.objects.count() == 2
 
 
 def test_a_claim_left_by_a_dead_worker_goes_stale(quick: Any) -> None:
@@ -224,9 +250,7 @@ def test_votes_survive_a_redis_flush_and_the_full_recompute_counts_them(
         wait_for(lambda: all(_snapshot_counts(s) == 12
                              for s in ("arena", "arena:prompt_alignment", "arena:instrumental")), timeout=30)
 
-        # The lost messages left their scopes marked as queued; once that mark goes stale, votes queue again.
-        settings.EARSHOT_RECOMPUTE_STALE_SECONDS = 1.0
-        ScopeRecompute.objects.update(enqueued_at=timezone.now() - timedelta(seconds=5))
+        # The runs of the full recompute cleared the marks the lost messages had left: votes queue again.
         _vote_like_the_arena(vote_writer, (c, a, Choice.A))
         wait_for(lambda: _snapshot_counts("arena") == 13, timeout=30)
 

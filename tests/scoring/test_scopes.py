@@ -1,15 +1,18 @@
 """Scope names: parsing, which scopes a vote touches, and the recompute request a vote makes."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.core.cache import cache
 
 from arena.models import Choice
 from config.errors import EarshotError
 from scoring.models import ScopeRecompute
 from scoring.scopes import UnknownScope, scope_parse, scopes_with_votes, vote_scopes
-from scoring.services import leaderboards_request_recompute
+from scoring.services import leaderboards_request_recompute, recompute_mark
 from tests.factories import PromptFactory, SystemFactory
 
 if TYPE_CHECKING:
@@ -59,27 +62,47 @@ def test_blank_lyrics_count_as_instrumental(vote_writer: VoteWriter) -> None:
     assert [scope.name for scope in scopes_with_votes()] == ["arena", "arena:instrumental"]
 
 
-def test_a_request_marks_the_scopes_and_queues_one_task_per_scope_on_commit(
-    django_capture_on_commit_callbacks: object,
+def test_a_request_queues_one_task_per_scope_after_the_commit_and_writes_no_row(
+    django_capture_on_commit_callbacks: Callable[..., Any], celery_app_on_queue: Any, published_tasks: list
 ) -> None:
-    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         leaderboards_request_recompute(scopes=["arena:musicality", "arena", "arena"])
-    assert len(callbacks) == 2
-    marked = {row.scope: row for row in ScopeRecompute.objects.all()}
-    assert sorted(marked) == ["arena", "arena:musicality"]
-    assert all(row.requested_at and row.enqueued_at for row in marked.values())
-
-
-def test_requests_while_a_task_is_queued_queue_nothing_more(django_capture_on_commit_callbacks: object) -> None:
-    with django_capture_on_commit_callbacks() as first:  # type: ignore[operator]
-        leaderboards_request_recompute(scopes=["arena"])
-    with django_capture_on_commit_callbacks() as later:  # type: ignore[operator]
-        for _ in range(50):
-            leaderboards_request_recompute(scopes=["arena"])
-    assert (len(first), len(later)) == (1, 0)
-
-
-def test_a_request_refuses_an_unknown_scope_and_writes_nothing() -> None:
-    with pytest.raises(UnknownScope):
-        leaderboards_request_recompute(scopes=["arena", "arena:tempo"])
+        assert published_tasks == []  # nothing leaves before the commit
+    assert len(callbacks) == 1
+    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:musicality"]
+    assert all(p.eta is not None for p in published_tasks)  # debounced
+    assert cache.get(recompute_mark("arena")) is not None
     assert not ScopeRecompute.objects.exists()
+
+
+def test_requests_while_a_task_is_queued_queue_nothing_more(
+    django_capture_on_commit_callbacks: Callable[..., Any], celery_app_on_queue: Any, published_tasks: list
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        leaderboards_request_recompute(scopes=["arena"])
+    for _ in range(50):
+        with django_capture_on_commit_callbacks(execute=True):
+            leaderboards_request_recompute(scopes=["arena"])
+    assert [p.args for p in published_tasks] == [("arena",)]
+
+
+def test_a_request_queues_again_once_the_mark_of_a_lost_task_expires(
+    django_capture_on_commit_callbacks: Callable[..., Any], celery_app_on_queue: Any, published_tasks: list,
+    settings: Any,
+) -> None:
+    settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = 0.1
+    settings.EARSHOT_RECOMPUTE_STALE_SECONDS = 0.2
+    with django_capture_on_commit_callbacks(execute=True):
+        leaderboards_request_recompute(scopes=["arena"])
+    time.sleep(0.5)  # the task never ran (its message was lost): its mark expires
+    with django_capture_on_commit_callbacks(execute=True):
+        leaderboards_request_recompute(scopes=["arena"])
+    assert [p.args for p in published_tasks] == [("arena",), ("arena",)]
+
+
+def test_a_request_refuses_an_unknown_scope_and_queues_nothing(
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(UnknownScope):
+        leaderboards_request_recompute(scopes=["arena", "arena:tempo"])
+    assert callbacks == []
