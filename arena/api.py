@@ -34,6 +34,7 @@ from arena.delivery import audio_response
 from arena.errors import BattleNotFound
 from arena.models import Battle
 from arena.raters import ip_hash_for_request, rater_for_request
+from arena.sampling import NoPairAvailable
 from arena.serializers import (
     BattleEventsInputSerializer,
     BattleEventsOutputSerializer,
@@ -233,7 +234,9 @@ class BattleVoteApi(ArenaApi):
         description=(
             "Taken once per battle, only from its rater, while it is open, and only after both clips were played "
             "for their minimum time (server-side telemetry) and the battle is at least that old. The identical vote "
-            "again answers 200 with the same result; a different one is refused with 409."
+            "again answers 200 with the same result; a different one is refused with 409. The body may carry the "
+            "last listening `events` (credited first, in the same transaction) and ask for the `next` battle, so a "
+            "page votes and moves on in one round trip."
         ),
         request=VoteInputSerializer,
         responses={
@@ -256,10 +259,18 @@ class BattleVoteApi(ArenaApi):
         rater = rater_for_request(request, create=False)
         if rater is None:
             raise BattleNotFound()
+        answers = dict(incoming.validated_data)
+        wants_next = answers.pop("next")
         vote, created = vote_record(
-            battle_public_id=battle_id, rater=rater, ip_hash=ip_hash_for_request(request), **incoming.validated_data
+            battle_public_id=battle_id, rater=rater, ip_hash=ip_hash_for_request(request), **answers
         )
-        body = {"choice": vote.choice, "systems": selectors.vote_reveal(vote=vote)}
+        body: dict[str, Any] = {"choice": vote.choice, "systems": selectors.vote_reveal(vote=vote)}
+        if wants_next:
+            # After the vote's commit: no pair left is an answer (null), not a failure of the vote.
+            try:
+                body["next_battle"] = battle_body(battle_create(rater=rater), request)
+            except NoPairAvailable:
+                body["next_battle"] = None
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

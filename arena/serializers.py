@@ -47,6 +47,22 @@ class VoteInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     decision_ms = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1, allow_null=True)
     client_hints = serializers.DictField(required=False, default=dict)
+    events = serializers.ListField(
+        child=BattleEventSerializer(),
+        max_length=MAX_EVENTS_PER_BATCH,
+        required=False,
+        default=list,
+        help_text=(
+            "Listening events not yet reported, as for `events/`: credited under the vote's lock just before the "
+            "listening check, so the page needs no separate request to flush them. Ignored when the battle "
+            "already has this vote."
+        ),
+    )
+    next = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also start your next battle once the vote is stored, and answer it as `next_battle`.",
+    )
 
     def validate_client_hints(self, value: dict[str, Any]) -> dict[str, Any]:
         if len(json.dumps(value)) > MAX_CLIENT_HINTS_CHARS:
@@ -117,6 +133,11 @@ class RevealedSystemsSerializer(serializers.Serializer):
 class VoteOutputSerializer(serializers.Serializer):
     choice = serializers.ChoiceField(choices=Choice.choices)
     systems = RevealedSystemsSerializer()
+    next_battle = BattleOutputSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Only when the vote asked for `next`: the rater's next battle, or null when no pair is left.",
+    )
 
 
 class SystemOutputSerializer(serializers.ModelSerializer):

@@ -82,6 +82,29 @@ def listening_budget_ms(*, battle: Battle, now: datetime) -> int:
     return age_ms + settings.EARSHOT_LISTEN_SLACK_MS - battle.ms_played_a - battle.ms_played_b
 
 
+def listening_credit(*, battle: Battle, events: Sequence[ListeningEvent], now: datetime) -> None:
+    """Apply player events to the listening totals of a battle locked by the caller (the caller saves
+    LISTENING_FIELDS); the credit is capped by the battle's age on the server clock."""
+    state = ListeningState(
+        ms_played={"a": battle.ms_played_a, "b": battle.ms_played_b},
+        seeks=battle.seeks,
+        switches=battle.switches,
+        playing_side=battle.playing_side,
+        mark_position_ms=battle.mark_position_ms,
+        mark_client_ms=battle.mark_client_ms,
+        last_side=battle.last_side,
+    )
+    listening_apply(state, events, budget_ms=listening_budget_ms(battle=battle, now=now))
+    battle.ms_played_a = state.ms_played["a"]
+    battle.ms_played_b = state.ms_played["b"]
+    battle.seeks = state.seeks
+    battle.switches = state.switches
+    battle.playing_side = state.playing_side
+    battle.mark_position_ms = state.mark_position_ms
+    battle.mark_client_ms = state.mark_client_ms
+    battle.last_side = state.last_side
+
+
 def battle_events_record(
     *, battle_public_id: uuid.UUID | str, rater: Rater, events: Sequence[ListeningEvent]
 ) -> Battle:
@@ -96,23 +119,6 @@ def battle_events_record(
             raise BattleNotFound() from exc
         now = timezone.now()
         battle_ensure_open(battle=locked, now=now)
-        state = ListeningState(
-            ms_played={"a": locked.ms_played_a, "b": locked.ms_played_b},
-            seeks=locked.seeks,
-            switches=locked.switches,
-            playing_side=locked.playing_side,
-            mark_position_ms=locked.mark_position_ms,
-            mark_client_ms=locked.mark_client_ms,
-            last_side=locked.last_side,
-        )
-        listening_apply(state, events, budget_ms=listening_budget_ms(battle=locked, now=now))
-        locked.ms_played_a = state.ms_played["a"]
-        locked.ms_played_b = state.ms_played["b"]
-        locked.seeks = state.seeks
-        locked.switches = state.switches
-        locked.playing_side = state.playing_side
-        locked.mark_position_ms = state.mark_position_ms
-        locked.mark_client_ms = state.mark_client_ms
-        locked.last_side = state.last_side
+        listening_credit(battle=locked, events=events, now=now)
         locked.save(update_fields=LISTENING_FIELDS)
     return locked

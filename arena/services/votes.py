@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,8 @@ from arena.errors import (
 )
 from arena.models import Battle, Choice, Rater, Vote
 from arena.selectors import LYRICS_AXIS, listening_required_ms
-from arena.services.battles import battle_ensure_open
+from arena.services.battles import LISTENING_FIELDS, battle_ensure_open, listening_credit
+from arena.services.listening import ListeningEvent
 from config.errors import InvalidInput
 from scoring.reward_scoring import agreement_recompute_request
 from scoring.scopes import vote_scopes
@@ -27,6 +29,7 @@ MAX_DECISION_MS = 2**31 - 1
 # What the vote reads of its battle (a hot path: the full rows of five tables cost more to load than the vote).
 VOTE_BATTLE_FIELDS = (
     "rater", "mode", "status", "created_at", "expires_at", "ms_played_a", "ms_played_b", "seeks", "switches",
+    "playing_side", "mark_position_ms", "mark_client_ms", "last_side",
     "suggestion_shown", "suggestion_side", "suggestion_p",
     "prompt", "prompt__lyrics",
     "clip_a", "clip_a__duration_s", "clip_a__system", "clip_a__system__name", "clip_a__system__slug",
@@ -67,15 +70,20 @@ def vote_record(
     decision_ms: int | None = None,
     client_hints: dict[str, Any] | None = None,
     ip_hash: str = "",
+    events: Sequence[ListeningEvent] = (),
 ) -> tuple[Vote, bool]:
     """Record the rater's vote on their battle; returns (vote, created).
 
+    `events` are the player's last listening events, credited under the same lock just before the listening check
+    (so a page needs no separate request to flush them). They are kept when the vote is refused for too little
+    listening, so the page need not send them again; a vote already recorded ignores them.
     The same vote again returns the stored one with created=False; a different one raises VoteConflict. The
     battle row is locked for the whole check-and-insert, and the one-vote-per-battle constraint is the last guard
     should anything reach the insert twice. The leaderboard recompute is requested in the same transaction.
     """
     answers = VoteAnswers(choice, musicality, prompt_alignment, lyrics_alignment, reason.strip())
     answers.validate()
+    refused: BattleTooYoung | ListeningTooShort | None = None
     try:
         with transaction.atomic():
             try:
@@ -89,20 +97,29 @@ def vote_record(
                 raise BattleNotFound() from exc
             if battle.status == Battle.Status.VOTED:
                 return _same_vote_or_conflict(battle_id=battle.pk, answers=answers), False
-            vote = _vote_insert(
-                battle=battle,
-                rater=rater,
-                answers=answers,
-                decision_ms=decision_ms,
-                client_hints=client_hints or {},
-                ip_hash=ip_hash,
-            )
+            try:
+                vote = _vote_insert(
+                    battle=battle,
+                    rater=rater,
+                    answers=answers,
+                    decision_ms=decision_ms,
+                    client_hints=client_hints or {},
+                    ip_hash=ip_hash,
+                    events=events,
+                )
+            except (BattleTooYoung, ListeningTooShort) as exc:
+                # Refused before any write: commit the credited events instead of rolling them back.
+                if events:
+                    battle.save(update_fields=LISTENING_FIELDS)
+                refused = exc
     except IntegrityError:
         existing = Vote.objects.filter(battle__public_id=battle_public_id, rater=rater).values_list("battle_id")
         battle_id = existing.first()
         if battle_id is None:
             raise
         return _same_vote_or_conflict(battle_id=battle_id[0], answers=answers), False
+    if refused is not None:
+        raise refused
     return vote, True
 
 
@@ -114,9 +131,12 @@ def _vote_insert(
     decision_ms: int | None,
     client_hints: dict[str, Any],
     ip_hash: str,
+    events: Sequence[ListeningEvent],
 ) -> Vote:
     now = timezone.now()
     battle_ensure_open(battle=battle, now=now)
+    if events:
+        listening_credit(battle=battle, events=events, now=now)
     if answers.lyrics_alignment and not battle.prompt.has_lyrics:
         raise AxisNotApplicable(f"{LYRICS_AXIS} applies only to prompts with lyrics", field=LYRICS_AXIS)
     age_ms = int((now - battle.created_at).total_seconds() * 1000)
@@ -144,7 +164,7 @@ def _vote_insert(
         suggestion_p=battle.suggestion_p,
     )
     battle.status = Battle.Status.VOTED
-    battle.save(update_fields=["status"])
+    battle.save(update_fields=["status", *LISTENING_FIELDS] if events else ["status"])
     leaderboards_request_recompute(scopes=vote_scopes(vote))
     agreement_recompute_request()
     return vote

@@ -226,9 +226,10 @@ async function loadBattle() {
   resetVoteControls();
   el.promptText.textContent = "Loading a battle…";
   updateGate();
-  let battle;
+  let battle = state.nextBattle;
+  state.nextBattle = null;
   try {
-    battle = await postJson(config.battlesUrl, {});
+    if (!battle || Date.parse(battle.expires_at) <= Date.now()) battle = await postJson(config.battlesUrl, {});
   } catch (error) {
     state.phase = "failed";
     root.setAttribute("aria-busy", "false");
@@ -299,13 +300,15 @@ async function vote(choice) {
   updateGate();
   clearError();
   for (const side of SIDES) players[side].pause();
+  // The last listening events travel with the vote, and the answer brings the next battle: one round trip.
+  let events = [];
   try {
-    await state.telemetry?.flush();
+    events = (await state.telemetry?.drain()) ?? [];
   } catch (error) {
     // The vote itself answers for the battle; a telemetry hiccup only matters if the server then finds too little.
     if (error.status === 404 || error.status === 410) return voteFailed(error);
   }
-  const body = { choice, decision_ms: decisionMs, client_hints: clientHints() };
+  const body = { choice, decision_ms: decisionMs, client_hints: clientHints(), events, next: true };
   for (const [axis, value] of Object.entries(state.axes)) {
     if (value && !document.getElementById(`axis-${axis}`).hidden) body[axis] = value;
   }
@@ -315,11 +318,14 @@ async function vote(choice) {
   try {
     result = await postJson(config.voteUrl.replace("{id}", battle.id), body);
   } catch (error) {
+    // Refused for too little listening, the server kept the events; otherwise they go with the next try.
+    if (error.code !== "listening_too_short" && error.code !== "battle_too_young") state.telemetry?.requeue(events);
     return voteFailed(error);
   }
   if (battle !== state.battle) return;
   state.telemetry?.close();
   state.telemetry = null;
+  state.nextBattle = result.next_battle ?? null;
   reveal(result, choice);
 }
 

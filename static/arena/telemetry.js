@@ -51,6 +51,26 @@ export class Telemetry {
     return last;
   }
 
+  /**
+   * Hand over what is queued, to travel with the vote (at most one batch: anything beyond is flushed first).
+   * Batches already on their way are awaited, so the server sees the events in order.
+   */
+  async drain() {
+    if (this.queue.length > MAX_BATCH) {
+      const keep = this.queue.splice(this.queue.length - MAX_BATCH);
+      await this.flush();
+      this.queue = keep;
+    } else {
+      await this.chain;
+    }
+    return this.queue.splice(0);
+  }
+
+  /** Put events back at the front of the queue (a vote that carried them did not go through). */
+  requeue(events) {
+    this.queue.unshift(...events);
+  }
+
   /** Stop recording and the periodic flush; what is still queued can be sent with one last flush(). */
   close() {
     this.closed = true;

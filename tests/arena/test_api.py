@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from arena.models import Battle, Rater, Vote
+from arena.models import Battle, Rater, System, Vote
 from arena.raters import SESSION_KEY, ip_hash
 from scoring.models import LeaderboardSnapshot
 from tests.arena.arena_support import (  # noqa: F401 - autouse fixture
@@ -219,6 +219,57 @@ def test_it_refuses_a_vote_before_the_minimum_listening_time(catalogue) -> None:
     assert too_short.status_code == 400
     assert too_short.json()["code"] == "listening_too_short"
     assert too_short.json()["message"] == "clip B was played 0.3 s of the required 0.9 s"
+
+
+def test_a_vote_carries_its_last_listening_events_and_asks_for_the_next_battle(catalogue) -> None:  # type: ignore[no-untyped-def]
+    client = APIClient()
+    body = battle_start(client)
+    battle_age(Battle.objects.get(public_id=body["id"]), 10)
+    events = listening_events(a_ms=1000, b_ms=1000)
+    voted = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "a", "events": events, "next": True},
+                        format="json")
+    assert voted.status_code == 201, voted.content
+    battle = Battle.objects.get(public_id=body["id"])
+    assert (battle.ms_played_a, battle.ms_played_b, battle.status) == (1000, 1000, "voted")
+    vote = Vote.objects.get(battle=battle)
+    assert (vote.ms_played_a, vote.ms_played_b) == (1000, 1000)
+    following = voted.json()["next_battle"]
+    assert set(following) == BATTLE_KEYS and following["status"] == "open" and following["id"] != body["id"]
+    assert Battle.objects.get(public_id=following["id"]).rater_id == battle.rater_id
+    # Without `next` the answer has no next battle, and the same vote again credits nothing more.
+    again = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "a", "events": events}, format="json")
+    assert again.status_code == 200 and "next_battle" not in again.json()
+    battle.refresh_from_db()
+    assert (battle.ms_played_a, battle.ms_played_b) == (1000, 1000)
+
+
+def test_events_sent_with_a_refused_vote_are_kept(catalogue) -> None:  # type: ignore[no-untyped-def]
+    client = APIClient()
+    body = battle_start(client)
+    battle_age(Battle.objects.get(public_id=body["id"]), 10)
+    short = client.post(f"/api/battles/{body['id']}/vote/",
+                        {"choice": "b", "events": listening_events(a_ms=1000, b_ms=300)}, format="json")
+    assert short.status_code == 400 and short.json()["code"] == "listening_too_short"
+    battle = Battle.objects.get(public_id=body["id"])
+    assert (battle.ms_played_a, battle.ms_played_b, battle.status) == (1000, 300, "open")
+    assert not Vote.objects.exists()
+    more = [{"type": "play", "side": "b", "position_ms": 300, "client_ms": 5000},
+            {"type": "pause", "side": "b", "position_ms": 1000, "client_ms": 5700}]
+    voted = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "b", "events": more}, format="json")
+    assert voted.status_code == 201, voted.content
+    assert Vote.objects.get().ms_played_b == 1000
+
+
+def test_a_vote_asking_for_the_next_battle_when_no_pair_is_left_still_counts(  # type: ignore[no-untyped-def]
+    catalogue,
+) -> None:
+    client = APIClient()
+    body = battle_start(client)
+    listen_fully(client, body)
+    System.objects.update(active=False)
+    voted = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "tie", "next": True}, format="json")
+    assert voted.status_code == 201 and voted.json()["next_battle"] is None
+    assert Vote.objects.count() == 1
 
 
 def test_it_refuses_the_lyrics_axis_without_lyrics_with_400(catalogue) -> None:  # type: ignore[no-untyped-def]

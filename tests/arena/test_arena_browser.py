@@ -68,6 +68,10 @@ def _battle_response(response: Any) -> bool:
     return response.url.endswith("/api/battles/") and response.request.method == "POST"
 
 
+def _vote_response(response: Any) -> bool:
+    return response.url.endswith("/vote/") and response.request.method == "POST"
+
+
 def _wait_until_ready(page: Any) -> None:
     from playwright.sync_api import expect
 
@@ -138,7 +142,12 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
         screenshot(page, "arena-desktop-before-vote")
 
         before_vote = (page.content() + json.dumps(battle)).lower()
-        page.keyboard.press("1")  # A is better
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(f"{request.method} {request.url}"))
+        with page.expect_response(_vote_response) as voted:
+            page.keyboard.press("1")  # A is better
+        vote_request = voted.value.request.post_data_json
+        next_battle = voted.value.json()["next_battle"]
         expect(page.locator("#reveal")).to_be_visible()
         names = {side: page.locator(f"#reveal-{side} .system-name").inner_text() for side in "ab"}
         ratings = {side: page.locator(f"#reveal-{side} .system-rating").inner_text() for side in "ab"}
@@ -148,9 +157,7 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
         screenshot(page, "arena-desktop-revealed")
 
         page.evaluate("() => { window.earshotNoReload = true; }")
-        with page.expect_response(_battle_response) as second:
-            page.keyboard.press("n")
-        next_battle = second.value.json()
+        page.keyboard.press("n")
         expect(page.locator("#reveal")).to_be_hidden()
         expect(page.locator("#prompt-text")).to_have_text(next_battle["prompt"]["text"])
         _wait_until_ready(page)
@@ -161,7 +168,10 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
         assert page.evaluate("() => window.earshotNoReload") is True  # fetched, not reloaded
         screenshot(page, "arena-desktop-next")
         context.close()
-        return {"battle": battle, "next": next_battle, "names": names, "ratings": ratings, "summary": summary,
+        # The vote carried the last listening events and brought the next battle: "next" started none itself.
+        api_calls = [r for r in requests if "/api/" in r and "/audio/" not in r]
+        return {"battle": battle, "next": next_battle, "vote_request": vote_request, "api_calls": api_calls,
+                "names": names, "ratings": ratings, "summary": summary,
                 "before_vote": before_vote, "errors": errors}
 
     seen = run_in_browser(scenario)
@@ -170,6 +180,8 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
     for system in catalogue:  # blind until the vote: neither the page nor the battle names a system
         assert system.name.lower() not in seen["before_vote"] and system.slug not in seen["before_vote"]
     assert seen["next"]["id"] != seen["battle"]["id"]
+    assert seen["vote_request"]["next"] is True and isinstance(seen["vote_request"]["events"], list)
+    assert not [call for call in seen["api_calls"] if call.startswith("POST") and call.endswith("/api/battles/")]
     vote = Vote.objects.select_related("battle", "system_a", "system_b").get()
     assert str(vote.battle.public_id) == seen["battle"]["id"]
     assert vote.choice == "a"
@@ -332,12 +344,13 @@ def test_it_shows_the_servers_message_when_it_counts_too_little_listening_and_ta
                 "aria-pressed", "false", timeout=LISTEN_TIMEOUT_MS
             )
         expect(page.locator(".vote-button[data-choice='b']")).to_be_enabled()
-        page.keyboard.press("2")
+        with page.expect_response(_vote_response) as accepted:
+            page.keyboard.press("2")
         expect(page.locator("#reveal")).to_be_visible()
         expect(page.locator("#arena-error")).to_be_hidden()
-        with page.expect_response(_battle_response):
-            page.keyboard.press("Enter")  # the next battle
+        page.keyboard.press("Enter")  # the next battle, which came with the vote's answer
         expect(page.locator("#reveal")).to_be_hidden()
+        expect(page.locator("#prompt-text")).to_have_text(accepted.value.json()["next_battle"]["prompt"]["text"])
         return {"message": message, "status": refused.value.status, "body": refused.value.json(), "errors": errors}
 
     seen = run_in_browser(scenario)
