@@ -15,11 +15,13 @@ from itertools import combinations
 from typing import Any, cast
 
 from django.conf import settings
+from django.db import connections, router
 from django.db.models import Count
 from django.utils.module_loading import import_string
 
 from arena.models import Battle, Clip, Rater, Vote
 from config.errors import EarshotError
+from config.rows import quoted
 
 CATALOGUE_CACHE_KEY = "catalogue"
 PAIR_COUNTS_CACHE_KEY = "pair_counts"
@@ -143,8 +145,20 @@ def pair_vote_counts(*, fresh: bool = False) -> dict[SystemPair, int]:
 
 def last_clip_pair(*, rater: Rater) -> ClipPair | None:
     """The clips of the rater's latest battle, which must not come straight back."""
-    last = Battle.objects.filter(rater=rater).order_by("-id").values_list("clip_a_id", "clip_b_id").first()
+    using = router.db_for_read(Battle)
+    with connections[using].cursor() as cursor:  # every new battle asks: written out, the ORM's compile costs more
+        cursor.execute(_last_clip_pair_sql(using), [rater.pk])
+        last = cursor.fetchone()
     return None if last is None else _ordered(*last)
+
+
+@lru_cache(maxsize=4)
+def _last_clip_pair_sql(using: str) -> str:
+    columns = ", ".join(quoted(Battle, name, using=using) for name in ("clip_a", "clip_b"))
+    return (  # names from the model's metadata only
+        f"SELECT {columns} FROM {quoted(Battle, using=using)} "  # noqa: S608
+        f"WHERE {quoted(Battle, 'rater', using=using)} = %s ORDER BY {quoted(Battle, 'id', using=using)} DESC LIMIT 1"
+    )
 
 
 class SamplingPolicy:

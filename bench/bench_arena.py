@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import shutil
@@ -33,9 +34,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,53 +126,118 @@ def server_stop(server: subprocess.Popen[bytes]) -> None:
             server.wait()
 
 
-async def server_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+class Connection:
+    """A keep-alive HTTP/1.1 connection that writes requests and reads responses with asyncio streams.
+
+    The load generator shares the machine's cores with the server; a general client (httpx) spends about 2.5 ms of
+    CPU per request, as much as the server, so this one does the least HTTP that the server accepts."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self.head = "".join(f"{name}: {value}\r\n" for name, value in {"Host": f"{host}:{port}", **headers}.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        payload = b"" if body is None else json.dumps(body).encode()
+        kind = "Content-Type: application/json\r\n" if body is not None else ""
+        self.writer.write(
+            f"{method} {path} HTTP/1.1\r\n{self.head}{kind}Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length, chunked = 0, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        data = await (self._chunked() if chunked else self.reader.readexactly(length))
+        return status, (json.loads(data) if data else None)
+
+    async def _chunked(self) -> bytes:
+        assert self.reader is not None
+        parts = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await self.reader.readexactly(size + 2)
+            if size == 0:
+                return b"".join(parts)
+            parts.append(chunk[:-2])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def server_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base) as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"uvicorn exited with {server.returncode}")
-            try:
-                if (await client.get("/api/systems/")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"uvicorn exited with {server.returncode}")
+        connection = Connection("127.0.0.1", port, {})
+        try:
+            if (await connection.request("GET", "/api/systems/"))[0] == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        await asyncio.sleep(0.2)
     raise SystemExit("uvicorn did not answer in time")
 
 
-async def timed(tally: Tally, name: str, request) -> httpx.Response:  # type: ignore[no-untyped-def]
+async def timed(tally: Tally, name: str, request) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
-    response = await request
+    status, body = await request
     elapsed = time.perf_counter() - start
     if tally.recording:
         tally.latencies[name].append(elapsed)
-        tally.statuses[name][response.status_code] += 1
-    return response
+        tally.statuses[name][status] += 1
+    return status, body
 
 
-async def rater_loop(base: str, token: str, tally: Tally, stop: asyncio.Event, rng: random.Random) -> None:
-    headers = {"Authorization": f"Token {token}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30.0) as client:
+def _events() -> list[dict[str, Any]]:
+    return [
+        {"type": "play", "side": "a", "position_ms": 0, "client_ms": 0},
+        {"type": "pause", "side": "a", "position_ms": 40, "client_ms": 40},
+        {"type": "play", "side": "b", "position_ms": 0, "client_ms": 45},
+        {"type": "pause", "side": "b", "position_ms": 40, "client_ms": 85},
+    ]
+
+
+async def rater_loop(port: int, token: str, tally: Tally, stop: asyncio.Event, rng: random.Random, flow: str) -> None:
+    """One rater. flow 'page': vote with the last events and the next battle in one request, as the page does;
+    'separate': create, report events, vote (three requests, as a script using each endpoint would)."""
+    connection = Connection("127.0.0.1", port, {"Authorization": f"Token {token}"})
+    battle: dict[str, Any] | None = None
+    try:
         while not stop.is_set():
-            created = await timed(tally, "create", client.post("/api/battles/"))
-            if created.status_code != 201:
-                await asyncio.sleep(0.01)
-                continue
-            battle = created.json()
+            if battle is None:
+                status, body = await timed(tally, "create", connection.request("POST", "/api/battles/"))
+                if status != 201:
+                    await asyncio.sleep(0.01)
+                    continue
+                battle = body
             url = f"/api/battles/{battle['id']}"
-            events = [
-                {"type": "play", "side": "a", "position_ms": 0, "client_ms": 0},
-                {"type": "pause", "side": "a", "position_ms": 40, "client_ms": 40},
-                {"type": "play", "side": "b", "position_ms": 0, "client_ms": 45},
-                {"type": "pause", "side": "b", "position_ms": 40, "client_ms": 85},
-            ]
-            await timed(tally, "events", client.post(f"{url}/events/", json={"events": events}))
-            vote = {"choice": rng.choice(CHOICES), "musicality": rng.choice(CHOICES)}
-            voted = await timed(tally, "vote", client.post(f"{url}/vote/", json=vote))
+            vote: dict[str, Any] = {"choice": rng.choice(CHOICES), "musicality": rng.choice(CHOICES)}
+            if flow == "separate":
+                await timed(tally, "events", connection.request("POST", f"{url}/events/", {"events": _events()}))
+            else:
+                vote.update(events=_events(), next=True)
+            status, body = await timed(tally, "vote", connection.request("POST", f"{url}/vote/", vote))
+            battle = body.get("next_battle") if flow == "page" and status == 201 else None
             if tally.recording:
-                tally.battles += 1
-                tally.votes += voted.status_code == 201
+                tally.votes += status == 201
+                tally.battles += battle is not None or flow == "separate"
+    finally:
+        connection.close()
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -215,11 +281,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def load(
-    base: str, tokens: list[str], *, warmup: float, seconds: float, server_pid: int, database: str
+    port: int, tokens: list[str], *, flow: str, warmup: float, seconds: float, server_pid: int, database: str
 ) -> tuple[Tally, float, dict[str, float]]:
     tally, stop = Tally(), asyncio.Event()
     tasks = [
-        asyncio.create_task(rater_loop(base, token, tally, stop, random.Random(i))) for i, token in enumerate(tokens)
+        asyncio.create_task(rater_loop(port, token, tally, stop, random.Random(i), flow))
+        for i, token in enumerate(tokens)
     ]
     await asyncio.sleep(warmup)
     cpu_before = cpu_seconds(server_pid=server_pid, database=database)
@@ -251,8 +318,15 @@ def queries_per_request(token: str) -> dict[str, int]:
         client.post(f"/api/battles/{battle['id']}/events/", events, content_type="application/json")
     counts["events"] = len(recorded)
     with CaptureQueriesContext(connection) as voted:
-        client.post(f"/api/battles/{battle['id']}/vote/", {"choice": "a"}, content_type="application/json")
+        answer = client.post(f"/api/battles/{battle['id']}/vote/", {"choice": "a"}, content_type="application/json")
     counts["vote"] = len(voted)
+    assert answer.status_code == 201, answer.content
+    battle = client.post("/api/battles/").json()
+    page_vote = {"choice": "a", "events": events["events"], "next": True}
+    with CaptureQueriesContext(connection) as voted_next:
+        answer = client.post(f"/api/battles/{battle['id']}/vote/", page_vote, content_type="application/json")
+    counts["vote+next"] = len(voted_next)
+    assert answer.status_code == 201, answer.content
     return counts
 
 
@@ -264,6 +338,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--systems", type=int, default=4)
     parser.add_argument("--prompts", type=int, default=3)
+    parser.add_argument("--flow", choices=("page", "separate"), default="page",
+                        help="page: one request per vote (events and next battle ride with it, as the arena page "
+                             "does); separate: create, events, vote (default: page)")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--pool", action=argparse.BooleanOptionalAction, default=None,
                         help="psycopg connection pool in the server (default: when psycopg_pool is installed)")
@@ -307,10 +384,10 @@ def main() -> None:
         if use_pool:
             server_env.update({"DB_POOL": "1", "DB_POOL_MAX": str(args.pool_size)})
         server = server_start(env=server_env, port=port, workers=args.workers)
-        base = f"http://127.0.0.1:{port}"
-        asyncio.run(server_ready(base, server))
+        asyncio.run(server_ready(port, server))
         tally, elapsed, cpu = asyncio.run(
-            load(base, tokens, warmup=args.warmup, seconds=args.seconds, server_pid=server.pid, database=scratch_name)
+            load(port, tokens, flow=args.flow, warmup=args.warmup, seconds=args.seconds, server_pid=server.pid,
+                 database=scratch_name)
         )
         queries = queries_per_request(tokens[0])
     finally:
@@ -326,7 +403,8 @@ def main() -> None:
     connections_used = f"psycopg pool of {args.pool_size} per process" if use_pool else "a new connection per request"
     load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"uvicorn --workers {args.workers}, {args.clients} concurrent clients (token auth), {connections_used}; "
+        f"flow {args.flow!r}: uvicorn --workers {args.workers}, {args.clients} concurrent clients (token auth), "
+        f"{connections_used}; "
         f"{elapsed:.1f} s measured after {args.warmup:.0f} s warm-up; {os.cpu_count()} CPUs, load {load_average}"
     )
     print(f"battles/s {tally.battles / elapsed:8.1f}   votes/s {tally.votes / elapsed:8.1f}   "
@@ -340,13 +418,13 @@ def main() -> None:
         print(
             f"{name:7s} n={len(values):6d}  p50 {1000 * statistics.median(values):7.1f} ms  "
             f"p99 {1000 * percentile(values, 0.99):7.1f} ms  max {1000 * max(values):7.1f} ms  "
-            f"SQL/request {queries[name]:2d}  [{statuses}]"
+            f"SQL/request {queries['vote+next' if name == 'vote' and args.flow == 'page' else name]:2d}  [{statuses}]"
         )
     if not use_pool:
         cpu.pop("postgres")  # a backend per request exits before its CPU time can be read
     if tally.votes:
         per_vote = {part: 1000 * seconds / tally.votes for part, seconds in cpu.items()}
-        print("CPU per battle+events+vote cycle: " + ", ".join(f"{part} {ms:.1f} ms" for part, ms in per_vote.items()))
+        print("CPU per vote (and its battle): " + ", ".join(f"{part} {ms:.1f} ms" for part, ms in per_vote.items()))
         if "postgres" not in per_vote:
             return
         server_ms = per_vote["web"] + per_vote["postgres"]

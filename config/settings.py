@@ -217,6 +217,8 @@ EARSHOT_SUGGESTION_SHARE = env_float("EARSHOT_SUGGESTION_SHARE", 0.0, minimum=0.
 # Arena: how long pair sampling may reuse its catalogue and vote counts; listening slack over a battle's age;
 # audio hand-off to the front server (nginx X-Accel-Redirect prefix, or X-Sendfile), off by default.
 EARSHOT_SAMPLING_CACHE_SECONDS = env_float("EARSHOT_SAMPLING_CACHE_SECONDS", 5.0, minimum=0.0)
+# How long each web process may show the same ratings in the vote's reveal (0 reads the snapshot every time).
+EARSHOT_REVEAL_RATINGS_CACHE_SECONDS = env_float("EARSHOT_REVEAL_RATINGS_CACHE_SECONDS", 2.0, minimum=0.0)
 EARSHOT_LISTEN_SLACK_MS = env_int("EARSHOT_LISTEN_SLACK_MS", 2000, minimum=0)
 EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX = env_str("EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX", "") or ""
 EARSHOT_AUDIO_X_SENDFILE = env_bool("EARSHOT_AUDIO_X_SENDFILE", False)

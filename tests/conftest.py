@@ -21,13 +21,16 @@ def media_root(settings: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_recompute_marks(request: pytest.FixtureRequest) -> None:
-    """No recompute counts as already queued by an earlier test: the marks live in the shared cache (Redis)."""
+    """No recompute counts as already queued by an earlier test (the marks live in the shared cache, Redis), and no
+    process memo of ratings is carried over."""
     if not request.config.pluginmanager.hasplugin("django"):
         return
     from django.core.cache import cache
 
+    from scoring import selectors
     from scoring.reward_scoring import AGREEMENT_QUEUED_KEY
     from scoring.scopes import scopes_all
     from scoring.services import recompute_mark
 
     cache.delete_many([AGREEMENT_QUEUED_KEY, *(recompute_mark(scope.name) for scope in scopes_all())])
+    selectors._ratings_memo.clear()  # nor ratings a web process remembers for the reveal

@@ -5,15 +5,17 @@ import random
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache, partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from arena.errors import BattleExpired, BattleNotFound, BattleVoted
-from arena.models import Battle, Clip, Rater
+from arena.models import Battle, Clip, Prompt, Rater, System
 from arena.sampling import NoPairAvailable, SamplingPolicy, policy_get
 from arena.services.listening import ListeningEvent, ListeningState, listening_apply
+from config.rows import instance_from_db, quoted, row_insert
 from scoring.reward_selectors import suggestion_for_new_battle
 
 # Sides must not be predictable from anything a client sees, so they come from the OS's randomness.
@@ -42,12 +44,7 @@ def battle_create(
     rng = rng or _system_random
     for fresh in (False, True):
         choice = policy.choose(rater=rater, rng=rng, fresh=fresh)
-        clips = {
-            clip.pk: clip
-            for clip in Clip.objects.select_related("prompt").filter(
-                pk__in=choice.clip_ids, prompt_id=choice.prompt_id, active=True, system__active=True
-            )
-        }
+        clips = _clips_still_showable(choice.clip_ids, prompt_id=choice.prompt_id)
         if len(clips) == 2 and len({clip.system_id for clip in clips.values()}) == 2:
             break
     else:
@@ -56,7 +53,7 @@ def battle_create(
     if rng.random() < 0.5:
         first, second = second, first
     now = timezone.now()
-    return Battle.objects.create(
+    battle = Battle(
         rater=rater,
         prompt=clips[first].prompt,
         clip_a=clips[first],
@@ -64,6 +61,36 @@ def battle_create(
         mode=Battle.Mode.ARENA,
         expires_at=now + timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS),
         **suggestion_for_new_battle(clip_a=clips[first], clip_b=clips[second]),
+    )
+    row_insert(battle, using=router.db_for_write(Battle))
+    return battle
+
+
+def _clips_still_showable(clip_ids: tuple[int, int], *, prompt_id: int) -> dict[int, Clip]:
+    """Those of the two clips that are still active, of an active system and of this prompt, with the prompt
+    attached (what the battle's answer shows). Every new battle asks, so the query is written out."""
+    using = router.db_for_read(Clip)
+    found: dict[int, Clip] = {}
+    for clip in Clip.objects.db_manager(using).raw(_showable_clips_sql(using), [*clip_ids, prompt_id]):
+        row = clip.__dict__
+        clip.prompt = instance_from_db(Prompt, using=using, values={
+            "id": prompt_id, "text": row.pop("prompt_text"), "lyrics": row.pop("prompt_lyrics"),
+            "reference_audio": row.pop("prompt_reference_audio")})
+        found[clip.pk] = clip
+    return found
+
+
+@lru_cache(maxsize=4)
+def _showable_clips_sql(using: str) -> str:
+    q = partial(quoted, using=using)
+    clip = ", ".join(q(Clip, name) for name in ("id", "system", "prompt", "duration_s"))
+    prompt = ", ".join(f"{q(Prompt, name)} AS prompt_{name}" for name in ("text", "lyrics", "reference_audio"))
+    return (  # names from the models' metadata only; the values go as parameters
+        f"SELECT {clip}, {prompt} FROM {q(Clip)} "  # noqa: S608
+        f"JOIN {q(Prompt)} ON {q(Prompt, 'id')} = {q(Clip, 'prompt')} "
+        f"JOIN {q(System)} ON {q(System, 'id')} = {q(Clip, 'system')} "
+        f"WHERE {q(Clip, 'id')} IN (%s, %s) AND {q(Clip, 'prompt')} = %s "
+        f"AND {q(Clip, 'active')} AND {q(System, 'active')}"
     )
 
 

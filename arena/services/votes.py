@@ -4,9 +4,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from arena.errors import (
@@ -16,25 +17,78 @@ from arena.errors import (
     ListeningTooShort,
     VoteConflict,
 )
-from arena.models import Battle, Choice, Rater, Vote
+from arena.models import Battle, Choice, Clip, Prompt, Rater, System, Vote
 from arena.selectors import LYRICS_AXIS, listening_required_ms
 from arena.services.battles import LISTENING_FIELDS, battle_ensure_open, listening_credit
 from arena.services.listening import ListeningEvent
 from config.errors import InvalidInput
+from config.rows import instance_from_db, lock_clause, quoted, row_insert, row_update
 from scoring.reward_scoring import agreement_recompute_request
 from scoring.scopes import vote_scopes
 from scoring.services import leaderboards_request_recompute
 
 MAX_DECISION_MS = 2**31 - 1
-# What the vote reads of its battle (a hot path: the full rows of five tables cost more to load than the vote).
+# What the vote reads of its battle, and of its prompt, clips and systems (the reveal names them).
 VOTE_BATTLE_FIELDS = (
-    "rater", "mode", "status", "created_at", "expires_at", "ms_played_a", "ms_played_b", "seeks", "switches",
-    "playing_side", "mark_position_ms", "mark_client_ms", "last_side",
-    "suggestion_shown", "suggestion_side", "suggestion_p",
-    "prompt", "prompt__lyrics",
-    "clip_a", "clip_a__duration_s", "clip_a__system", "clip_a__system__name", "clip_a__system__slug",
-    "clip_b", "clip_b__duration_s", "clip_b__system", "clip_b__system__name", "clip_b__system__slug",
+    "id", "public_id", "rater", "prompt", "clip_a", "clip_b", "mode", "status", "created_at", "expires_at",
+    "ms_played_a", "ms_played_b", "seeks", "switches", "playing_side", "mark_position_ms", "mark_client_ms",
+    "last_side", "suggestion_shown", "suggestion_side", "suggestion_p",
 )
+
+
+@lru_cache(maxsize=4)
+def _battle_for_vote_sql(using: str) -> str:
+    """The battle, locked, with what the vote reads of its prompt, clips and systems: one query, written out
+    because the ORM's select_related/only compile cost more CPU than the vote's three statements together."""
+    battle = [quoted(Battle, name, using=using) for name in VOTE_BATTLE_FIELDS]
+    joined = {
+        "prompt_lyrics": quoted(Prompt, "lyrics", using=using),
+        **{f"clip_{side}_duration_s": f"clip_{side}.duration_s" for side in "ab"},
+        **{f"clip_{side}_system_id": f"clip_{side}.system_id" for side in "ab"},
+        **{f"system_{side}_{name}": f"system_{side}.{name}" for side in "ab" for name in ("name", "slug")},
+    }
+    table, prompt, clip, system = (quoted(model, using=using) for model in (Battle, Prompt, Clip, System))
+    # Names from the models' metadata only; the values go as parameters.
+    return (
+        f"SELECT {', '.join(battle)}, {', '.join(f'{column} AS {alias}' for alias, column in joined.items())} "  # noqa: S608
+        f"FROM {table} JOIN {prompt} ON {quoted(Prompt, 'id', using=using)} = {quoted(Battle, 'prompt', using=using)} "
+        + "".join(
+            f"JOIN {clip} clip_{side} ON clip_{side}.id = {quoted(Battle, f'clip_{side}', using=using)} "
+            f"JOIN {system} system_{side} ON system_{side}.id = clip_{side}.system_id "
+            for side in "ab"
+        )
+        + f"WHERE {quoted(Battle, 'public_id', using=using)} = %s AND {quoted(Battle, 'rater', using=using)} = %s"
+        + lock_clause(Battle, using=using)
+    )
+
+
+def _battle_for_vote(*, public_id: uuid.UUID | str, rater: Rater) -> Battle:
+    """The rater's battle, row-locked, with prompt, clips and systems attached; BattleNotFound otherwise."""
+    using = router.db_for_write(Battle)
+    try:
+        key = Battle._meta.get_field("public_id").get_db_prep_value(
+            uuid.UUID(str(public_id)), connections[using], prepared=False
+        )
+    except ValueError as exc:
+        raise BattleNotFound() from exc
+    found = list(Battle.objects.db_manager(using).raw(_battle_for_vote_sql(using), [key, rater.pk]))
+    if not found:
+        raise BattleNotFound()
+    battle = found[0]
+    row = battle.__dict__
+    battle.prompt = instance_from_db(Prompt, using=using, values={"id": battle.prompt_id,
+                                                                  "lyrics": row.pop("prompt_lyrics")})
+    for side in "ab":
+        system = instance_from_db(System, using=using, values={
+            "id": row.pop(f"clip_{side}_system_id"), "name": row.pop(f"system_{side}_name"),
+            "slug": row.pop(f"system_{side}_slug")})
+        clip = instance_from_db(Clip, using=using, values={
+            "id": getattr(battle, f"clip_{side}_id"), "system_id": system.pk, "prompt_id": battle.prompt_id,
+            "duration_s": row.pop(f"clip_{side}_duration_s")})
+        clip.system = system
+        setattr(battle, f"clip_{side}", clip)
+    battle.rater = rater
+    return battle
 
 
 @dataclass(frozen=True)
@@ -86,15 +140,7 @@ def vote_record(
     refused: BattleTooYoung | ListeningTooShort | None = None
     try:
         with transaction.atomic():
-            try:
-                battle = (
-                    Battle.objects.select_for_update(of=("self",))
-                    .select_related("prompt", "clip_a__system", "clip_b__system")
-                    .only(*VOTE_BATTLE_FIELDS)
-                    .get(public_id=battle_public_id, rater=rater)
-                )
-            except Battle.DoesNotExist as exc:
-                raise BattleNotFound() from exc
+            battle = _battle_for_vote(public_id=battle_public_id, rater=rater)
             if battle.status == Battle.Status.VOTED:
                 return _same_vote_or_conflict(battle_id=battle.pk, answers=answers), False
             try:
@@ -110,7 +156,7 @@ def vote_record(
             except (BattleTooYoung, ListeningTooShort) as exc:
                 # Refused before any write: commit the credited events instead of rolling them back.
                 if events:
-                    battle.save(update_fields=LISTENING_FIELDS)
+                    row_update(battle, fields=tuple(LISTENING_FIELDS), using=battle._state.db or "default")
                 refused = exc
     except IntegrityError:
         existing = Vote.objects.filter(battle__public_id=battle_public_id, rater=rater).values_list("battle_id")
@@ -141,7 +187,7 @@ def _vote_insert(
         raise AxisNotApplicable(f"{LYRICS_AXIS} applies only to prompts with lyrics", field=LYRICS_AXIS)
     age_ms = int((now - battle.created_at).total_seconds() * 1000)
     _listening_check(battle=battle, age_ms=age_ms)
-    vote = Vote.objects.create(
+    vote = Vote(
         battle=battle,
         rater=rater,
         system_a=battle.clip_a.system,
@@ -163,8 +209,10 @@ def _vote_insert(
         suggestion_side=battle.suggestion_side,
         suggestion_p=battle.suggestion_p,
     )
+    using = battle._state.db or router.db_for_write(Vote)
+    row_insert(vote, using=using)
     battle.status = Battle.Status.VOTED
-    battle.save(update_fields=["status", *LISTENING_FIELDS] if events else ["status"])
+    row_update(battle, fields=("status", *LISTENING_FIELDS) if events else ("status",), using=using)
     leaderboards_request_recompute(scopes=vote_scopes(vote))
     agreement_recompute_request()
     return vote

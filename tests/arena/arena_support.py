@@ -20,6 +20,7 @@ from tests.factories import PromptFactory, SystemFactory, write_tone
 def arena_isolated(settings: Any) -> None:
     """No sampling cache and no throttle counters carried over from another test."""
     settings.EARSHOT_SAMPLING_CACHE_SECONDS = 0
+    settings.EARSHOT_REVEAL_RATINGS_CACHE_SECONDS = 0
     settings.EARSHOT_RATE_LIMIT_RATER = "10000/min"
     settings.EARSHOT_RATE_LIMIT_IP = "10000/min"
     cache.clear()

@@ -1,6 +1,7 @@
 """Leaderboard snapshots: the one GROUP BY, the ratings it feeds, thresholds, history and idempotence."""
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -249,6 +250,23 @@ def test_a_refresh_keeps_history_and_writes_nothing_when_votes_are_unchanged(
     assert snapshot_current(scope="arena") == newer
     assert [s.vote_count for s in snapshot_history(scope="arena", limit=10)] == [3, 4]
     assert set(system_ratings(scope="arena")) == {first.pk, second.pk}
+
+
+def test_the_reveals_ratings_are_remembered_for_a_moment_then_read_again(
+    vote_writer: VoteWriter, settings: Any
+) -> None:
+    settings.EARSHOT_LEADERBOARD_MIN_VOTES = 0
+    settings.EARSHOT_BOOTSTRAP_ROUNDS = 100
+    settings.EARSHOT_REVEAL_RATINGS_CACHE_SECONDS = 0.5
+    first, second, third = _systems(3)
+    vote_writer.cast([(first, second, Choice.A)] * 3)
+    snapshot_refresh(scope=scope_parse("arena"))
+    assert set(system_ratings(scope="arena")) == {first.pk, second.pk}
+    vote_writer.cast([(third, first, Choice.A)] * 3)
+    snapshot_refresh(scope=scope_parse("arena"))
+    assert set(system_ratings(scope="arena")) == {first.pk, second.pk}  # within the window: as remembered
+    time.sleep(0.6)
+    assert set(system_ratings(scope="arena")) == {first.pk, second.pk, third.pk}
 
 
 def test_the_same_votes_give_the_same_intervals(vote_writer: VoteWriter, settings: Any) -> None:
