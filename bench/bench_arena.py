@@ -1,7 +1,11 @@
 """Arena throughput over HTTP: concurrent clients create battles, report listening and vote against uvicorn.
 
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/earshot REDIS_URL=redis://127.0.0.1:6379/0 \\
-       python bench/bench_arena.py [--clients 32] [--seconds 20] [--workers 2]
+       python bench/bench_arena.py [--clients 32] [--seconds 20] [--workers 2] [--flow page|separate]
+
+--flow page (the default) is what the arena page does: each vote carries the battle's last listening events and
+asks for the next battle, so one request per vote creates a battle and records a vote. --flow separate makes the
+three requests a script using each endpoint would: create, events, vote.
 
 It creates and migrates a scratch database of its own (<name>_bench_arena, dropped afterwards), seeds systems,
 prompts and real clips, starts `uvicorn config.asgi:application` with the rate limits raised and
