@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from celery import Signature
+
 from config.oncommit import enqueue_on_commit, enqueue_once_on_commit
 
 
@@ -22,6 +24,15 @@ def clip_scoring_queue(*, clip_ids: Sequence[int]) -> None:
 AGREEMENT_QUEUED_KEY = "scoring:agreement:queued"
 
 
+def agreement_recompute_job() -> tuple[str, Signature]:
+    """The (mark, task) of a debounced agreement recompute, for enqueue_once_on_commit."""
+    from django.conf import settings
+
+    from scoring.reward_tasks import agreement_recompute_task
+
+    return AGREEMENT_QUEUED_KEY, agreement_recompute_task.s().set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
+
+
 def agreement_recompute_request() -> None:
     """Votes arrived: after commit, queue one agreement recompute that waits out the debounce window.
 
@@ -31,8 +42,5 @@ def agreement_recompute_request() -> None:
     """
     from django.conf import settings
 
-    from scoring.reward_tasks import agreement_recompute_task
-
-    delay = float(settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
-    job = agreement_recompute_task.s().set(countdown=delay)
-    enqueue_once_on_commit([(AGREEMENT_QUEUED_KEY, job)], hold_seconds=delay + settings.EARSHOT_RECOMPUTE_STALE_SECONDS)
+    hold = settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS + settings.EARSHOT_RECOMPUTE_STALE_SECONDS
+    enqueue_once_on_commit([agreement_recompute_job()], hold_seconds=hold)

@@ -9,6 +9,7 @@ import enum
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,17 +68,18 @@ def _rows_ensure(scopes: list[str]) -> None:
     ScopeRecompute.objects.bulk_create([ScopeRecompute(scope=scope) for scope in scopes], ignore_conflicts=True)
 
 
-def leaderboards_request_recompute(*, scopes: list[str]) -> None:
+def leaderboards_request_recompute(*, scopes: list[str], also: Sequence[tuple[str, Signature]] = ()) -> None:
     """On commit, queue one debounced recompute per scope unless one already waits for that scope.
 
     Call it inside the transaction that writes the votes. It writes nothing to the database (every vote would
     otherwise update the same few rows and queue behind their locks): whether a recompute waits is a mark in the
     cache, set after the commit, and the task clears it before it reads the votes (see enqueue_once_on_commit).
+    `also` are other debounced (mark, job) pairs of the same votes, checked in the same round trip to the cache.
     """
     names = sorted(set(scopes))
     for name in names:
         scope_parse(name)
-    enqueue_once_on_commit([(recompute_mark(name), _recompute_job(name)) for name in names],
+    enqueue_once_on_commit([*((recompute_mark(name), _recompute_job(name)) for name in names), *also],
                            hold_seconds=_mark_hold_seconds())
 
 

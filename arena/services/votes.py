@@ -23,7 +23,7 @@ from arena.services.battles import LISTENING_FIELDS, battle_ensure_open, listeni
 from arena.services.listening import ListeningEvent
 from config.errors import InvalidInput
 from config.rows import instance_from_db, lock_clause, quoted, row_insert, row_update
-from scoring.reward_scoring import agreement_recompute_request
+from scoring.reward_scoring import agreement_recompute_job
 from scoring.scopes import vote_scopes
 from scoring.services import leaderboards_request_recompute
 
@@ -213,8 +213,8 @@ def _vote_insert(
     row_insert(vote, using=using)
     battle.status = Battle.Status.VOTED
     row_update(battle, fields=("status", *LISTENING_FIELDS) if events else ("status",), using=using)
-    leaderboards_request_recompute(scopes=vote_scopes(vote))
-    agreement_recompute_request()
+    # The leaderboards' and the agreement report's recomputes, after commit, in one round trip to the cache.
+    leaderboards_request_recompute(scopes=vote_scopes(vote), also=[agreement_recompute_job()])
     return vote
 
 

@@ -176,8 +176,8 @@ def test_it_queues_one_recompute_per_scope_and_one_agreement_report_after_commit
             battle_public_id=battle.public_id, rater=battle.rater, choice=Choice.A, musicality=Choice.B
         )
     assert len(vote_scopes(vote)) == 3  # arena, arena:musicality, arena:instrumental
-    # One callback queues the three scopes' recomputes (one round trip to the cache), one the agreement report.
-    assert len(callbacks) == 2
+    # One callback queues the three scopes' recomputes and the agreement report (one round trip to the cache).
+    assert len(callbacks) == 1
     with django_capture_on_commit_callbacks() as again:
         vote_record(battle_public_id=battle.public_id, rater=battle.rater, choice=Choice.A, musicality=Choice.B)
     assert again == []
