@@ -2,8 +2,8 @@
 three heads (overall, musicality, prompt alignment), with learned null embeddings for absent inputs.
 
 Musicality looks at the audio alone. Prompt alignment compares the audio embedding with the
-prompt text, lyrics and reference-audio embeddings. Overall is a third head that sees both, plus
-a learned mix of the other two heads' scores, so votes on the overall choice can teach it its own mix of the two.
+prompt text, lyrics and reference-audio embeddings. Overall is a third head that sees both, so
+votes on the overall choice can teach it its own mix of the two.
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ class NetworkConfig:
     # Lags (in frames) of the onset-strength autocorrelation the audio encoder also sees: the pooled convolution
     # maps keep little of a piece's pulse, which prompts name ("at 72 BPM"). 0 leaves it out.
     rhythm_lags: int = 60
-    # Overall adds a learned mix of the musicality and prompt-alignment scores to its own head's, so that what those
-    # heads learn (a clip off its prompt, a damaged clip) reaches overall without being learnt twice.
-    overall_mix: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -49,7 +46,6 @@ class NetworkConfig:
         values["axes"] = tuple(values["axes"])
         # Checkpoints from before the rhythm features have none.
         values.setdefault("rhythm_lags", 0)
-        values.setdefault("overall_mix", False)
         return cls(**values)
 
 
@@ -166,8 +162,6 @@ class RewardNetwork(nn.Module):
                 self.heads[axis] = _head(embed + alignment_inputs, hidden)
             else:
                 self.heads[axis] = _head(alignment_inputs, hidden)
-        mixable = {"overall", "musicality", "prompt_alignment"} <= set(self.config.axes)
-        self.overall_mix = nn.Parameter(torch.zeros(2)) if self.config.overall_mix and mixable else None
 
     # Construction from and to the JSON config of a checkpoint.
     def hyperparameters(self) -> dict[str, Any]:
@@ -251,9 +245,6 @@ class RewardNetwork(nn.Module):
                 scores[axis] = head(torch.cat([audio, alignment], dim=1)).squeeze(1)
             else:
                 scores[axis] = head(alignment).squeeze(1)
-        if self.overall_mix is not None:
-            scores["overall"] = (scores["overall"] + self.overall_mix[0] * scores["musicality"]
-                                 + self.overall_mix[1] * scores["prompt_alignment"])
         return scores
 
     def forward(self, log_mel: torch.Tensor, conditioning: Conditioning) -> dict[str, torch.Tensor]:

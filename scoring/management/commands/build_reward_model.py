@@ -40,9 +40,8 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=int, default=None, help="stage-1 steps (pretrain_cli's default)")
         parser.add_argument("--demo-prompts", type=int, default=None, help="seed_demo --prompts (its default)")
         parser.add_argument("--demo-votes", type=int, default=None, help="seed_demo --votes (its default)")
-        # Stage 2: few votes for a 1.6M-parameter network. A fixed stage-1 audio encoder keeps what stage 1 learnt
-        # about damage (the generalisation test: fine-tuning the encoder on the demo's votes too dropped it from
-        # over 90% to 80%) and is several times faster; the heads learn the demo's tastes.
+        # Stage 2: few votes for a 1.5M-parameter network. A fixed stage-1 audio encoder keeps what stage 1 learnt
+        # about damage (the generalisation test) and is several times faster; the heads learn the demo's tastes.
         parser.add_argument("--epochs", type=int, default=8)
         parser.add_argument("--learning-rate", type=float, default=3e-4)
         parser.add_argument("--patience", type=int, default=3)

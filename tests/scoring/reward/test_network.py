@@ -127,26 +127,3 @@ def test_the_rhythm_features_peak_at_the_pulse() -> None:
     correlation = onset_autocorrelation(frames, lags=60)[0]
     assert int(correlation[10:].argmax()) + 11 == 25
     assert correlation[24] > 0.5 > correlation[12]
-
-
-def test_overall_adds_the_learned_mix_of_the_other_two_scores() -> None:
-    model = _model()
-    log_mel = torch.randn(2, 1, model.front_end.n_mels, model.front_end.crop_frames)
-    condition = model.conditioning(
-        prompts=text_batch(texts=["calm piano", "dark organ"], config=model.text),
-        lyrics=text_batch(texts=[None, None], config=model.text),
-        reference_embedding=None,
-        reference_present=torch.zeros(2, dtype=torch.bool),
-    )
-    with torch.no_grad():
-        plain = model(log_mel, condition)
-        assert model.overall_mix is not None
-        model.overall_mix.copy_(torch.tensor([0.5, 2.0]))
-        mixed = model(log_mel, condition)
-    expected = plain["overall"] + 0.5 * plain["musicality"] + 2.0 * plain["prompt_alignment"]
-    assert torch.allclose(mixed["overall"], expected, atol=1e-5)
-    # A checkpoint written before the mix and the rhythm features loads without them.
-    old = NetworkConfig.from_dict({key: value for key, value in NetworkConfig().to_dict().items()
-                                   if key not in {"overall_mix", "rhythm_lags"}})
-    assert not old.overall_mix and old.rhythm_lags == 0
-    assert RewardNetwork(network=old).overall_mix is None
