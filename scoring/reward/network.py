@@ -29,9 +29,6 @@ class NetworkConfig:
     text_dim: int = 64
     head_hidden: int = 64
     axes: tuple[str, ...] = AXES
-    # Lags (in frames) of the onset-strength autocorrelation the audio encoder also sees: the pooled convolution
-    # maps keep little of a piece's pulse, which prompts name ("at 72 BPM"). 0 leaves it out.
-    rhythm_lags: int = 60
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -44,8 +41,6 @@ class NetworkConfig:
         values = dict(values)
         values["channels"] = tuple(values["channels"])
         values["axes"] = tuple(values["axes"])
-        # Checkpoints from before the rhythm features have none.
-        values.setdefault("rhythm_lags", 0)
         return cls(**values)
 
 
@@ -63,11 +58,10 @@ class AudioEncoder(nn.Module):
 
     Besides the convolution stack it pools per-band statistics of the input (mean, spread and
     a low quantile over time, a noise-floor estimate), which carry band-limiting and added
-    noise directly, and (rhythm_lags > 0) the autocorrelation of the onset strength, which
-    carries the pulse.
+    noise directly.
     """
 
-    def __init__(self, *, n_mels: int, channels: tuple[int, ...], embed_dim: int, rhythm_lags: int = 0) -> None:
+    def __init__(self, *, n_mels: int, channels: tuple[int, ...], embed_dim: int) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         previous = 1
@@ -88,8 +82,6 @@ class AudioEncoder(nn.Module):
         bands_left = n_mels // (2 ** len(channels))
         self.conv_projection = nn.Linear(previous * bands_left * 2, embed_dim)
         self.band_projection = nn.Linear(n_mels * 3, embed_dim)
-        self.rhythm_lags = rhythm_lags
-        self.rhythm_projection = nn.Linear(rhythm_lags, embed_dim) if rhythm_lags else None
         self.mix = nn.Sequential(nn.ReLU(), nn.Linear(embed_dim, embed_dim))
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
@@ -99,24 +91,7 @@ class AudioEncoder(nn.Module):
         band_stats = torch.cat(
             [bands.mean(dim=-1), bands.std(dim=-1), torch.quantile(bands, 0.1, dim=-1)], dim=-1
         )
-        embedding = self.conv_projection(pooled) + self.band_projection(band_stats)
-        if self.rhythm_projection is not None:
-            embedding = embedding + self.rhythm_projection(onset_autocorrelation(bands, lags=self.rhythm_lags))
-        return self.mix(embedding)
-
-
-def onset_autocorrelation(bands: torch.Tensor, *, lags: int) -> torch.Tensor:
-    """(batch, n_mels, frames) log-mel to (batch, lags): the normalised autocorrelation at lags 1..lags of the
-    onset strength (rises in log-mel, averaged over bands); lags beyond the crop read 0."""
-    onsets = torch.relu(bands[..., 1:] - bands[..., :-1]).mean(dim=1)
-    onsets = onsets - onsets.mean(dim=-1, keepdim=True)
-    energy = (onsets * onsets).sum(dim=-1).clamp_min(1e-6)
-    length = onsets.shape[-1]
-    columns = [
-        (onsets[:, :-lag] * onsets[:, lag:]).sum(dim=-1) if lag < length else torch.zeros_like(energy)
-        for lag in range(1, lags + 1)
-    ]
-    return torch.stack(columns, dim=-1) / energy.unsqueeze(-1)
+        return self.mix(self.conv_projection(pooled) + self.band_projection(band_stats))
 
 
 def _head(inputs: int, hidden: int) -> nn.Module:
@@ -139,8 +114,7 @@ class RewardNetwork(nn.Module):
         self.config = network or NetworkConfig()
         embed, text_dim = self.config.embed_dim, self.config.text_dim
         self.audio_encoder = AudioEncoder(
-            n_mels=self.front_end.n_mels, channels=self.config.channels, embed_dim=embed,
-            rhythm_lags=self.config.rhythm_lags,
+            n_mels=self.front_end.n_mels, channels=self.config.channels, embed_dim=embed
         )
         self.text_table = nn.EmbeddingBag(self.text.buckets, text_dim, mode="mean")
         nn.init.normal_(self.text_table.weight, std=0.1)
@@ -261,6 +235,5 @@ __all__ = [
     "Conditioning",
     "NetworkConfig",
     "RewardNetwork",
-    "onset_autocorrelation",
     "parameter_count",
 ]

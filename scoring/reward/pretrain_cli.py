@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from arena.synth import MusicSpec, SystemProfile, random_spec, render, spec_prompt_text, system_spec
+from arena.synth import random_spec, render, spec_prompt_text
 from scoring.reward.audio import FrontEndConfig
 from scoring.reward.checkpoint import checkpoint_save
 from scoring.reward.network import RewardNetwork, parameter_count
@@ -34,37 +34,18 @@ from scoring.reward.train import (
 VERSION = "bundled-stage1-v1"
 
 
-def spec_variant(*, spec: MusicSpec, rng: np.random.Generator) -> MusicSpec:
-    """The spec with some of tempo, mode, instrument and mood replaced as arena/synth.py's unfaithful systems do
-    (each kept with a probability drawn from 0.1-0.9, at least one replaced); effects and key stay the same."""
-    fidelity = float(rng.uniform(0.1, 0.9))
-    profile = SystemProfile(slug="variant", name="variant", organisation="", description="", prompt_fidelity=fidelity)
-    while True:
-        variant = system_spec(profile, spec, rng)
-        if spec_prompt_text(variant) != spec_prompt_text(spec):
-            return variant
-
-
 def synth_sources(
-    *, count: int, seconds: float, sample_rate: int, seed: int, progress: bool = True, variants: bool = True
+    *, count: int, seconds: float, sample_rate: int, seed: int, progress: bool = True
 ) -> list[SourceClip]:
     """Render `count` random pieces (mono mixdown) with their prompts; every spec draws its own
-    reverb, EQ tilt, compression and stereo width. With `variants`, each piece is also rendered from a
-    variant of its spec (`spec_variant`), with the same composition seed and effects."""
+    reverb, EQ tilt, compression and stereo width."""
     rng = np.random.default_rng(seed)
-    variant_rng = np.random.default_rng([seed, 1])
     sources = []
     for index in range(count):
         spec = random_spec(rng, duration_s=seconds)
         stereo = render(spec, sample_rate=sample_rate, seed=seed * 100_003 + index)
         mono = stereo.mean(axis=1)
-        variant, variant_prompt = None, None
-        if variants:
-            varied = spec_variant(spec=spec, rng=variant_rng)
-            variant = render(varied, sample_rate=sample_rate, seed=seed * 100_003 + index).mean(axis=1)
-            variant_prompt = spec_prompt_text(varied)
-        sources.append(SourceClip(samples=mono, sample_rate=sample_rate, prompt_text=spec_prompt_text(spec),
-                                  variant=variant, variant_prompt=variant_prompt))
+        sources.append(SourceClip(samples=mono, sample_rate=sample_rate, prompt_text=spec_prompt_text(spec)))
         if progress and ((index + 1) % 25 == 0 or index + 1 == count):
             print(f"rendered {index + 1}/{count} pieces", file=sys.stderr, flush=True)
     return sources
@@ -84,17 +65,14 @@ def pretrain_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
     parser.add_argument("--seed", type=int, default=0)
-    # Many short pieces rather than few long ones: prompts vary more, which the alignment pairs need.
-    parser.add_argument("--pieces", type=int, default=500, help="synthesised training pieces")
+    parser.add_argument("--pieces", type=int, default=200, help="synthesised training pieces")
     parser.add_argument("--validation-pieces", type=int, default=24)
-    parser.add_argument("--piece-seconds", type=float, default=6.0)
+    parser.add_argument("--piece-seconds", type=float, default=8.0)
     parser.add_argument("--render-rate", type=int, default=32_000, help="sample rate the pieces are rendered at")
     parser.add_argument("--pairs", type=int, default=4000, help="stage-1 pairs drawn from the training pieces")
-    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch-pairs", type=int, default=16)
     parser.add_argument("--alignment-pairs", type=int, default=8)
-    parser.add_argument("--variant-pairs", type=int, default=12,
-                        help="alignment pairs per step against a variant of the same piece (0: render no variants)")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--workers", type=int, default=2, help="processes that make the pairs")
@@ -113,7 +91,7 @@ def pretrain_run(
     config = FrontEndConfig()
     pieces = synth_sources(
         count=args.pieces + args.validation_pieces, seconds=args.piece_seconds,
-        sample_rate=args.render_rate, seed=args.seed, progress=show_render, variants=args.variant_pairs > 0,
+        sample_rate=args.render_rate, seed=args.seed, progress=show_render,
     )
     train_pieces, validation_pieces = pieces[: args.pieces], pieces[args.pieces :]
     rendered = time.perf_counter()
@@ -128,7 +106,7 @@ def pretrain_run(
     model = RewardNetwork(front_end=config)
     settings = PretrainSettings(
         steps=args.steps, batch_pairs=args.batch_pairs, alignment_pairs=args.alignment_pairs,
-        variant_pairs=args.variant_pairs, learning_rate=args.learning_rate, seed=args.seed,
+        learning_rate=args.learning_rate, seed=args.seed,
     )
     result = reward_pretrain(
         model=model, data=data, settings=settings, validation=validation,
@@ -142,10 +120,7 @@ def pretrain_run(
             f"stage 1: {args.pieces} pieces of {args.piece_seconds:g} s from arena/synth.py (random specs, "
             f"effects and mastering) rendered at {args.render_rate} Hz, {args.pairs} pseudo-preference pairs "
             "(clean vs randomly degraded or chained degradations, or milder vs harsher) plus prompt and "
-            "reference alignment pairs"
-            + (" and variant pairs (the same piece re-rendered with some of tempo, mode, instrument and mood "
-               "changed)" if args.variant_pairs > 0 else "")
-            + "; no votes"
+            "reference alignment pairs; no votes"
         ),
         "pieces": args.pieces,
         "validation_pieces": args.validation_pieces,

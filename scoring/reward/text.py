@@ -23,22 +23,16 @@ class TextConfig:
     word_bigrams: bool = True
     # Long lyrics are cut: a bag of a few hundred n-grams already says what they are about.
     max_ids: int = 768
-    # Widths of the magnitude bins a number also falls into (a bin and a half-shifted bin per width), so that
-    # "72 BPM" shares features with "75 BPM" and little with "150 BPM"; hashed digits alone carry no order.
-    number_bins: tuple[int, ...] = (8, 24)
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
         values["char_ngram_sizes"] = list(self.char_ngram_sizes)
-        values["number_bins"] = list(self.number_bins)
         return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TextConfig:
         values = dict(values)
         values["char_ngram_sizes"] = tuple(values["char_ngram_sizes"])
-        # Checkpoints from before number bins hashed numbers as words only.
-        values["number_bins"] = tuple(values.get("number_bins", ()))
         return cls(**values)
 
 
@@ -62,20 +56,13 @@ def _bucket(key: str, buckets: int) -> int:
 
 
 def text_hash_ids(*, text: str | None, config: TextConfig) -> list[int]:
-    """Bucket ids of the words, word bigrams, number magnitude bins and character n-grams of `text` (empty when
-    absent)."""
+    """Bucket ids of the words, word bigrams and character n-grams of `text` (empty when absent)."""
     if not text:
         return []
     words = text_words(text=text)
     keys: list[str] = [f"w:{word}" for word in words]
     if config.word_bigrams:
         keys.extend(f"b:{first} {second}" for first, second in zip(words, words[1:], strict=False))
-    for word in words:
-        if word.isdecimal() and len(word) <= 6:
-            value = int(word)
-            for width in config.number_bins:
-                keys.append(f"n{width}:{value // width}")
-                keys.append(f"n{width}h:{(value + width // 2) // width}")
     for word in words:
         marked = f"<{word}>"
         for size in config.char_ngram_sizes:

@@ -1,6 +1,5 @@
 """Training the reward network: stage 1 on pseudo-preference pairs (a clip beats a degraded copy of
-itself; a clip fits its own prompt better than another's, or than a rendering of the same piece with some of the
-prompt's attributes changed), stage 2 on people's votes with a
+itself; a clip fits its own prompt better than another's), stage 2 on people's votes with a
 Bradley–Terry loss per axis. Pure functions: arrays and records in, a trained network and metrics out."""
 
 from __future__ import annotations
@@ -60,14 +59,11 @@ def seed_everything(*, seed: int) -> None:
 
 @dataclass(frozen=True)
 class SourceClip:
-    """Clean material for stage 1: mono samples at their own rate, with the prompt they answer; optionally the same
-    piece rendered with some prompt attributes changed (tempo, mode, instrument, mood) and the prompt that answers."""
+    """Clean material for stage 1: mono samples at their own rate, with the prompt they answer."""
 
     samples: np.ndarray
     sample_rate: int
     prompt_text: str | None = None
-    variant: np.ndarray | None = None
-    variant_prompt: str | None = None
 
 
 @dataclass
@@ -80,10 +76,6 @@ class PretrainSet:
     graded: torch.Tensor  # (pairs,) True when both sides are damaged, only by different amounts
     prompts: list[str | None]
     descriptions: list[str] = field(default_factory=list)
-    # Clean crops of each pair's source and of its variant (pairs, n_mels, frames); empty when sources have none.
-    matched: torch.Tensor | None = None
-    varied: torch.Tensor | None = None
-    variant_prompts: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.better.shape[0])
@@ -131,23 +123,6 @@ def quality_pair_make(
     )
 
 
-def variant_pair_make(
-    *, source: SourceClip, config: FrontEndConfig, rng: np.random.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clean crops (log-mel) of a source and of its variant, each with its own harmless recording variation."""
-    if source.variant is None:
-        raise ValueError("the source has no variant")
-    count = int(round(config.crop_seconds * source.sample_rate)) + source.sample_rate // 10
-    skip = source.sample_rate // 10
-    crops = []
-    for samples in (source.samples, source.variant):
-        clean = recording_variation(samples=_crop_samples(samples, count, rng), sample_rate=source.sample_rate, rng=rng)
-        crops.append(_front_end(clean[skip:], source.sample_rate, config))
-    return crops[0], crops[1]
-
-
-_Made = tuple[torch.Tensor, torch.Tensor, bool, str, torch.Tensor | None, torch.Tensor | None]
-
 # The sources, in each worker process (sent once per worker, not once per pair).
 _WORKER_SOURCES: Sequence[SourceClip] = ()
 
@@ -158,16 +133,12 @@ def _worker_start(sources: Sequence[SourceClip]) -> None:
     torch.set_num_threads(1)
 
 
-def _pair_job(job: tuple[int, int, int, FrontEndConfig]) -> _Made:
+def _pair_job(job: tuple[int, int, int, FrontEndConfig]) -> tuple[torch.Tensor, torch.Tensor, bool, str]:
     index, source_index, seed, config = job
     # One generator per pair, keyed by its index: the same pairs whatever the number of workers.
     rng = np.random.default_rng([seed, index])
-    source = _WORKER_SOURCES[source_index]
-    better, worse, graded, how = quality_pair_make(source=source, config=config, rng=rng)
-    if source.variant is None:
-        return better.half(), worse.half(), graded, how, None, None
-    matched, varied = variant_pair_make(source=source, config=config, rng=np.random.default_rng([seed, index, 1]))
-    return better.half(), worse.half(), graded, how, matched.half(), varied.half()
+    better, worse, graded, how = quality_pair_make(source=_WORKER_SOURCES[source_index], config=config, rng=rng)
+    return better.half(), worse.half(), graded, how
 
 
 def pretrain_set_make(
@@ -184,7 +155,7 @@ def pretrain_set_make(
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(sources)) for _ in range(-(-pairs // len(sources)))])[:pairs]
     jobs = [(index, int(source), seed, config) for index, source in enumerate(order)]
-    made: list[_Made] = []
+    made: list[tuple[torch.Tensor, torch.Tensor, bool, str]] = []
     if workers > 1:
         import multiprocessing
 
@@ -206,7 +177,6 @@ def pretrain_set_make(
         finally:
             _worker_start(())
             torch.set_num_threads(threads)
-    with_variants = all(item[4] is not None for item in made)
     return PretrainSet(
         better=torch.stack([item[0] for item in made]),
         worse=torch.stack([item[1] for item in made]),
@@ -214,9 +184,6 @@ def pretrain_set_make(
         graded=torch.tensor([item[2] for item in made], dtype=torch.bool),
         prompts=[source.prompt_text for source in sources],
         descriptions=[item[3] for item in made],
-        matched=torch.stack([item[4] for item in made if item[4] is not None]) if with_variants else None,
-        varied=torch.stack([item[5] for item in made if item[5] is not None]) if with_variants else None,
-        variant_prompts=[source.variant_prompt for source in sources],
     )
 
 
@@ -225,8 +192,6 @@ class PretrainSettings:
     steps: int = 600
     batch_pairs: int = 16
     alignment_pairs: int = 8
-    # Alignment pairs against the same piece with some prompt attributes changed (when the sources have variants).
-    variant_pairs: int = 8
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     prompt_probability: float = 0.5
@@ -292,8 +257,7 @@ def _same_source(by_source: Mapping[int, np.ndarray], source: int, index: int, r
 def pretrain_accuracy(*, model: RewardNetwork, data: PretrainSet, batch: int = 64) -> dict[str, float]:
     """Shares of stage-1 examples ranked right: for overall and musicality, the better side of each
     pair scores higher (no prompt); for prompt alignment, a clip scores higher for its own prompt
-    than a clip of another piece does for that prompt, and (prompt_variant) than the same piece rendered with some
-    of the prompt's attributes changed."""
+    than a clip of another piece does for that prompt."""
     model.eval()
     device = next(model.parameters()).device
     wins = {"overall": 0, "musicality": 0}
@@ -323,32 +287,7 @@ def pretrain_accuracy(*, model: RewardNetwork, data: PretrainSet, batch: int = 6
     shares = {f"{axis}_accuracy": count / max(len(data), 1) for axis, count in wins.items() if axis in model.axes}
     if compared:
         shares["prompt_alignment_accuracy"] = aligned / compared
-    if "prompt_alignment" in model.axes and data.matched is not None and data.varied is not None:
-        shares["prompt_variant_accuracy"] = _variant_accuracy(model, data, batch)
     return shares
-
-
-def _variant_accuracy(model: RewardNetwork, data: PretrainSet, batch: int) -> float:
-    """Share of examples where, for the source's prompt, its own rendering scores higher on prompt alignment than
-    the variant does (and, for the variant's prompt, the variant higher than the source)."""
-    assert data.matched is not None and data.varied is not None
-    device = next(model.parameters()).device
-    right, compared = 0, 0
-    with torch.no_grad():
-        for start in range(0, len(data), batch):
-            rows = range(start, min(start + batch, len(data)))
-            own = data.matched[start : start + batch].float().unsqueeze(1).to(device)
-            other = data.varied[start : start + batch].float().unsqueeze(1).to(device)
-            for prompts, first, second in (
-                ([data.prompts[int(data.source[i])] for i in rows], own, other),
-                ([data.variant_prompts[int(data.source[i])] for i in rows], other, own),
-            ):
-                condition = _conditioning(model, prompts, None, torch.zeros(len(rows), dtype=torch.bool))
-                high = model(first, condition)["prompt_alignment"]
-                low = model(second, condition)["prompt_alignment"]
-                right += int((high > low).sum())
-                compared += len(rows)
-    return right / max(compared, 1)
 
 
 def reward_pretrain(
@@ -363,9 +302,7 @@ def reward_pretrain(
 ) -> TrainResult:
     """Stage 1. Each step mixes quality pairs (overall and musicality learn that the less damaged
     side wins) with alignment pairs (prompt alignment and overall learn that a clip fits its own
-    prompt, or a reference cut from the same piece, better than another clip does) and, when the
-    sources have variants, variant pairs (a clip fits its own prompt better than the same piece
-    rendered with some of the prompt's attributes changed: both clean, so only the fit tells them apart)."""
+    prompt, or a reference cut from the same piece, better than another clip does)."""
     if num_threads:
         torch.set_num_threads(num_threads)
     seed_everything(seed=settings.seed)
@@ -377,8 +314,6 @@ def reward_pretrain(
     sources = data.source.numpy()
     by_source = {int(s): np.flatnonzero(sources == s) for s in np.unique(sources)}
     axes = set(model.axes)
-    variants = data.matched is not None and data.varied is not None and "prompt_alignment" in axes
-    v = settings.variant_pairs if variants else 0
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     running: dict[str, float] = {}
@@ -392,18 +327,15 @@ def reward_pretrain(
         references = np.array(
             [_same_source(by_source, int(data.source[i]), int(i), rng) for i in aligned], dtype=np.int64
         )
-        parts = [data.better[picks], data.worse[picks], data.better[aligned], data.better[strangers],
-                 data.better[references]]
-        varied_picks = rng.integers(0, len(data), v)
-        # For half the variant pairs the prompt is the variant's, and the variant is the better fit.
-        flipped = rng.random(v) < 0.5
-        if v and data.matched is not None and data.varied is not None:
-            fits = torch.where(torch.from_numpy(flipped)[:, None, None], data.varied[varied_picks],
-                               data.matched[varied_picks])
-            misfits = torch.where(torch.from_numpy(flipped)[:, None, None], data.matched[varied_picks],
-                                  data.varied[varied_picks])
-            parts += [fits, misfits]
-        mels = torch.cat(parts).float().unsqueeze(1).to(target_device)
+        mels = torch.cat(
+            [
+                data.better[picks],
+                data.worse[picks],
+                data.better[aligned],
+                data.better[strangers],
+                data.better[references],
+            ]
+        ).float().unsqueeze(1).to(target_device)
         embeddings = model.encode_audio(mels)
         q, a = settings.batch_pairs, settings.alignment_pairs
         quality_prompts = [
@@ -421,7 +353,7 @@ def reward_pretrain(
                 None if (with_reference[k] and rng.random() < 0.5) else data.prompts[int(data.source[i])]
                 for k, i in enumerate(aligned)
             ]
-            reference_embedding = embeddings[2 * q + 2 * a : 2 * q + 3 * a]
+            reference_embedding = embeddings[2 * q + 2 * a :]
             present = torch.from_numpy(with_reference)
             condition = _conditioning(model, own_prompts * 2, reference_embedding.repeat(2, 1), present.repeat(2))
             alignment = model.score_embeddings(embeddings[2 * q : 2 * q + 2 * a], condition)
@@ -429,18 +361,6 @@ def reward_pretrain(
             losses["alignment"] = _bt_loss(alignment["prompt_alignment"][:a], alignment["prompt_alignment"][a:], ones_a)
             if "overall" in axes:
                 losses["alignment_overall"] = 0.5 * _bt_loss(alignment["overall"][:a], alignment["overall"][a:], ones_a)
-        if v:
-            variant_prompts = [
-                data.variant_prompts[int(data.source[i])] if flip else data.prompts[int(data.source[i])]
-                for i, flip in zip(varied_picks, flipped, strict=True)
-            ]
-            condition = _conditioning(model, variant_prompts * 2, None, torch.zeros(2 * v, dtype=torch.bool))
-            offset = 2 * q + 3 * a
-            variant = model.score_embeddings(embeddings[offset : offset + 2 * v], condition)
-            ones_v = torch.ones(v, device=target_device)
-            losses["variant"] = _bt_loss(variant["prompt_alignment"][:v], variant["prompt_alignment"][v:], ones_v)
-            if "overall" in axes:
-                losses["variant_overall"] = 0.5 * _bt_loss(variant["overall"][:v], variant["overall"][v:], ones_v)
         loss = torch.stack(list(losses.values())).sum()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

@@ -47,7 +47,6 @@ class Command(BaseCommand):
         parser.add_argument("--patience", type=int, default=3)
         parser.add_argument("--train-encoder", action="store_true", help="fine-tune the audio encoder too")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-        parser.add_argument("--stage1-out", default=None, help="also write the stage-1 network to this folder")
 
     def handle(self, *args: Any, **options: Any) -> None:
         import torch
@@ -88,9 +87,6 @@ class Command(BaseCommand):
         seconds["stage1"] = round(time.perf_counter() - started, 1)
         self.stdout.write(f"stage 1 done in {seconds['stage1']} s: " + json.dumps(
             {k: v for k, v in pretrained.metrics.items() if k.startswith("validation_")}, sort_keys=True))
-        if options["stage1_out"]:
-            checkpoint_save(model=pretrained.model.to("cpu"), directory=Path(options["stage1_out"]),
-                            version=f"{VERSION}-stage1", training=stage1, metrics=pretrained.metrics)
 
         mark = time.perf_counter()
         demo = [f"--{key[5:]}={options[key]}" for key in ("demo_prompts", "demo_votes") if options[key] is not None]

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from scoring.reward.interface import ClipInput, network_score_clips
-from scoring.reward.network import AXES, NetworkConfig, RewardNetwork, onset_autocorrelation, parameter_count
+from scoring.reward.network import AXES, NetworkConfig, RewardNetwork, parameter_count
 from scoring.reward.text import text_batch
 
 
@@ -119,11 +119,3 @@ def test_a_reference_clip_changes_alignment_but_not_musicality() -> None:
 def test_its_axes_are_configurable() -> None:
     model = RewardNetwork(network=NetworkConfig(axes=("overall", "musicality", "prompt_alignment", "lyrics_alignment")))
     assert "lyrics_alignment" in model.heads
-
-
-def test_the_rhythm_features_peak_at_the_pulse() -> None:
-    frames = torch.full((1, 8, 100), -1.0)
-    frames[..., ::25] = 1.0  # an onset every 25 frames (120 BPM at 50 frames per second)
-    correlation = onset_autocorrelation(frames, lags=60)[0]
-    assert int(correlation[10:].argmax()) + 11 == 25
-    assert correlation[24] > 0.5 > correlation[12]

@@ -45,15 +45,3 @@ def test_it_marks_missing_and_empty_texts_absent() -> None:
 def test_it_cuts_very_long_lyrics() -> None:
     lyrics = " ".join(f"word{i}" for i in range(2000))
     assert len(text_hash_ids(text=lyrics, config=CONFIG)) == CONFIG.max_ids
-
-
-def test_nearby_numbers_share_magnitude_bins_and_distant_ones_do_not() -> None:
-    def bins(text: str) -> set[int]:
-        return set(text_hash_ids(text=text, config=CONFIG)) - set(text_hash_ids(text="at BPM", config=CONFIG))
-
-    assert len(bins("at 72 BPM") & bins("at 75 BPM")) >= 2
-    assert len(bins("at 72 BPM") & bins("at 150 BPM")) < len(bins("at 72 BPM") & bins("at 75 BPM"))
-    # A checkpoint written before number bins keeps hashing numbers as words only.
-    old = TextConfig.from_dict({"buckets": 16_384, "char_ngram_sizes": [3, 4], "word_bigrams": True, "max_ids": 768})
-    assert old.number_bins == ()
-    assert len(text_hash_ids(text="72", config=old)) == len(text_hash_ids(text="72", config=CONFIG)) - 4

@@ -16,7 +16,6 @@ from arena.synth import random_spec, render, spec_prompt_text
 from scoring.reward.audio import FrontEndConfig
 from scoring.reward.degrade import lowpass, noise_add
 from scoring.reward.network import NetworkConfig, RewardNetwork
-from scoring.reward.pretrain_cli import spec_variant, synth_sources
 from scoring.reward.train import (
     FinetuneSettings,
     PretrainSettings,
@@ -197,22 +196,3 @@ def test_stage_two_can_keep_the_audio_encoder_fixed(tmp_path: Path) -> None:
         assert torch.equal(value, encoder_before[name]), name
     assert not torch.equal(result.model.heads["overall"][0].weight, head_before)
     assert result.metrics["holdout_votes"] == 0 and result.metrics["epochs_run"] == 2
-
-
-def test_variant_pieces_change_the_prompt_and_give_clean_pairs_whatever_the_workers() -> None:
-    rng = np.random.default_rng(5)
-    for _ in range(20):
-        spec = random_spec(rng, duration_s=3.0)
-        variant = spec_variant(spec=spec, rng=rng)
-        assert spec_prompt_text(variant) != spec_prompt_text(spec)
-        assert (variant.key, variant.reverb_amount, variant.eq_tilt_db) == (spec.key, spec.reverb_amount,
-                                                                            spec.eq_tilt_db)
-    sources = synth_sources(count=2, seconds=3.0, sample_rate=RATE, seed=6, progress=False)
-    assert all(source.variant is not None and source.variant_prompt != source.prompt_text for source in sources)
-    config = FrontEndConfig()
-    alone = pretrain_set_make(sources=sources, pairs=6, config=config, seed=7, workers=1)
-    shared = pretrain_set_make(sources=sources, pairs=6, config=config, seed=7, workers=2)
-    assert alone.matched is not None and alone.varied is not None and shared.matched is not None
-    assert alone.matched.shape == alone.varied.shape == alone.better.shape
-    assert torch.equal(alone.matched, shared.matched)
-    assert alone.variant_prompts == [source.variant_prompt for source in sources]
