@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import router
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -98,10 +99,10 @@ class RaterTokenAuthentication(TokenAuthentication):
         rater_id = user.__dict__.pop("rater_pk")
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        using = user._state.db or router.db_for_read(User)
         if rater_id is not None:
-            user.rater = instance_from_db(Rater, using=user._state.db or "default", values={"id": rater_id,
-                                                                                            "user_id": user.pk})
-        token = instance_from_db(Token, using=user._state.db or "default", values={"key": key, "user_id": user.pk})
+            user.rater = instance_from_db(Rater, using=using, values={"id": rater_id, "user_id": user.pk})
+        token = instance_from_db(Token, using=using, values={"key": key, "user_id": user.pk})
         token.user = user
         return user, token
 

@@ -6,13 +6,11 @@ pairs with the fewest votes the best odds; subclasses change the odds of system 
 from __future__ import annotations
 
 import random
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
-from typing import Any, cast
 
 from django.conf import settings
 from django.db import connections, router
@@ -21,6 +19,7 @@ from django.utils.module_loading import import_string
 
 from arena.models import Battle, Clip, Rater, Vote
 from config.errors import EarshotError
+from config.memo import process_memo, process_memo_clear
 from config.rows import quoted
 
 CATALOGUE_CACHE_KEY = "catalogue"
@@ -90,29 +89,17 @@ def _ordered(x: int, y: int) -> tuple[int, int]:
     return (x, y) if x <= y else (y, x)
 
 
-_memo: dict[str, tuple[float, Any]] = {}
-
-
 def sampling_cache_clear() -> None:
-    _memo.clear()
+    process_memo_clear()
 
 
 def _cached[T](key: str, compute: Callable[[], T], *, fresh: bool) -> T:
-    """Per-process memo with the sampling TTL; a TTL of 0 (tests) or `fresh` always computes.
+    """The per-process memo with the sampling TTL (EARSHOT_SAMPLING_CACHE_SECONDS).
 
     In-process rather than the shared cache: each battle would otherwise pay two cache round trips (and Django's
     Redis backend builds a client per call) to save one cheap aggregate every few seconds per worker.
     """
-    ttl = settings.EARSHOT_SAMPLING_CACHE_SECONDS
-    now = time.monotonic()
-    if ttl > 0 and not fresh:
-        stored = _memo.get(key)
-        if stored is not None and now - stored[0] < ttl:
-            return cast(T, stored[1])
-    value = compute()
-    if ttl > 0:
-        _memo[key] = (now, value)
-    return value
+    return process_memo(key, compute, seconds=settings.EARSHOT_SAMPLING_CACHE_SECONDS, fresh=fresh)
 
 
 def catalogue_load(*, fresh: bool = False) -> Catalogue:

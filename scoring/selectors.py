@@ -1,7 +1,6 @@
 """Reads of scoring data: vote tallies per scope, current leaderboards and their history, ratings for the reveal."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +8,7 @@ from django.conf import settings
 from django.db.models import Count, F, Max, Q
 
 from arena.models import Choice, Vote
+from config.memo import process_memo
 from scoring.models import LeaderboardSnapshot
 from scoring.scopes import Scope, scopes_all
 
@@ -124,28 +124,21 @@ def leaderboard_detail(*, scope: Scope, history: int) -> dict[str, Any]:
             "history": points}
 
 
-_ratings_memo: dict[str, tuple[float, dict[int, dict[str, float]]]] = {}
-
-
 def system_ratings(*, scope: str = "arena") -> dict[int, dict[str, float]]:
     """system id → {rating, ci_low, ci_high} from the scope's current snapshot (empty before the first one).
 
     Every vote's reveal reads it, so each process keeps it for EARSHOT_REVEAL_RATINGS_CACHE_SECONDS (snapshots
     are themselves debounced by a few seconds) and reads only the snapshot's rows, not its win-rate matrix.
     """
-    ttl = settings.EARSHOT_REVEAL_RATINGS_CACHE_SECONDS
-    now = time.monotonic()
-    stored = _ratings_memo.get(scope)
-    if ttl > 0 and stored is not None and now - stored[0] < ttl:
-        return stored[1]
-    rows = (
-        LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id").values_list("rows", flat=True)
-        .first()
-    )
-    ratings = {
-        int(row["system_id"]): {key: float(row[key]) for key in ("rating", "ci_low", "ci_high")}
-        for row in rows or []
-    }
-    if ttl > 0:
-        _ratings_memo[scope] = (now, ratings)
-    return ratings
+
+    def read() -> dict[int, dict[str, float]]:
+        rows = (
+            LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")
+            .values_list("rows", flat=True).first()
+        )
+        return {
+            int(row["system_id"]): {key: float(row[key]) for key in ("rating", "ci_low", "ci_high")}
+            for row in rows or []
+        }
+
+    return process_memo(f"scoring:ratings:{scope}", read, seconds=settings.EARSHOT_REVEAL_RATINGS_CACHE_SECONDS)

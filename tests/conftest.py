@@ -27,10 +27,10 @@ def _no_recompute_marks(request: pytest.FixtureRequest) -> None:
         return
     from django.core.cache import cache
 
-    from scoring import selectors
+    from config.memo import process_memo_clear
     from scoring.reward_scoring import AGREEMENT_QUEUED_KEY
     from scoring.scopes import scopes_all
     from scoring.services import recompute_mark
 
     cache.delete_many([AGREEMENT_QUEUED_KEY, *(recompute_mark(scope.name) for scope in scopes_all())])
-    selectors._ratings_memo.clear()  # nor ratings a web process remembers for the reveal
+    process_memo_clear()  # nor what a web process remembers (sampling catalogue, the reveal's ratings)

@@ -156,7 +156,8 @@ def vote_record(
             except (BattleTooYoung, ListeningTooShort) as exc:
                 # Refused before any write: commit the credited events instead of rolling them back.
                 if events:
-                    row_update(battle, fields=tuple(LISTENING_FIELDS), using=battle._state.db or "default")
+                    using = battle._state.db or router.db_for_write(Battle)
+                    row_update(battle, fields=tuple(LISTENING_FIELDS), using=using)
                 refused = exc
     except IntegrityError:
         existing = Vote.objects.filter(battle__public_id=battle_public_id, rater=rater).values_list("battle_id")
@@ -209,7 +210,7 @@ def _vote_insert(
         suggestion_side=battle.suggestion_side,
         suggestion_p=battle.suggestion_p,
     )
-    using = battle._state.db or router.db_for_write(Vote)
+    using = battle._state.db or router.db_for_write(Battle)
     row_insert(vote, using=using)
     battle.status = Battle.Status.VOTED
     row_update(battle, fields=("status", *LISTENING_FIELDS) if events else ("status",), using=using)
