@@ -12,6 +12,10 @@ prompts and real clips, starts `uvicorn config.asgi:application` with the rate l
 EARSHOT_MIN_LISTEN_SECONDS=0, and prints battles and votes per second and p50/p99 latency per endpoint. It is a
 script, not a test.
 
+Reference: before the vote flow, the same clients ask the same server for GET /healthz (a Django view that reads no
+database, cache or session) for --reference-seconds; the bench prints that rate and the vote flow's ratio to it, so
+a figure measured on one machine can be compared with one measured on another.
+
 Database connections: under ASGI Django runs each request's sync code in a thread of its own, so persistent
 connections (CONN_MAX_AGE > 0) leak one connection per request and CONN_MAX_AGE=0 opens one per request. With
 --pool (the default when psycopg_pool is installed) the server runs with DB_POOL=1, Django's psycopg connection
@@ -244,6 +248,18 @@ async def rater_loop(port: int, token: str, tally: Tally, stop: asyncio.Event, r
         connection.close()
 
 
+async def reference_loop(
+    port: int, token: str, tally: Tally, stop: asyncio.Event, rng: random.Random, flow: str
+) -> None:
+    """The reference: the same client asking the same server for GET /healthz, a Django view that does no work."""
+    connection = Connection("127.0.0.1", port, {"Authorization": f"Token {token}"})
+    try:
+        while not stop.is_set():
+            await timed(tally, "healthz", connection.request("GET", "/healthz"))
+    finally:
+        connection.close()
+
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -285,11 +301,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def load(
-    port: int, tokens: list[str], *, flow: str, warmup: float, seconds: float, server_pid: int, database: str
+    port: int, tokens: list[str], *, flow: str, warmup: float, seconds: float, server_pid: int, database: str,
+    loop=rater_loop,  # type: ignore[no-untyped-def]
 ) -> tuple[Tally, float, dict[str, float]]:
     tally, stop = Tally(), asyncio.Event()
     tasks = [
-        asyncio.create_task(rater_loop(port, token, tally, stop, random.Random(i), flow))
+        asyncio.create_task(loop(port, token, tally, stop, random.Random(i), flow))
         for i, token in enumerate(tokens)
     ]
     await asyncio.sleep(warmup)
@@ -345,6 +362,9 @@ def main() -> None:
     parser.add_argument("--flow", choices=("page", "separate"), default="page",
                         help="page: one request per vote (events and next battle ride with it, as the arena page "
                              "does); separate: create, events, vote (default: page)")
+    parser.add_argument("--reference-seconds", type=float, default=5.0,
+                        help="first measure GET /healthz (no work) this long with the same clients, as the reference "
+                             "for what this server and machine can answer at all; 0 skips it (default: 5)")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--pool", action=argparse.BooleanOptionalAction, default=None,
                         help="psycopg connection pool in the server (default: when psycopg_pool is installed)")
@@ -389,6 +409,12 @@ def main() -> None:
             server_env.update({"DB_POOL": "1", "DB_POOL_MAX": str(args.pool_size)})
         server = server_start(env=server_env, port=port, workers=args.workers)
         asyncio.run(server_ready(port, server))
+        reference = None
+        if args.reference_seconds > 0:
+            reference = asyncio.run(
+                load(port, tokens, flow=args.flow, warmup=1.0, seconds=args.reference_seconds,
+                     server_pid=server.pid, database=scratch_name, loop=reference_loop)
+            )
         tally, elapsed, cpu = asyncio.run(
             load(port, tokens, flow=args.flow, warmup=args.warmup, seconds=args.seconds, server_pid=server.pid,
                  database=scratch_name)
@@ -424,6 +450,17 @@ def main() -> None:
             f"p99 {1000 * percentile(values, 0.99):7.1f} ms  max {1000 * max(values):7.1f} ms  "
             f"SQL/request {queries['vote+next' if name == 'vote' and args.flow == 'page' else name]:2d}  [{statuses}]"
         )
+    if reference is not None:
+        ref_tally, ref_elapsed, ref_cpu = reference
+        values = ref_tally.latencies["healthz"]
+        ref_rate = len(values) / ref_elapsed
+        ref_web = 1000 * ref_cpu["web"] / max(len(values), 1)
+        print(f"reference: GET /healthz (a Django view doing no work, same server and clients): {ref_rate:8.1f} req/s, "
+              f"p50 {1000 * statistics.median(values):.1f} ms, p99 {1000 * percentile(values, 0.99):.1f} ms, "
+              f"web CPU {ref_web:.2f} ms/request")
+        if tally.votes:
+            print(f"  → votes/s are {tally.votes / elapsed / ref_rate:.2f}× the reference request rate; "
+                  f"web CPU per vote is {1000 * cpu['web'] / tally.votes / ref_web:.1f}× a request doing no work")
     if not use_pool:
         cpu.pop("postgres")  # a backend per request exits before its CPU time can be read
     if tally.votes:
