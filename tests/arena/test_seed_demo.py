@@ -168,6 +168,17 @@ def test_the_command_seeds_votes_and_prints_a_summary_with_the_ranking() -> None
 
 
 @pytest.mark.django_db
+def test_the_command_can_leave_the_reward_model_alone() -> None:
+    from scoring.models import RewardModelVersion
+
+    out = StringIO()
+    args = ["--systems", "2", "--prompts", "1", "--duration", "2", "--sample-rate", str(SR), "--votes", "0"]
+    call_command("seed_demo", *args, "--no-reward-model", "--no-progress", stdout=out, stderr=StringIO())
+    assert "reward model" not in out.getvalue()
+    assert not RewardModelVersion.objects.exists()
+
+
+@pytest.mark.django_db
 def test_the_command_refuses_an_impossible_number_of_systems() -> None:
     with pytest.raises(CommandError, match="between 2 and"):
         call_command("seed_demo", "--systems", "1", "--no-progress", stdout=StringIO(), stderr=StringIO())

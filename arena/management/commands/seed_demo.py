@@ -42,6 +42,11 @@ class Command(BaseCommand):
         parser.add_argument("--votes", type=int, default=1500, help="simulated votes in total; 0 for none (1500)")
         parser.add_argument("--raters", type=int, default=60, help="simulated raters (default 60)")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        parser.add_argument(
+            "--no-reward-model",
+            action="store_true",
+            help="do not activate the bundled reward model (make reward-model uses this while it builds a new one)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         total = options["systems"] * options["prompts"]
@@ -68,7 +73,7 @@ class Command(BaseCommand):
                     "raters"
                 )
             # Activating the bundled reward model scores every clip and reports its agreement (in Celery).
-            version = reward_model_ensure_default()
+            version = None if options["no_reward_model"] else reward_model_ensure_default()
             if version is not None:
                 agreement_recompute_request()
                 self.stdout.write(f"reward model: {version.name} active; clips scored and agreement queued")

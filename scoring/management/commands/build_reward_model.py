@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from arena.models import Vote
 
-VERSION = "bundled-demo-v1"
+VERSION = "bundled-demo-v2"
 COMMAND = "make reward-model"
 
 
@@ -90,6 +90,9 @@ class Command(BaseCommand):
 
         mark = time.perf_counter()
         demo = [f"--{key[5:]}={options[key]}" for key in ("demo_prompts", "demo_votes") if options[key] is not None]
+        # The bundled model is what this command replaces: scoring the demo with it would be wasted time, and it
+        # may not even load into code whose network changed since it was built.
+        demo.append("--no-reward-model")
         if options["no_progress"]:
             demo.append("--no-progress")
         call_command("seed_demo", "--seed", str(seed), *demo, stdout=self.stdout, stderr=self.stderr)
