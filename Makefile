@@ -38,7 +38,7 @@ bench: venv services
 	$(PY) bench/bench_reward.py
 	$(TEST_ENV) $(PY) bench/bench_arena.py
 
-# Rebuild the bundled reward model (scoring/reward/weights) on a scratch embedded database; about 15 minutes on 2 cores.
+# Rebuild the bundled reward model (scoring/reward/weights) on a scratch embedded database; about 16 minutes on 2 cores.
 reward-model: venv
 	@unset DATABASE_URL REDIS_URL; export EARSHOT_DATA_DIR=$$(mktemp -d); \
 	  $(PY) manage.py migrate --noinput -v0 && $(PY) manage.py build_reward_model; \

@@ -180,6 +180,15 @@ def _prompt_alignment_strength(profile: synth.SystemProfile) -> float:
     return 4.0 * (profile.prompt_fidelity - 0.85)
 
 
+def demo_axis_strengths() -> dict[str, dict[str, float]]:
+    """Per axis, each demo system's Bradley–Terry log-strength in the vote simulation (the true preference model)."""
+    return {
+        "overall": {profile.slug: profile.true_strength for profile in synth.DEMO_SYSTEMS},
+        "musicality": {profile.slug: profile.musicality_strength for profile in synth.DEMO_SYSTEMS},
+        "prompt_alignment": {profile.slug: _prompt_alignment_strength(profile) for profile in synth.DEMO_SYSTEMS},
+    }
+
+
 def _preference(
     rng: np.random.Generator, traits: _RaterTraits, strength_a: float, strength_b: float, *, allow_both_bad: bool
 ) -> str:

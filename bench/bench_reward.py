@@ -18,7 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scoring.reward.audio import clip_segments  # noqa: E402
+from scoring.reward.analysis import clip_analysis  # noqa: E402
+from scoring.reward.audio import audio_load_mono, mono_segments  # noqa: E402
 from scoring.reward.interface import DEFAULT_WEIGHTS_DIR, ClipInput, load_reward_model  # noqa: E402
 from scoring.reward.text import text_batch  # noqa: E402
 
@@ -66,11 +67,15 @@ def main() -> int:
             front_ends, networks = [], []
             for _ in range(args.repeats):
                 started = time.perf_counter()
-                segments = [clip_segments(source=path, config=network.front_end) for path in paths]
+                segments = []
+                for path in paths:
+                    mono = audio_load_mono(source=path, sample_rate=network.front_end.sample_rate)
+                    analysis = clip_analysis(mono=mono, sample_rate=network.front_end.sample_rate)
+                    segments.append((mono_segments(mono=mono, config=network.front_end), analysis))
                 front_ends.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 with torch.no_grad():
-                    for batch in segments:
+                    for batch, analysis in segments:
                         rows = batch.shape[0]
                         condition = network.conditioning(
                             prompts=text_batch(texts=["a calm piano piece"] * rows, config=network.text),
@@ -78,7 +83,7 @@ def main() -> int:
                             reference_embedding=None,
                             reference_present=torch.zeros(rows, dtype=torch.bool),
                         )
-                        network(batch, condition)
+                        network(batch, condition, analysis.expand(rows, -1) if network.config.analysis else None)
                 networks.append(time.perf_counter() - started)
             front_end, network_time = min(front_ends), min(networks)
     audio_seconds = args.clips * SECONDS
@@ -89,7 +94,7 @@ def main() -> int:
     factor = f"{passes}: {audio_seconds / median:.1f}x; target >= 200x"
     print(f"  real-time factor      {audio_seconds / best:8.1f}x ({factor})")
     print(f"  per clip              {1000 * best / args.clips:8.1f} ms")
-    print(f"    decode + front-end  {1000 * front_end / args.clips:8.1f} ms")
+    print(f"    decode + front-end  {1000 * front_end / args.clips:8.1f} ms (log-mel segments and analysis figures)")
     print(f"    network             {1000 * network_time / args.clips:8.1f} ms")
     return 0
 

@@ -111,22 +111,12 @@ def vote_records_with_systems(*, stack: ExitStack) -> list[tuple[Any, str, str]]
     return records
 
 
-def _demo_true_strengths() -> dict[str, dict[str, float]]:
-    """Per axis, each demo system's strength in the vote simulation (arena/demo.py). Only the order matters for
-    accuracy, so prompt alignment uses prompt_fidelity, which the simulation's log-odds increase with."""
-    from arena import synth
-
-    return {
-        "overall": {profile.slug: profile.true_strength for profile in synth.DEMO_SYSTEMS},
-        "musicality": {profile.slug: profile.musicality_strength for profile in synth.DEMO_SYSTEMS},
-        "prompt_alignment": {profile.slug: profile.prompt_fidelity for profile in synth.DEMO_SYSTEMS},
-    }
-
-
 def true_model_accuracy(*, votes: Sequence[tuple[Any, str, str]]) -> dict[str, dict[str, Any]]:
     """Per axis, the share of decisive votes won by the side the simulation's true preference model favours (the
     higher strength; half a point when both strengths are equal): the best accuracy any model can expect."""
-    strengths = _demo_true_strengths()
+    from arena.demo import demo_axis_strengths
+
+    strengths = demo_axis_strengths()
     report: dict[str, dict[str, Any]] = {}
     for axis, table in strengths.items():
         points: list[float] = []

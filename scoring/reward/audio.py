@@ -146,7 +146,11 @@ def segments_even(*, power: torch.Tensor, frames: int) -> torch.Tensor:
 
 def clip_segments(*, source: AudioSource, config: FrontEndConfig) -> torch.Tensor:
     """Network input for one clip: (n_segments, 1, n_mels, crop_frames) normalised log-mel."""
-    mono = audio_load_mono(source=source, sample_rate=config.sample_rate)
+    return mono_segments(mono=audio_load_mono(source=source, sample_rate=config.sample_rate), config=config)
+
+
+def mono_segments(*, mono: torch.Tensor, config: FrontEndConfig) -> torch.Tensor:
+    """clip_segments for a mono waveform already at config.sample_rate."""
     if mono.numel() == 0:
         raise AudioDecodeError("the clip has no samples")
     power = mel_power(waveform=mono, config=config)

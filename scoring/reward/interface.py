@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from scoring.reward.audio import AudioSource, clip_segments
+from scoring.reward.analysis import clip_analysis
+from scoring.reward.audio import AudioSource, audio_load_mono, clip_segments, mono_segments
 from scoring.reward.network import Conditioning, RewardNetwork
 from scoring.reward.text import text_batch
 
@@ -74,8 +75,11 @@ def network_score_clips(
     results: dict[str, list[float]] = {axis: [] for axis in network.axes}
     with torch.no_grad():
         for clip in clips:
-            segments = clip_segments(source=clip.audio, config=config)
+            mono = audio_load_mono(source=clip.audio, sample_rate=config.sample_rate)
+            segments = mono_segments(mono=mono, config=config)
             count = segments.shape[0]
+            # Analysis figures of the whole clip, the same for each of its segments.
+            analysis = clip_analysis(mono=mono, sample_rate=config.sample_rate) if network.config.analysis else None
             reference_embedding = None
             if clip.reference is not None:
                 reference_segments = clip_segments(source=clip.reference, config=config)
@@ -95,8 +99,10 @@ def network_score_clips(
                     prompt=condition.prompt.expand(rows, -1),
                     lyrics=condition.lyrics.expand(rows, -1),
                     reference=condition.reference.expand(rows, -1),
+                    attributes=None if condition.attributes is None else condition.attributes.expand(rows, -1),
                 )
-                scores = network(part.to(device), expanded)
+                rows_analysis = None if analysis is None else analysis.unsqueeze(0).expand(rows, -1)
+                scores = network(part.to(device), expanded, rows_analysis)
                 for axis in network.axes:
                     totals[axis] += float(scores[axis].sum())
             for axis in network.axes:

@@ -1,9 +1,16 @@
 """The bundled reward network: a small CNN on log-mel with hashed-n-gram text conditioning and
 three heads (overall, musicality, prompt alignment), with learned null embeddings for absent inputs.
 
-Musicality looks at the audio alone. Prompt alignment compares the audio embedding with the
-prompt text, lyrics and reference-audio embeddings. Overall is a third head that sees both, so
-votes on the overall choice can teach it its own mix of the two.
+Musicality looks at the audio alone: a head on its embedding, less a penalty for the artefact figures of
+scoring.reward.analysis. Prompt alignment compares the audio embedding with the prompt text, lyrics and
+reference-audio embeddings, and gets how well the clip's rhythm and pitch classes fit the tempo and key the prompt
+states. Overall is a third head that sees all of it (with its own artefact penalty), so votes on the overall
+choice can teach it its own mix.
+
+The artefact penalty is monotone: each figure counts against a clip only in the direction damage moves it, with a
+non-negative learned weight (softplus). Votes can re-weigh hiss against dullness or wow, but cannot teach the
+network that more noise or clipping is better, which a free head fed the same figures learned from a few hundred
+demo votes (and then preferred noisy copies of real recordings).
 """
 
 from __future__ import annotations
@@ -12,8 +19,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from scoring.reward.analysis import (
+    ANALYSIS_DIM,
+    ARTEFACT_DIM,
+    ARTEFACT_DIRECTION,
+    ATTRIBUTE_DIM,
+    MATCH_DIM,
+    attribute_match,
+)
 from scoring.reward.audio import FrontEndConfig
 from scoring.reward.text import TextBatch, TextConfig
 
@@ -29,6 +45,8 @@ class NetworkConfig:
     text_dim: int = 64
     head_hidden: int = 64
     axes: tuple[str, ...] = AXES
+    # Whether the heads also get scoring.reward.analysis figures (artefacts; tempo and key against the prompt).
+    analysis: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -41,6 +59,7 @@ class NetworkConfig:
         values = dict(values)
         values["channels"] = tuple(values["channels"])
         values["axes"] = tuple(values["axes"])
+        values.setdefault("analysis", False)  # checkpoints from before the analysis figures
         return cls(**values)
 
 
@@ -51,6 +70,8 @@ class Conditioning:
     prompt: torch.Tensor
     lyrics: torch.Tensor
     reference: torch.Tensor
+    # The tempo and key each row's prompt states (scoring.reward.analysis.prompt_attributes), (batch, 5).
+    attributes: torch.Tensor | None = None
 
 
 class AudioEncoder(nn.Module):
@@ -101,6 +122,10 @@ def _head(inputs: int, hidden: int) -> nn.Module:
 class RewardNetwork(nn.Module):
     """Scores clips on each axis; P(A beats B on an axis) = sigmoid(score_A - score_B)."""
 
+    artefact_mean: torch.Tensor
+    artefact_scale: torch.Tensor
+    artefact_direction: torch.Tensor
+
     def __init__(
         self,
         *,
@@ -127,15 +152,26 @@ class RewardNetwork(nn.Module):
         self.null_lyrics = nn.Parameter(torch.zeros(text_dim))
         self.null_reference = nn.Parameter(torch.zeros(embed))
         alignment_inputs = text_dim * 7
+        match = MATCH_DIM if self.config.analysis else 0
+        self.artefact_weights = nn.ParameterDict()
+        if self.config.analysis:
+            # Standardisation of the artefact figures, set from the stage-1 data (stored with the weights).
+            self.register_buffer("artefact_mean", torch.zeros(ARTEFACT_DIM))
+            self.register_buffer("artefact_scale", torch.ones(ARTEFACT_DIM))
+            self.register_buffer("artefact_direction", torch.tensor(ARTEFACT_DIRECTION))
+            for axis in ("overall", "musicality"):
+                if axis in self.config.axes:
+                    # softplus(-2) = 0.13: a small penalty per standard deviation until training sets it.
+                    self.artefact_weights[axis] = nn.Parameter(torch.full((ARTEFACT_DIM,), -2.0))
         hidden = self.config.head_hidden
         self.heads = nn.ModuleDict()
         for axis in self.config.axes:
             if axis == "musicality":
                 self.heads[axis] = _head(embed, hidden)
             elif axis == "overall":
-                self.heads[axis] = _head(embed + alignment_inputs, hidden)
+                self.heads[axis] = _head(embed + alignment_inputs + match, hidden)
             else:
-                self.heads[axis] = _head(alignment_inputs, hidden)
+                self.heads[axis] = _head(alignment_inputs + match, hidden)
 
     # Construction from and to the JSON config of a checkpoint.
     def hyperparameters(self) -> dict[str, Any]:
@@ -159,6 +195,28 @@ class RewardNetwork(nn.Module):
 
     def encode_audio(self, log_mel: torch.Tensor) -> torch.Tensor:
         return self.audio_encoder(log_mel)
+
+    def artefact_standardise(self, analysis: torch.Tensor) -> None:
+        """Set the artefact figures' standardisation from a sample of analysis vectors (rows, ANALYSIS_DIM)."""
+        if not self.config.analysis:
+            return
+        artefacts = analysis[:, :ARTEFACT_DIM].to(torch.float32)
+        self.artefact_mean.copy_(artefacts.mean(dim=0))
+        self.artefact_scale.copy_(artefacts.std(dim=0).nan_to_num(1.0).clamp_min(1e-3))
+
+    def _analysis_inputs(
+        self, analysis: torch.Tensor | None, conditioning: Conditioning, rows: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if analysis is None or analysis.shape != (rows, ANALYSIS_DIM):
+            got = None if analysis is None else tuple(analysis.shape)
+            raise ValueError(f"this network needs analysis figures of shape ({rows}, {ANALYSIS_DIM}), got {got}")
+        analysis = analysis.to(self.artefact_mean.device, torch.float32)
+        artefacts = ((analysis[:, :ARTEFACT_DIM] - self.artefact_mean) / self.artefact_scale).clamp(-8.0, 8.0)
+        attributes = conditioning.attributes
+        if attributes is None:
+            attributes = torch.zeros(rows, ATTRIBUTE_DIM)
+        match = attribute_match(analysis=analysis, attributes=attributes.to(analysis.device, torch.float32))
+        return artefacts, match
 
     def encode_text(self, batch: TextBatch, *, kind: str) -> torch.Tensor:
         """Text embeddings (batch, text_dim); absent texts get the learned null embedding."""
@@ -193,10 +251,14 @@ class RewardNetwork(nn.Module):
             prompt=self.encode_text(prompts, kind="prompt"),
             lyrics=self.encode_text(lyrics, kind="lyrics"),
             reference=self.reference_or_null(reference_embedding, reference_present, rows),
+            attributes=prompts.attributes,
         )
 
-    def score_embeddings(self, audio: torch.Tensor, conditioning: Conditioning) -> dict[str, torch.Tensor]:
-        """Per-axis scores (batch,) from audio embeddings and matching conditioning rows."""
+    def score_embeddings(
+        self, audio: torch.Tensor, conditioning: Conditioning, analysis: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Per-axis scores (batch,) from audio embeddings, matching conditioning rows and, when the network was
+        built with them, each row's analysis figures (scoring.reward.analysis.analysis_vector)."""
         as_text = self.audio_to_text(audio)
         reference = self.reference_projection(conditioning.reference)
         alignment = torch.cat(
@@ -211,18 +273,28 @@ class RewardNetwork(nn.Module):
             ],
             dim=1,
         )
+        fit = [alignment]
+        damage = None
+        if self.config.analysis:
+            artefacts, match = self._analysis_inputs(analysis, conditioning, audio.shape[0])
+            fit.append(match)
+            damage = artefacts * self.artefact_direction  # rises with damage, figure by figure
         scores: dict[str, torch.Tensor] = {}
         for axis, head in self.heads.items():
             if axis == "musicality":
                 scores[axis] = head(audio).squeeze(1)
             elif axis == "overall":
-                scores[axis] = head(torch.cat([audio, alignment], dim=1)).squeeze(1)
+                scores[axis] = head(torch.cat([audio, *fit], dim=1)).squeeze(1)
             else:
-                scores[axis] = head(alignment).squeeze(1)
+                scores[axis] = head(torch.cat(fit, dim=1)).squeeze(1)
+            if damage is not None and axis in self.artefact_weights:
+                scores[axis] = scores[axis] - damage @ F.softplus(self.artefact_weights[axis])
         return scores
 
-    def forward(self, log_mel: torch.Tensor, conditioning: Conditioning) -> dict[str, torch.Tensor]:
-        return self.score_embeddings(self.encode_audio(log_mel), conditioning)
+    def forward(
+        self, log_mel: torch.Tensor, conditioning: Conditioning, analysis: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        return self.score_embeddings(self.encode_audio(log_mel), conditioning, analysis)
 
 
 def parameter_count(*, model: nn.Module) -> int:

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from scoring.reward.analysis import prompt_attributes
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -43,6 +45,7 @@ class TextBatch:
     ids: torch.Tensor
     offsets: torch.Tensor
     present: torch.Tensor
+    attributes: torch.Tensor  # (batch, 5): the tempo and key each text states (analysis.prompt_attributes)
 
 
 def text_words(*, text: str) -> list[str]:
@@ -75,7 +78,9 @@ def text_batch(*, texts: Sequence[str | None], config: TextConfig) -> TextBatch:
     ids: list[int] = []
     offsets: list[int] = []
     present: list[bool] = []
+    attributes: list[list[float]] = []
     for text in texts:
+        attributes.append(prompt_attributes(text=text))
         offsets.append(len(ids))
         these = text_hash_ids(text=text, config=config)
         ids.extend(these)
@@ -84,4 +89,5 @@ def text_batch(*, texts: Sequence[str | None], config: TextConfig) -> TextBatch:
         ids=torch.tensor(ids, dtype=torch.long),
         offsets=torch.tensor(offsets, dtype=torch.long),
         present=torch.tensor(present, dtype=torch.bool),
+        attributes=torch.tensor(attributes, dtype=torch.float32).reshape(len(texts), -1),
     )

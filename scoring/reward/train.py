@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from scoring.reward.analysis import clip_analysis
 from scoring.reward.audio import (
     AudioSource,
     FrontEndConfig,
@@ -72,6 +73,8 @@ class PretrainSet:
 
     better: torch.Tensor  # (pairs, n_mels, frames)
     worse: torch.Tensor
+    better_analysis: torch.Tensor  # (pairs, ANALYSIS_DIM): scoring.reward.analysis figures of the same crops
+    worse_analysis: torch.Tensor
     source: torch.Tensor  # (pairs,) index of the source clip
     graded: torch.Tensor  # (pairs,) True when both sides are damaged, only by different amounts
     prompts: list[str | None]
@@ -89,19 +92,25 @@ def _crop_samples(samples: np.ndarray, count: int, rng: np.random.Generator) -> 
     return samples[start : start + count]
 
 
-def _front_end(samples: np.ndarray, rate: int, config: FrontEndConfig) -> torch.Tensor:
+def _front_end(samples: np.ndarray, rate: int, config: FrontEndConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(normalised log-mel of the first crop_frames, analysis figures of the same stretch of audio)."""
     waveform = audio_resample(mono=torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)),
                               orig_rate=rate, new_rate=config.sample_rate)
     power = mel_power(waveform=waveform, config=config)[:, : config.crop_frames]
     if power.shape[-1] < config.crop_frames:
         power = crop_random(power=power, frames=config.crop_frames, generator=np.random.default_rng(0))
-    return log_mel_normalise(power=power, config=config)
+    seen = waveform[: config.crop_frames * config.hop_length]
+    return log_mel_normalise(power=power, config=config), clip_analysis(mono=seen, sample_rate=config.sample_rate)
+
+
+_Pair = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, bool, str]
 
 
 def quality_pair_make(
     *, source: SourceClip, config: FrontEndConfig, rng: np.random.Generator, graded_probability: float = 0.2
-) -> tuple[torch.Tensor, torch.Tensor, bool, str]:
-    """One pseudo-preference pair from a source: (better log-mel, worse log-mel, graded?, how)."""
+) -> _Pair:
+    """One pseudo-preference pair from a source:
+    (better log-mel, worse log-mel, better analysis, worse analysis, graded?, how)."""
     # A little over a crop, so that filters settle before the part the network sees.
     count = int(round(config.crop_seconds * source.sample_rate)) + source.sample_rate // 10
     crop = _crop_samples(source.samples, count, rng)
@@ -115,12 +124,9 @@ def quality_pair_make(
         better, graded = clean, False
         how = "clean beats " + " then ".join(item.description for item in applied)
     skip = source.sample_rate // 10
-    return (
-        _front_end(better[skip:], source.sample_rate, config),
-        _front_end(worse[skip:], source.sample_rate, config),
-        graded,
-        how,
-    )
+    better_mel, better_analysis = _front_end(better[skip:], source.sample_rate, config)
+    worse_mel, worse_analysis = _front_end(worse[skip:], source.sample_rate, config)
+    return better_mel, worse_mel, better_analysis, worse_analysis, graded, how
 
 
 # The sources, in each worker process (sent once per worker, not once per pair).
@@ -133,12 +139,14 @@ def _worker_start(sources: Sequence[SourceClip]) -> None:
     torch.set_num_threads(1)
 
 
-def _pair_job(job: tuple[int, int, int, FrontEndConfig]) -> tuple[torch.Tensor, torch.Tensor, bool, str]:
+def _pair_job(job: tuple[int, int, int, FrontEndConfig]) -> _Pair:
     index, source_index, seed, config = job
     # One generator per pair, keyed by its index: the same pairs whatever the number of workers.
     rng = np.random.default_rng([seed, index])
-    better, worse, graded, how = quality_pair_make(source=_WORKER_SOURCES[source_index], config=config, rng=rng)
-    return better.half(), worse.half(), graded, how
+    better, worse, better_analysis, worse_analysis, graded, how = quality_pair_make(
+        source=_WORKER_SOURCES[source_index], config=config, rng=rng
+    )
+    return better.half(), worse.half(), better_analysis, worse_analysis, graded, how
 
 
 def pretrain_set_make(
@@ -155,7 +163,7 @@ def pretrain_set_make(
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(sources)) for _ in range(-(-pairs // len(sources)))])[:pairs]
     jobs = [(index, int(source), seed, config) for index, source in enumerate(order)]
-    made: list[tuple[torch.Tensor, torch.Tensor, bool, str]] = []
+    made: list[_Pair] = []
     if workers > 1:
         import multiprocessing
 
@@ -180,10 +188,12 @@ def pretrain_set_make(
     return PretrainSet(
         better=torch.stack([item[0] for item in made]),
         worse=torch.stack([item[1] for item in made]),
+        better_analysis=torch.stack([item[2] for item in made]),
+        worse_analysis=torch.stack([item[3] for item in made]),
         source=torch.tensor(order, dtype=torch.long),
-        graded=torch.tensor([item[2] for item in made], dtype=torch.bool),
+        graded=torch.tensor([item[4] for item in made], dtype=torch.bool),
         prompts=[source.prompt_text for source in sources],
-        descriptions=[item[3] for item in made],
+        descriptions=[item[5] for item in made],
     )
 
 
@@ -270,8 +280,8 @@ def pretrain_accuracy(*, model: RewardNetwork, data: PretrainSet, batch: int = 6
             worse = data.worse[start : start + batch].float().unsqueeze(1).to(device)
             rows = better.shape[0]
             condition = _conditioning(model, [None] * rows, None, torch.zeros(rows, dtype=torch.bool))
-            high = model(better, condition)
-            low = model(worse, condition)
+            high = model(better, condition, data.better_analysis[start : start + rows])
+            low = model(worse, condition, data.worse_analysis[start : start + rows])
             for axis in wins:
                 if axis in high:
                     wins[axis] += int((high[axis] > low[axis]).sum())
@@ -280,8 +290,9 @@ def pretrain_accuracy(*, model: RewardNetwork, data: PretrainSet, batch: int = 6
                 if all(prompts):
                     prompted = _conditioning(model, prompts, None, torch.zeros(rows, dtype=torch.bool))
                     others = data.better[strangers[start : start + rows]].float().unsqueeze(1).to(device)
-                    own = model(better, prompted)["prompt_alignment"]
-                    foreign = model(others, prompted)["prompt_alignment"]
+                    own = model(better, prompted, data.better_analysis[start : start + rows])["prompt_alignment"]
+                    foreign_analysis = data.better_analysis[strangers[start : start + rows]]
+                    foreign = model(others, prompted, foreign_analysis)["prompt_alignment"]
                     aligned += int((own > foreign).sum())
                     compared += rows
     shares = {f"{axis}_accuracy": count / max(len(data), 1) for axis, count in wins.items() if axis in model.axes}
@@ -308,6 +319,7 @@ def reward_pretrain(
     seed_everything(seed=settings.seed)
     rng = np.random.default_rng(settings.seed)
     target_device = device_pick(device=device)
+    model.artefact_standardise(torch.cat([data.better_analysis, data.worse_analysis]))
     model.to(target_device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, _warmup_cosine(settings.steps))
@@ -337,12 +349,20 @@ def reward_pretrain(
             ]
         ).float().unsqueeze(1).to(target_device)
         embeddings = model.encode_audio(mels)
+        analysis = torch.cat(
+            [
+                data.better_analysis[picks],
+                data.worse_analysis[picks],
+                data.better_analysis[aligned],
+                data.better_analysis[strangers],
+            ]
+        ).to(target_device)
         q, a = settings.batch_pairs, settings.alignment_pairs
         quality_prompts = [
             data.prompts[int(data.source[i])] if rng.random() < settings.prompt_probability else None for i in picks
         ]
         quality_condition = _conditioning(model, quality_prompts * 2, None, torch.zeros(2 * q, dtype=torch.bool))
-        quality = model.score_embeddings(embeddings[: 2 * q], quality_condition)
+        quality = model.score_embeddings(embeddings[: 2 * q], quality_condition, analysis[: 2 * q])
         ones = torch.ones(q, device=target_device)
         losses: dict[str, torch.Tensor] = {}
         for axis in ("overall", "musicality"):
@@ -356,7 +376,7 @@ def reward_pretrain(
             reference_embedding = embeddings[2 * q + 2 * a :]
             present = torch.from_numpy(with_reference)
             condition = _conditioning(model, own_prompts * 2, reference_embedding.repeat(2, 1), present.repeat(2))
-            alignment = model.score_embeddings(embeddings[2 * q : 2 * q + 2 * a], condition)
+            alignment = model.score_embeddings(embeddings[2 * q : 2 * q + 2 * a], condition, analysis[2 * q :])
             ones_a = torch.ones(a, device=target_device)
             losses["alignment"] = _bt_loss(alignment["prompt_alignment"][:a], alignment["prompt_alignment"][a:], ones_a)
             if "overall" in axes:
@@ -453,18 +473,27 @@ def _source_key(source: AudioSource) -> Any:
 
 
 class _MelCache:
-    """Mel power of each distinct clip, computed once for the whole fine-tuning run."""
+    """Mel power and analysis figures of each distinct clip, computed once for the whole fine-tuning run."""
 
     def __init__(self, config: FrontEndConfig) -> None:
         self.config = config
         self.powers: dict[Any, torch.Tensor] = {}
+        self.analyses: dict[Any, torch.Tensor] = {}
 
-    def power(self, source: AudioSource) -> torch.Tensor:
+    def _load(self, source: AudioSource) -> Any:
         key = _source_key(source)
         if key not in self.powers:
             mono = audio_load_mono(source=source, sample_rate=self.config.sample_rate)
             self.powers[key] = mel_power(waveform=mono, config=self.config)
-        return self.powers[key]
+            # Of the whole clip, as network_score_clips computes them when scoring.
+            self.analyses[key] = clip_analysis(mono=mono, sample_rate=self.config.sample_rate)
+        return key
+
+    def power(self, source: AudioSource) -> torch.Tensor:
+        return self.powers[self._load(source)]
+
+    def analysis(self, source: AudioSource) -> torch.Tensor:
+        return self.analyses[self._load(source)]
 
 
 def _targets(records: Sequence[VoteRecord], axes: Iterable[str], swapped: np.ndarray) -> dict[str, torch.Tensor]:
@@ -578,7 +607,8 @@ def reward_finetune(
                 reference_embedding=reference_embedding,
                 reference_present=has_reference.repeat(2),
             )
-            scores = model(mels, condition)
+            analysis = torch.stack([cache.analysis(c) for c in firsts + seconds]) if model.config.analysis else None
+            scores = model(mels, condition, analysis)
             targets = _targets(batch, model.axes, swapped)
             parts = []
             n = len(batch)

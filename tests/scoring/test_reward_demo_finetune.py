@@ -55,7 +55,8 @@ def test_fine_tuning_on_demo_votes_predicts_held_out_prompts_nearly_as_well_as_t
 
     # The true model is the best predictor there is (up to each rater's small side bias), so the fine-tuned
     # network can only fall short of it. Pooled over the axes (every decisive held-out answer, about 200 here; one
-    # axis alone has 50-100, too few to tell a real gap from chance), it must come within the margin.
+    # axis alone has 50-100, too few to tell a real gap from chance), it must come within the margin. The same
+    # comparison per axis without vote noise, on ten prompts: scripts/reward_demo_accuracy.py.
     pairs = sum(model[axis]["decisive_pairs"] for axis in model)
     assert pairs == sum(truth[axis]["decisive_pairs"] for axis in truth)
     pooled_model = sum(model[axis]["accuracy"] * model[axis]["decisive_pairs"] for axis in model) / pairs

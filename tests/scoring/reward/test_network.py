@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
+from scoring.reward.analysis import ANALYSIS_DIM, analysis_vector
 from scoring.reward.interface import ClipInput, network_score_clips
 from scoring.reward.network import AXES, NetworkConfig, RewardNetwork, parameter_count
 from scoring.reward.text import text_batch
@@ -30,6 +32,10 @@ def _model() -> RewardNetwork:
     return model.eval()
 
 
+def _analysis(rows: int) -> torch.Tensor:
+    return torch.stack([analysis_vector(waveform=torch.from_numpy(_music(2.0, 24_000, seed))) for seed in range(rows)])
+
+
 def test_it_has_at_most_five_million_parameters() -> None:
     assert parameter_count(model=RewardNetwork()) <= 5_000_000
 
@@ -43,7 +49,7 @@ def test_it_scores_every_axis_for_every_segment() -> None:
         reference_embedding=None,
         reference_present=torch.zeros(3, dtype=torch.bool),
     )
-    scores = model(mels, condition)
+    scores = model(mels, condition, _analysis(3))
     assert tuple(scores) == AXES
     assert all(value.shape == (3,) for value in scores.values())
 
@@ -99,8 +105,11 @@ def test_it_averages_segment_scores_over_a_long_clip() -> None:
         reference_embedding=None,
         reference_present=torch.zeros(segments.shape[0], dtype=torch.bool),
     )
+    from scoring.reward.analysis import clip_analysis
+
+    analysis = clip_analysis(mono=torch.from_numpy(audio), sample_rate=24_000).expand(segments.shape[0], -1)
     with torch.no_grad():
-        each = model(segments, condition)
+        each = model(segments, condition, analysis)
     for axis in AXES:
         assert np.isclose(whole[axis][0], float(each[axis].mean()), atol=1e-5)
 
@@ -119,3 +128,47 @@ def test_a_reference_clip_changes_alignment_but_not_musicality() -> None:
 def test_its_axes_are_configurable() -> None:
     model = RewardNetwork(network=NetworkConfig(axes=("overall", "musicality", "prompt_alignment", "lyrics_alignment")))
     assert "lyrics_alignment" in model.heads
+
+
+def test_it_refuses_to_score_without_the_analysis_figures_it_was_built_with() -> None:
+    model = _model()
+    condition = model.conditioning(
+        prompts=text_batch(texts=[None], config=model.text),
+        lyrics=text_batch(texts=[None], config=model.text),
+        reference_embedding=None,
+        reference_present=torch.zeros(1, dtype=torch.bool),
+    )
+    mels = torch.randn(1, 1, model.front_end.n_mels, model.front_end.crop_frames)
+    with pytest.raises(ValueError, match=f"analysis figures of shape \\(1, {ANALYSIS_DIM}\\)"):
+        model(mels, condition)
+
+
+def test_a_config_from_before_the_analysis_figures_builds_the_network_without_them() -> None:
+    values = RewardNetwork().hyperparameters()
+    del values["network"]["analysis"]
+    older = RewardNetwork.from_hyperparameters(values)
+    assert older.config.analysis is False
+    assert older.heads["overall"][0].in_features == RewardNetwork().heads["overall"][0].in_features - 7
+    assert not older.artefact_weights
+
+
+def test_damage_figures_can_only_lower_musicality() -> None:
+    model = _model()
+    with torch.no_grad():
+        for weights in model.artefact_weights.values():
+            weights.normal_()  # whatever training makes of the weights
+    audio = torch.randn(2, 1, model.front_end.n_mels, model.front_end.crop_frames)
+    audio[1] = audio[0]
+    condition = model.conditioning(
+        prompts=text_batch(texts=[None, None], config=model.text),
+        lyrics=text_batch(texts=[None, None], config=model.text),
+        reference_embedding=None,
+        reference_present=torch.zeros(2, dtype=torch.bool),
+    )
+    analysis = _analysis(1).repeat(2, 1)
+    direction = model.artefact_direction
+    analysis[1, : direction.numel()] += direction * model.artefact_scale  # one standard deviation more damage
+    with torch.no_grad():
+        scores = model(audio, condition, analysis)
+    assert scores["musicality"][1] < scores["musicality"][0]
+    assert scores["overall"][1] < scores["overall"][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,13 @@ def test_stage_one_learns_to_prefer_clean_over_degraded_copies() -> None:
     held_out = pretrain_set_make(sources=_pieces(3, seed=2), pairs=45, config=config, seed=2)
     torch.manual_seed(0)
     model = RewardNetwork(front_end=config, network=TINY)
+    # The artefact penalty is a prior built into the network (damage counts against a clip from the start), so
+    # the untrained network already ranks most pairs right through it. What stage 1 learns from the audio shows
+    # with the analysis figures made the same on both sides of every pair, which cancels the penalty.
+    audio_only = replace(held_out, worse_analysis=held_out.better_analysis)
+    model.artefact_standardise(torch.cat([train.better_analysis, train.worse_analysis]))
     before = pretrain_accuracy(model=model, data=held_out)
+    before_audio = pretrain_accuracy(model=model, data=audio_only)
     seen: list[tuple[str, int]] = []
     result = reward_pretrain(
         model=model,
@@ -70,9 +77,14 @@ def test_stage_one_learns_to_prefer_clean_over_degraded_copies() -> None:
         progress=lambda stage, done, total, figures: seen.append((stage, done)),
     )
     after = result.metrics["validation_musicality_accuracy"]
-    print(f"held-out pairs preferring the better side: before {before}, after {result.metrics}")
+    after_audio = pretrain_accuracy(model=model, data=audio_only)
+    print(f"held-out pairs preferring the better side: before {before}, after {result.metrics}; from the audio "
+          f"alone: before {before_audio}, after {after_audio}")
     assert after >= 0.75
-    assert after >= before["musicality_accuracy"] + 0.15
+    # From the audio alone too the trained network ranks most pairs right, and it learned to: an untrained head
+    # may land anywhere (this one's musicality head happens to start high, its overall head below chance).
+    assert after_audio["musicality_accuracy"] >= 0.75 and after_audio["overall_accuracy"] >= 0.75
+    assert after_audio["overall_accuracy"] >= before_audio["overall_accuracy"] + 0.15
     assert result.metrics["validation_overall_accuracy"] >= 0.7
     assert seen[-1] == ("pretrain", 40)
 
@@ -83,6 +95,7 @@ def test_pair_making_gives_the_same_pairs_with_any_number_of_workers() -> None:
     alone = pretrain_set_make(sources=pieces, pairs=8, config=config, seed=4, workers=1)
     shared = pretrain_set_make(sources=pieces, pairs=8, config=config, seed=4, workers=2)
     assert torch.equal(alone.better, shared.better) and torch.equal(alone.worse, shared.worse)
+    assert torch.equal(alone.better_analysis, shared.better_analysis)
     assert alone.descriptions == shared.descriptions
 
 
