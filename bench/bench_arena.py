@@ -412,7 +412,7 @@ def main() -> None:
         reference = None
         if args.reference_seconds > 0:
             reference = asyncio.run(
-                load(port, tokens, flow=args.flow, warmup=1.0, seconds=args.reference_seconds,
+                load(port, tokens, flow=args.flow, warmup=args.warmup, seconds=args.reference_seconds,
                      server_pid=server.pid, database=scratch_name, loop=reference_loop)
             )
         tally, elapsed, cpu = asyncio.run(
