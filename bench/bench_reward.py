@@ -70,7 +70,9 @@ def main() -> int:
                 segments = []
                 for path in paths:
                     mono = audio_load_mono(source=path, sample_rate=network.front_end.sample_rate)
-                    analysis = clip_analysis(mono=mono, sample_rate=network.front_end.sample_rate)
+                    analysis = None
+                    if network.config.analysis:
+                        analysis = clip_analysis(mono=mono, sample_rate=network.front_end.sample_rate)
                     segments.append((mono_segments(mono=mono, config=network.front_end), analysis))
                 front_ends.append(time.perf_counter() - started)
                 started = time.perf_counter()
@@ -83,7 +85,7 @@ def main() -> int:
                             reference_embedding=None,
                             reference_present=torch.zeros(rows, dtype=torch.bool),
                         )
-                        network(batch, condition, analysis.expand(rows, -1) if network.config.analysis else None)
+                        network(batch, condition, None if analysis is None else analysis.expand(rows, -1))
                 networks.append(time.perf_counter() - started)
             front_end, network_time = min(front_ends), min(networks)
     audio_seconds = args.clips * SECONDS

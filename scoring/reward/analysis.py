@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -58,11 +57,7 @@ _KEY = re.compile(r"\b([A-G])(#|♯|b|♭|[ -](?:sharp|flat))?[ -]((?i:major|min
 _PITCH = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
-def _windows(sizes: Sequence[int]) -> dict[int, torch.Tensor]:
-    return {size: torch.hann_window(size) for size in sizes}
-
-
-_WINDOW = _windows((2048, 8192))
+_WINDOW = {size: torch.hann_window(size) for size in (2048, 8192)}
 
 
 def _artefacts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

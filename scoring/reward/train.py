@@ -475,8 +475,9 @@ def _source_key(source: AudioSource) -> Any:
 class _MelCache:
     """Mel power and analysis figures of each distinct clip, computed once for the whole fine-tuning run."""
 
-    def __init__(self, config: FrontEndConfig) -> None:
+    def __init__(self, config: FrontEndConfig, *, analysis: bool) -> None:
         self.config = config
+        self.with_analysis = analysis  # only for networks that take the figures
         self.powers: dict[Any, torch.Tensor] = {}
         self.analyses: dict[Any, torch.Tensor] = {}
 
@@ -485,8 +486,9 @@ class _MelCache:
         if key not in self.powers:
             mono = audio_load_mono(source=source, sample_rate=self.config.sample_rate)
             self.powers[key] = mel_power(waveform=mono, config=self.config)
-            # Of the whole clip, as network_score_clips computes them when scoring.
-            self.analyses[key] = clip_analysis(mono=mono, sample_rate=self.config.sample_rate)
+            if self.with_analysis:
+                # Of the whole clip, as network_score_clips computes them when scoring.
+                self.analyses[key] = clip_analysis(mono=mono, sample_rate=self.config.sample_rate)
         return key
 
     def power(self, source: AudioSource) -> torch.Tensor:
@@ -567,7 +569,7 @@ def reward_finetune(
     train, held = records_split(records=usable, holdout_fraction=settings.holdout_fraction, seed=settings.seed)
     if not train:
         raise ValueError("no votes with a usable outcome (a, b or tie) on any axis of this network")
-    cache = _MelCache(model.front_end)
+    cache = _MelCache(model.front_end, analysis=model.config.analysis)
     frames = model.front_end.crop_frames
     for parameter in model.audio_encoder.parameters():
         parameter.requires_grad_(not settings.freeze_audio_encoder)
