@@ -74,6 +74,10 @@ def pretrain_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-pairs", type=int, default=16)
     parser.add_argument("--alignment-pairs", type=int, default=8)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--cross-source-weight", type=float, default=PretrainSettings.cross_source_weight,
+                        help="weight of clean-vs-damaged pairs across pieces")
+    parser.add_argument("--content-tie-weight", type=float, default=PretrainSettings.content_tie_weight,
+                        help="weight of clean-vs-clean pairs across pieces, scored as ties")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--workers", type=int, default=2, help="processes that make the pairs")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -106,7 +110,8 @@ def pretrain_run(
     model = RewardNetwork(front_end=config)
     settings = PretrainSettings(
         steps=args.steps, batch_pairs=args.batch_pairs, alignment_pairs=args.alignment_pairs,
-        learning_rate=args.learning_rate, seed=args.seed,
+        learning_rate=args.learning_rate, seed=args.seed, cross_source_weight=args.cross_source_weight,
+        content_tie_weight=args.content_tie_weight,
     )
     result = reward_pretrain(
         model=model, data=data, settings=settings, validation=validation,
@@ -119,8 +124,8 @@ def pretrain_run(
         "data": (
             f"stage 1: {args.pieces} pieces of {args.piece_seconds:g} s from arena/synth.py (random specs, "
             f"effects and mastering) rendered at {args.render_rate} Hz, {args.pairs} pseudo-preference pairs "
-            "(clean vs randomly degraded or chained degradations, or milder vs harsher) plus prompt and "
-            "reference alignment pairs; no votes"
+            "(clean vs randomly degraded or chained degradations, or milder vs harsher; also clean vs damaged and "
+            "clean vs clean across pieces) plus prompt and reference alignment pairs; no votes"
         ),
         "pieces": args.pieces,
         "validation_pieces": args.validation_pieces,

@@ -16,18 +16,22 @@ import torch
 from arena.synth import random_spec, render, spec_prompt_text
 from scoring.reward.audio import FrontEndConfig
 from scoring.reward.degrade import lowpass, noise_add
+from scoring.reward.interface import ClipInput, network_score_clips
 from scoring.reward.network import NetworkConfig, RewardNetwork
+from scoring.reward.text import text_batch
 from scoring.reward.train import (
     FinetuneSettings,
     PretrainSettings,
     SourceClip,
     VoteRecord,
     _targets,
+    axis_rescale,
     pretrain_accuracy,
     pretrain_set_make,
     records_split,
     reward_finetune,
     reward_pretrain,
+    scores_calibrate,
     votes_evaluate,
 )
 
@@ -87,6 +91,41 @@ def test_stage_one_learns_to_prefer_clean_over_degraded_copies() -> None:
     assert after_audio["overall_accuracy"] >= before_audio["overall_accuracy"] + 0.15
     assert result.metrics["validation_overall_accuracy"] >= 0.7
     assert seen[-1] == ("pretrain", 40)
+
+
+def test_pairs_across_pieces_keep_the_quality_score_from_following_the_piece() -> None:
+    """Stage 1 with and without the cross-piece pairs, from the same start: with them, clean crops of different
+    pieces score closer together, measured against the gap between a clean crop and its damaged copy."""
+    config = FrontEndConfig()
+    train = pretrain_set_make(sources=_pieces(6, seed=7, seconds=3.0), pairs=96, config=config, seed=7)
+    held_out = pretrain_set_make(sources=_pieces(6, seed=8, seconds=3.0), pairs=72, config=config, seed=8)
+    clean = ~held_out.graded
+
+    def spread_to_margin(cross: float, tie: float) -> float:
+        torch.manual_seed(0)
+        model = RewardNetwork(front_end=config, network=TINY)
+        settings = PretrainSettings(steps=200, batch_pairs=16, alignment_pairs=4, learning_rate=3e-3, seed=0,
+                                    cross_source_weight=cross, content_tie_weight=tie)
+        reward_pretrain(model=model, data=train, settings=settings, num_threads=1, device="cpu")
+        rows = int(clean.sum())
+        with torch.no_grad():
+            condition = model.conditioning(
+                prompts=text_batch(texts=[None] * rows, config=model.text),
+                lyrics=text_batch(texts=[None] * rows, config=model.text),
+                reference_embedding=None, reference_present=torch.zeros(rows, dtype=torch.bool),
+            )
+            better = model(held_out.better[clean].float().unsqueeze(1), condition, held_out.better_analysis[clean])
+            worse = model(held_out.worse[clean].float().unsqueeze(1), condition, held_out.worse_analysis[clean])
+        scores, margin = better["musicality"], (better["musicality"] - worse["musicality"]).mean()
+        # Spread of the clean crops' scores between pieces: the standard deviation of the per-piece means.
+        pieces = held_out.source[clean]
+        means = torch.stack([scores[pieces == piece].mean() for piece in pieces.unique()])
+        return float(means.std() / margin.abs())
+
+    within_only, across = spread_to_margin(0.0, 0.0), spread_to_margin(1.0, 0.5)
+    print(f"between-piece spread of clean scores / clean-vs-damaged margin: {within_only:.3f} without the "
+          f"cross-piece pairs, {across:.3f} with them")
+    assert across < within_only
 
 
 def test_pair_making_gives_the_same_pairs_with_any_number_of_workers() -> None:
@@ -209,3 +248,40 @@ def test_stage_two_can_keep_the_audio_encoder_fixed(tmp_path: Path) -> None:
         assert torch.equal(value, encoder_before[name]), name
     assert not torch.equal(result.model.heads["overall"][0].weight, head_before)
     assert result.metrics["holdout_votes"] == 0 and result.metrics["epochs_run"] == 2
+
+
+def test_rescaling_an_axis_multiplies_its_scores_and_leaves_the_others(tmp_path: Path) -> None:
+    records = _vote_records(tmp_path, prompts=2, per_prompt=2)
+    torch.manual_seed(3)
+    model = RewardNetwork(network=TINY)
+    clips = [ClipInput(audio=r.clip_a, prompt_text=r.prompt_text) for r in records]
+    before = network_score_clips(network=model, clips=clips)
+    axis_rescale(model=model, axis="musicality", factor=0.25)
+    after = network_score_clips(network=model, clips=clips)
+    np.testing.assert_allclose(after["musicality"], 0.25 * before["musicality"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(after["overall"], before["overall"], rtol=1e-6)
+    with pytest.raises(ValueError, match="positive"):
+        axis_rescale(model=model, axis="overall", factor=0.0)
+
+
+def test_calibration_fits_each_axis_temperature_without_changing_a_ranking(tmp_path: Path) -> None:
+    records = _vote_records(tmp_path, prompts=3, per_prompt=4)
+    torch.manual_seed(4)
+    model = RewardNetwork(network=TINY)
+    # Far too sure, as stage 1 leaves the network: every score times 40.
+    for axis in model.axes:
+        axis_rescale(model=model, axis=axis, factor=40.0)
+    before = votes_evaluate(model=model, records=records)
+    factors = scores_calibrate(model=model, records=records)
+    after = votes_evaluate(model=model, records=records)
+    assert set(factors) == {"overall", "musicality", "prompt_alignment"}
+    assert factors["prompt_alignment"] == 1.0  # no vote says anything about it
+    for axis in ("overall", "musicality"):
+        assert after[axis]["accuracy"] == before[axis]["accuracy"]
+        # The fitted temperature is the log-likelihood optimum: no worse than before, nor than a nearby factor.
+        assert after[axis]["log_loss"] <= before[axis]["log_loss"] + 1e-6
+        for nudge in (0.7, 1.4):
+            nudged = RewardNetwork(network=TINY)
+            nudged.load_state_dict(model.state_dict())
+            axis_rescale(model=nudged, axis=axis, factor=nudge)
+            assert votes_evaluate(model=nudged, records=records)[axis]["log_loss"] >= after[axis]["log_loss"] - 1e-3
