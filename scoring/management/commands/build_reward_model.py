@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from arena.models import Vote
 
-VERSION = "bundled-demo-v2"
+VERSION = "bundled-demo-v3"
 COMMAND = "make reward-model"
 
 
