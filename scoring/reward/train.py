@@ -211,7 +211,8 @@ class PretrainSettings:
     # when people compare clips that differ in content: a clean crop of one piece beats a damaged crop of another
     # (weight cross_source_weight), and two clean crops of different pieces tie (weight content_tie_weight).
     # Without them stage 1 only ever compares a clip with its own damaged copy, and the score's spread between
-    # clean pieces came out larger than between damages (on the demo: ±46 within a system against 50 between).
+    # clean pieces came out as large as between damages (on the demo, a standard deviation of 28-55 across prompts
+    # within a system against 67 between the highest and lowest system means; NOTES.md).
     cross_source_weight: float = 1.0
     content_tie_weight: float = 0.5
 
@@ -514,9 +515,10 @@ def _source_key(source: AudioSource) -> Any:
 class _MelCache:
     """Mel power and analysis figures of each distinct clip, computed once for the whole fine-tuning run."""
 
-    def __init__(self, config: FrontEndConfig, *, analysis: bool) -> None:
+    def __init__(self, config: FrontEndConfig, *, analysis: bool, keep_audio: bool = False) -> None:
         self.config = config
         self.with_analysis = analysis  # only for networks that take the figures
+        self.keep_audio = keep_audio  # the waveforms too, for the replayed stage-1 pairs
         self.powers: dict[Any, torch.Tensor] = {}
         self.analyses: dict[Any, torch.Tensor] = {}
         self.monos: dict[Any, torch.Tensor] = {}
@@ -525,7 +527,8 @@ class _MelCache:
         key = _source_key(source)
         if key not in self.powers:
             mono = audio_load_mono(source=source, sample_rate=self.config.sample_rate)
-            self.monos[key] = mono
+            if self.keep_audio:
+                self.monos[key] = mono
             self.powers[key] = mel_power(waveform=mono, config=self.config)
             if self.with_analysis:
                 # Of the whole clip, as network_score_clips computes them when scoring.
@@ -592,40 +595,6 @@ def _targets(records: Sequence[VoteRecord], axes: Iterable[str], swapped: np.nda
     return out
 
 
-def votes_evaluate(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> dict[str, Any]:
-    """Per axis on whole clips (segment-averaged, as deployed): accuracy on decisive votes,
-    Bradley–Terry log-loss with ties as ½, and counts."""
-    if not records:
-        return {}
-    def clips(side: str) -> list[ClipInput]:
-        return [
-            ClipInput(audio=getattr(r, side), prompt_text=r.prompt_text, lyrics=r.lyrics, reference=r.reference)
-            for r in records
-        ]
-
-    scores_a = network_score_clips(network=model, clips=clips("clip_a"))
-    scores_b = network_score_clips(network=model, clips=clips("clip_b"))
-    report: dict[str, Any] = {}
-    for axis in model.axes:
-        targets = np.array([OUTCOME_TARGET.get(r.outcomes.get(axis, ""), np.nan) for r in records])
-        known = ~np.isnan(targets)
-        if not known.any():
-            continue
-        difference = scores_a[axis][known] - scores_b[axis][known]
-        target = targets[known]
-        # -[t log σ(d) + (1 - t) log σ(-d)], written so that a large |d| cannot overflow.
-        log_loss = np.mean(np.logaddexp(0.0, difference) - target * difference)
-        decisive = target != 0.5
-        accuracy = float(np.mean((difference[decisive] > 0) == (target[decisive] == 1.0))) if decisive.any() else None
-        report[axis] = {
-            "pairs": int(known.sum()),
-            "decisive_pairs": int(decisive.sum()),
-            "accuracy": None if accuracy is None else round(accuracy, 4),
-            "log_loss": round(float(log_loss), 4),
-        }
-    return report
-
-
 def _clip_scores(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> dict[str, np.ndarray]:
     """Per axis, (records, 2) scores of sides A and B, each distinct clip scored once (segment-averaged)."""
     keys: dict[tuple[Any, Any, str | None, str | None], int] = {}
@@ -642,6 +611,37 @@ def _clip_scores(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> dict
             index[row, side] = keys[key]
     scores = network_score_clips(network=model, clips=clips)
     return {axis: values[index] for axis, values in scores.items()}
+
+
+def _bt_log_loss(difference: np.ndarray, target: np.ndarray) -> float:
+    """Mean Bradley–Terry log-loss -[t log σ(d) + (1 - t) log σ(-d)], written so that a large |d| cannot overflow."""
+    return float(np.mean(np.logaddexp(0.0, difference) - target * difference))
+
+
+def votes_evaluate(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> dict[str, Any]:
+    """Per axis on whole clips (segment-averaged, as deployed): accuracy on decisive votes,
+    Bradley–Terry log-loss with ties as ½, and counts."""
+    if not records:
+        return {}
+    scores = _clip_scores(model=model, records=records)
+    report: dict[str, Any] = {}
+    for axis in model.axes:
+        targets = np.array([OUTCOME_TARGET.get(r.outcomes.get(axis, ""), np.nan) for r in records])
+        known = ~np.isnan(targets)
+        if not known.any():
+            continue
+        difference = scores[axis][known, 0] - scores[axis][known, 1]
+        target = targets[known]
+        log_loss = _bt_log_loss(difference, target)
+        decisive = target != 0.5
+        accuracy = float(np.mean((difference[decisive] > 0) == (target[decisive] == 1.0))) if decisive.any() else None
+        report[axis] = {
+            "pairs": int(known.sum()),
+            "decisive_pairs": int(decisive.sum()),
+            "accuracy": None if accuracy is None else round(accuracy, 4),
+            "log_loss": round(float(log_loss), 4),
+        }
+    return report
 
 
 def axis_rescale(*, model: RewardNetwork, axis: str, factor: float) -> None:
@@ -683,8 +683,7 @@ def scores_calibrate(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> 
         target = targets[known]
 
         def loss(log_factor: float, difference: np.ndarray = difference, target: np.ndarray = target) -> float:
-            logits = math.exp(log_factor) * difference
-            return float(np.mean(np.logaddexp(0.0, logits) - target * logits))
+            return _bt_log_loss(math.exp(log_factor) * difference, target)
 
         best = minimize_scalar(loss, bounds=(math.log(1e-3), math.log(10.0)), method="bounded")
         factors[axis] = round(math.exp(float(best.x)), 6)
@@ -716,7 +715,8 @@ def reward_finetune(
     if not train:
         raise ValueError("no votes with a usable outcome (a, b or tie) on any axis of this network")
     calibration = scores_calibrate(model=model, records=train) if settings.calibrate else {}
-    cache = _MelCache(model.front_end, analysis=model.config.analysis)
+    replaying = bool(settings.rehearsal_pairs and settings.rehearsal_weight)
+    cache = _MelCache(model.front_end, analysis=model.config.analysis, keep_audio=replaying)
     frames = model.front_end.crop_frames
     for parameter in model.audio_encoder.parameters():
         parameter.requires_grad_(not settings.freeze_audio_encoder)
@@ -769,7 +769,7 @@ def reward_finetune(
             if not parts:
                 continue
             loss = torch.stack(parts).mean()
-            if settings.rehearsal_pairs and settings.rehearsal_weight:
+            if replaying:
                 replay = _rehearsal_loss(model=model, cache=cache, records=batch, pairs=settings.rehearsal_pairs,
                                          rng=rng, device=target_device, temperature=calibration)
                 if replay is not None:
