@@ -4,7 +4,7 @@ TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ear
             REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}
 PORT ?= 8000
 
-.PHONY: venv demo test lint bench services reward-model
+.PHONY: venv demo test lint bench services reward-model fault-drill
 
 venv: node_modules/.package-lock.json
 	@scripts/venv.sh
@@ -37,6 +37,10 @@ bench: venv services
 	$(PY) bench/bench_ratings.py
 	$(PY) bench/bench_reward.py
 	$(TEST_ENV) $(PY) bench/bench_arena.py
+
+# Votes under fire: kills Redis, the Celery worker and the web server while clients vote; prints lost/doubled votes.
+fault-drill: venv services
+	$(TEST_ENV) $(PY) bench/fault_drill.py
 
 # Rebuild the bundled reward model (scoring/reward/weights) on a scratch embedded database; about 16 minutes on 2 cores.
 reward-model: venv
