@@ -102,10 +102,10 @@ def test_pairs_across_pieces_keep_the_quality_score_from_following_the_piece() -
     """Stage 1 with and without the cross-piece pairs, from the same start: with them, clean crops of the pieces it
     trained on score closer together, measured against the gap between a clean crop and its damaged copy.
 
-    Measured (NOTES.md, "Tests that train or time things"), seed 0 with ATEN_CPU_CAPABILITY=default and AVX2 and
-    seed 1: without the pairs 0.85-1.03, with them 0.016-0.018. On six held-out pieces the same figure moved more
-    between kernels and seeds than between the two settings (0.80-0.93 without, 0.69-0.80 with), so it is no
-    test of the pairs at this size."""
+    Measured (NOTES.md, "Tests that train or time things") on seed 0 with ATEN_CPU_CAPABILITY=default and AVX2, on
+    two threads, and on seed 1: without the pairs 0.85-1.03, with them 0.016-0.040. On six held-out pieces the same
+    figure moved more between kernels and seeds than between the two settings (0.80-0.93 without, 0.65-0.80
+    with), so it is no test of the pairs at this size."""
     config = FrontEndConfig()
     train = pretrain_set_make(sources=_pieces(6, seed=7, seconds=3.0), pairs=96, config=config, seed=7)
     clean = ~train.graded
