@@ -37,6 +37,11 @@ def rate_parse(rate: str | None, *, setting: str) -> tuple[int, int] | None:
     return limit, seconds
 
 
+def throttle_clock() -> float:
+    """Seconds on the wall clock, which the windows are aligned to; tests replace this to freeze or move time."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class Limit:
     """One counted identity of a request: which limit (scope, setting) and whose requests (identity)."""
@@ -53,7 +58,7 @@ class WindowThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        now = time.time()
+        now = throttle_clock()
         counted: list[tuple[str, int, int, float]] = []  # key, limit, timeout, retry after
         for limit in self.limits(request):
             parsed = rate_parse(getattr(settings, limit.setting), setting=limit.setting)

@@ -9,9 +9,14 @@ from typing import Any, cast
 _memo: dict[str, tuple[float, Any]] = {}
 
 
+def memo_clock() -> float:
+    """Seconds on a clock that only moves forward; tests replace this to move time without waiting."""
+    return time.monotonic()
+
+
 def process_memo[T](key: str, compute: Callable[[], T], *, seconds: float, fresh: bool = False) -> T:
     """compute()'s value, reused in this process for `seconds`; 0 seconds (tests) or `fresh` always computes."""
-    now = time.monotonic()
+    now = memo_clock()
     if seconds > 0 and not fresh:
         stored = _memo.get(key)
         if stored is not None and now - stored[0] < seconds:

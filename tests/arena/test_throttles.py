@@ -1,5 +1,12 @@
-"""Rate limits: per rater and per hashed client address, in the shared cache, answered 429 in JSON."""
+"""Rate limits: per rater and per hashed client address, in the shared cache, answered 429 in JSON.
+
+The windows are aligned to the clock's minute, so every test here runs on a frozen clock (arena.throttles reads
+time through throttle_clock): on the wall clock a test that happened to straddle a minute would see its count
+start again half-way.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,6 +21,24 @@ from tests.arena.arena_support import arena_isolated  # noqa: F401 - autouse fix
 from tests.factories import ClipFactory, PromptFactory
 
 pytestmark = pytest.mark.django_db
+
+# 20 s into a minute (and into an hour and a day: 20 000 days after the epoch).
+TWENTY_SECONDS_IN = 20_000 * 86_400 + 20.0
+
+
+@dataclass
+class FrozenClock:
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    frozen = FrozenClock(now=TWENTY_SECONDS_IN)
+    monkeypatch.setattr("arena.throttles.throttle_clock", frozen)
+    return frozen
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +59,20 @@ def test_it_limits_each_rater(settings) -> None:  # type: ignore[no-untyped-def]
     assert refused.status_code == 429
     assert refused.json()["code"] == "throttled"
     assert "throttled" in refused.json()["message"].lower()
-    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused["Retry-After"] == "40"  # the rest of the minute
     assert APIClient().post("/api/battles/").status_code == 201  # another rater is not held back
+
+
+def test_the_count_starts_again_when_the_clock_enters_the_next_minute(  # type: ignore[no-untyped-def]
+    settings, clock: FrozenClock
+) -> None:
+    settings.EARSHOT_RATE_LIMIT_IP = "2/min"
+    client = APIClient()
+    clock.now = TWENTY_SECONDS_IN + 39.5  # half a second before the minute ends
+    assert [client.get("/api/systems/").status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get("/api/systems/")["Retry-After"] == "1"
+    clock.now = TWENTY_SECONDS_IN + 40.0
+    assert [client.get("/api/systems/").status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_it_limits_a_signed_in_rater_across_sessions_and_tokens(settings) -> None:  # type: ignore[no-untyped-def]
