@@ -33,7 +33,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from arena import selectors
-from arena.delivery import audio_response
+from arena.delivery import RangeNotSatisfiable, audio_response, copy_response, range_header, range_refused
 from arena.errors import BattleNotFound
 from arena.models import Battle, Rater
 from arena.raters import ip_hash_for_request, rater_for_request
@@ -47,7 +47,7 @@ from arena.serializers import (
     VoteInputSerializer,
     VoteOutputSerializer,
 )
-from arena.services import battle_create, battle_events_record, vote_record
+from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
 from arena.throttles import IpThrottle, RaterAndIpThrottle
 from config.api import ErrorSerializer
 from config.rows import instance_from_db, quoted
@@ -333,16 +333,26 @@ class BattleAudioApi(ArenaApi):
     def get(self, request: Request, battle_id: uuid.UUID, side: str) -> HttpResponse:
         if side not in AUDIO_SIDES:
             raise BattleNotFound("No such audio: use a, b or reference.")
-        battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater_for_request(request, create=False))
+        rater = rater_for_request(request, create=False)
         if side == "reference":
+            battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater)
             file = battle.prompt.reference_audio
             if not file:
                 raise BattleNotFound("This battle's prompt has no reference audio.")
-        else:
-            file = (battle.clip_a if side == "a" else battle.clip_b).delivery
-        remaining = battle.expires_at - timezone.now()
-        max_age = int(min(remaining, timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS)).total_seconds())
-        return audio_response(request._request, file, max_age=max_age)
+            return audio_response(request._request, file, max_age=_audio_max_age(battle))
+        header = range_header(request._request)
+        try:
+            fetched = battle_audio_fetch(
+                battle_public_id=battle_id, rater=rater, side=side, range_header=header, counted=request.method == "GET"
+            )
+        except RangeNotSatisfiable as exc:
+            return range_refused(header, exc, size=exc.size or 0, max_age=0)
+        return copy_response(request._request, fetched.copy, fetched.wanted, max_age=_audio_max_age(fetched.battle))
+
+
+def _audio_max_age(battle: Battle) -> int:
+    remaining = battle.expires_at - timezone.now()
+    return int(min(remaining, timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS)).total_seconds())
 
 
 class SystemListApi(generics.ListAPIView):
