@@ -255,7 +255,8 @@ class BattleVoteApi(ArenaApi):
         summary="Vote on a battle and see which systems made the clips",
         description=(
             "Taken once per battle, only from its rater, while it is open, and only after both clips were played "
-            "for their minimum time (server-side telemetry) and the battle is at least that old. The identical vote "
+            "for their minimum time (server-side telemetry), the audio for that much listening of each was fetched "
+            "through the battle's audio URLs, and the battle is at least that old. The identical vote "
             "again answers 200 with the same result; a different one is refused with 409. The body may carry the "
             "last listening `events` (credited first, in the same transaction) and ask for the `next` battle, so a "
             "page votes and moves on in one round trip."
@@ -266,7 +267,9 @@ class BattleVoteApi(ArenaApi):
             200: OpenApiResponse(VoteOutputSerializer, description="The same vote was already recorded."),
             400: _error(
                 "invalid_input, listening_too_short (e.g. 'clip B was played 2.1 s of the required 5.0 s'), "
-                "battle_too_young, axis_not_applicable (lyrics_alignment without lyrics)."
+                "audio_not_fetched (e.g. 'clip B: 12% of the audio needed for 5.0 s of listening was fetched': "
+                "fetch each clip through its audio URL first), battle_too_young, axis_not_applicable "
+                "(lyrics_alignment without lyrics)."
             ),
             403: FORBIDDEN,
             404: NOT_FOUND,
@@ -319,8 +322,11 @@ class BattleAudioApi(ArenaApi):
         operation_id="battle_audio",
         summary="A clip (or the prompt's reference audio) of one of your battles",
         description=(
-            "Supports HTTP Range (206 Partial Content, 416 for a range outside the file). The response names "
-            "nothing: no file name, no ETag, no Last-Modified; Cache-Control is private."
+            "Supports HTTP Range (206 Partial Content, 416 for a range outside the file). Each battle has its own "
+            "copy of a clip (48 kHz stereo MP3 at a constant bitrate behind a padding tag of its own), so size and "
+            "bytes differ between battles. A GET adds the whole audio frames of its range to what the vote counts "
+            "as fetched; a HEAD adds nothing. The response names nothing: no file name, no ETag, no Last-Modified; "
+            "Cache-Control is private."
         ),
         parameters=[OpenApiParameter("side", str, OpenApiParameter.PATH, enum=list(AUDIO_SIDES))],
         responses={

@@ -131,7 +131,8 @@ def vote_record(
 
     `events` are the player's last listening events, credited under the same lock just before the listening check
     (so a page needs no separate request to flush them). They are kept when the vote is refused for too little
-    listening, so the page need not send them again; a vote already recorded ignores them.
+    listening or too little audio fetched, so the page need not send them again; a vote already recorded ignores
+    them. The audio fetched through the battle's URLs (arena.services.audio) must hold the listening each side needs.
     The same vote again returns the stored one with created=False; a different one raises VoteConflict. The
     battle row is locked for the whole check-and-insert, and the one-vote-per-battle constraint is the last guard
     should anything reach the insert twice. The leaderboard recompute is requested in the same transaction.

@@ -242,7 +242,9 @@ def test_a_vote_with_made_up_listening_events_and_no_audio_fetched_is_refused(ca
     assert not Vote.objects.exists()
 
 
-def test_a_vote_after_fetching_only_the_first_bytes_of_each_clip_is_refused_until_the_audio_is_fetched(catalogue) -> None:  # type: ignore[no-untyped-def]
+def test_a_vote_after_fetching_only_the_first_bytes_of_each_clip_is_refused_until_the_rest_is_fetched(  # type: ignore[no-untyped-def]
+    catalogue,
+) -> None:
     client = APIClient()
     body = battle_start(client)
     listen_fully_without_audio = listening_events(a_ms=1000, b_ms=1000)

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 from django.core.files.base import ContentFile
-from rest_framework.test import APIClient
-
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from arena.delivery import RangeNotSatisfiable, battle_copies_prune, byte_range
 from arena.models import Battle
@@ -187,7 +186,7 @@ def test_it_hands_the_battles_copy_to_the_server_with_x_sendfile_when_asked(star
     assert path.name != Path(battle.clip_a.delivery.name).name
 
 
-def test_pruning_deletes_the_copies_of_battles_that_have_ended_and_keeps_the_others(started, settings, media_root) -> None:  # type: ignore[no-untyped-def]
+def test_pruning_deletes_the_copies_of_battles_that_have_ended_and_keeps_the_others(started, settings) -> None:  # type: ignore[no-untyped-def]
     client, battle, _ = started
     settings.EARSHOT_AUDIO_X_SENDFILE = True
     old = Path(client.get(audio_url(battle, "a"))["X-Sendfile"])
