@@ -144,8 +144,8 @@ def many_battles(tmp_path: Path) -> list[Battle]:
     if connection.vendor != "postgresql":
         pytest.skip("row locks and concurrent transactions need PostgreSQL (SQLite serialises every writer)")
     catalogue_import(tmp_path, systems=2, prompts=1, seconds=2.0)
-    rater = RaterFactory()
-    return [battle_create(rater=rater) for _ in range(THREADS // 2 * BATTLES_PER_THREAD)]
+    # one rater each: the catalogue has one pair, and a rater does not get the same pair twice in a row
+    return [battle_create(rater=RaterFactory()) for _ in range(THREADS // 2 * BATTLES_PER_THREAD)]
 
 
 @pytest.mark.django_db(transaction=True)
