@@ -33,7 +33,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from arena import selectors
-from arena.delivery import audio_response
+from arena.delivery import RangeNotSatisfiable, audio_response, copy_response, range_header, range_refused
 from arena.errors import BattleNotFound
 from arena.models import Battle, Rater
 from arena.raters import ip_hash_for_request, rater_for_request
@@ -47,7 +47,7 @@ from arena.serializers import (
     VoteInputSerializer,
     VoteOutputSerializer,
 )
-from arena.services import battle_create, battle_events_record, vote_record
+from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
 from arena.throttles import IpThrottle, RaterAndIpThrottle
 from config.api import ErrorSerializer
 from config.rows import instance_from_db, quoted
@@ -255,7 +255,8 @@ class BattleVoteApi(ArenaApi):
         summary="Vote on a battle and see which systems made the clips",
         description=(
             "Taken once per battle, only from its rater, while it is open, and only after both clips were played "
-            "for their minimum time (server-side telemetry) and the battle is at least that old. The identical vote "
+            "for their minimum time (server-side telemetry), the audio for that much listening of each was fetched "
+            "through the battle's audio URLs, and the battle is at least that old. The identical vote "
             "again answers 200 with the same result; a different one is refused with 409. The body may carry the "
             "last listening `events` (credited first, in the same transaction) and ask for the `next` battle, so a "
             "page votes and moves on in one round trip."
@@ -266,7 +267,9 @@ class BattleVoteApi(ArenaApi):
             200: OpenApiResponse(VoteOutputSerializer, description="The same vote was already recorded."),
             400: _error(
                 "invalid_input, listening_too_short (e.g. 'clip B was played 2.1 s of the required 5.0 s'), "
-                "battle_too_young, axis_not_applicable (lyrics_alignment without lyrics)."
+                "audio_not_fetched (e.g. 'clip B: 12% of the audio needed for 5.0 s of listening was fetched': "
+                "fetch each clip through its audio URL first), battle_too_young, axis_not_applicable "
+                "(lyrics_alignment without lyrics)."
             ),
             403: FORBIDDEN,
             404: NOT_FOUND,
@@ -319,8 +322,11 @@ class BattleAudioApi(ArenaApi):
         operation_id="battle_audio",
         summary="A clip (or the prompt's reference audio) of one of your battles",
         description=(
-            "Supports HTTP Range (206 Partial Content, 416 for a range outside the file). The response names "
-            "nothing: no file name, no ETag, no Last-Modified; Cache-Control is private."
+            "Supports HTTP Range (206 Partial Content, 416 for a range outside the file). Each battle has its own "
+            "copy of a clip (48 kHz stereo MP3 at a constant bitrate behind a padding tag of its own), so size and "
+            "bytes differ between battles. A GET adds the whole audio frames of its range to what the vote counts "
+            "as fetched; a HEAD adds nothing. The response names nothing: no file name, no ETag, no Last-Modified; "
+            "Cache-Control is private."
         ),
         parameters=[OpenApiParameter("side", str, OpenApiParameter.PATH, enum=list(AUDIO_SIDES))],
         responses={
@@ -333,16 +339,26 @@ class BattleAudioApi(ArenaApi):
     def get(self, request: Request, battle_id: uuid.UUID, side: str) -> HttpResponse:
         if side not in AUDIO_SIDES:
             raise BattleNotFound("No such audio: use a, b or reference.")
-        battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater_for_request(request, create=False))
+        rater = rater_for_request(request, create=False)
         if side == "reference":
+            battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater)
             file = battle.prompt.reference_audio
             if not file:
                 raise BattleNotFound("This battle's prompt has no reference audio.")
-        else:
-            file = (battle.clip_a if side == "a" else battle.clip_b).delivery
-        remaining = battle.expires_at - timezone.now()
-        max_age = int(min(remaining, timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS)).total_seconds())
-        return audio_response(request._request, file, max_age=max_age)
+            return audio_response(request._request, file, max_age=_audio_max_age(battle))
+        header = range_header(request._request)
+        try:
+            fetched = battle_audio_fetch(
+                battle_public_id=battle_id, rater=rater, side=side, range_header=header, counted=request.method == "GET"
+            )
+        except RangeNotSatisfiable as exc:
+            return range_refused(header, exc, size=exc.size or 0, max_age=0)
+        return copy_response(request._request, fetched.copy, fetched.wanted, max_age=_audio_max_age(fetched.battle))
+
+
+def _audio_max_age(battle: Battle) -> int:
+    remaining = battle.expires_at - timezone.now()
+    return int(min(remaining, timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS)).total_seconds())
 
 
 class SystemListApi(generics.ListAPIView):

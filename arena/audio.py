@@ -14,7 +14,13 @@ import numpy as np
 import soundfile as sf
 
 DELIVERY_FORMATS = {"mp3": ("MP3", None, "audio/mpeg"), "flac": ("FLAC", "PCM_16", "audio/flac")}
-MAX_DELIVERY_RATE = 48000
+# Every delivery file: 48 kHz stereo MPEG-1 Layer III at one constant bitrate (settings.EARSHOT_DELIVERY_BITRATE_KBPS).
+DELIVERY_SAMPLE_RATE = 48000
+DELIVERY_CHANNELS = 2
+MP3_FRAME_SAMPLES = 1152
+DELIVERY_BITRATES_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)  # by index, from 1
+MIN_BITRATE_KBPS, MAX_BITRATE_KBPS = DELIVERY_BITRATES_KBPS[0], DELIVERY_BITRATES_KBPS[-1]
+MIN_SOURCE_RATE = 8000
 SILENCE_PEAK = 1e-4  # about -80 dBFS: nothing a listener could hear
 
 
@@ -134,39 +140,77 @@ def normalise_loudness(
     return out.astype(np.float32)
 
 
+@dataclass(frozen=True)
+class DeliveryCopy:
+    """The stored delivery file: a headerless constant-bitrate MP3 stream, every frame `frame_bytes` long."""
+
+    data: bytes
+    lufs: float
+    frame_bytes: int
+
+
 def delivery_copy(
-    decoded: DecodedAudio, *, target_lufs: float, fmt: str = "mp3", measured_lufs: float | None = None
-) -> tuple[bytes, float]:
-    """Encode the loudness-normalised delivery file; returns its bytes and its measured loudness.
+    decoded: DecodedAudio, *, target_lufs: float, bitrate_kbps: int, measured_lufs: float | None = None
+) -> DeliveryCopy:
+    """Encode the loudness-normalised delivery file in the one layout every clip shares; measure its loudness.
 
-    `measured_lufs` is the loudness of `decoded` when the caller already measured it.
-
-    Re-encoding from decoded samples carries no metadata tag of the original across.
+    Every clip becomes 48 kHz stereo MPEG-1 Layer III at a constant `bitrate_kbps`, so its frames are all the same
+    size (144 * bitrate / 48000 bytes, no padding slot) and its size says nothing but its duration. LAME's leading
+    Info frame (its LAME tag holds a CRC of the music, the peak and a replay gain: a fingerprint of the clip) is
+    dropped. `measured_lufs` is the loudness of `decoded` when the caller already measured it. Re-encoding from
+    decoded samples carries no metadata tag of the original across.
     """
     import torch
     import torchaudio.functional as AF
 
+    if bitrate_kbps not in DELIVERY_BITRATES_KBPS:
+        raise AudioProblem("unsupported", f"{bitrate_kbps} kbit/s is not an MPEG-1 Layer III bitrate")
     samples, rate = decoded.samples, decoded.sample_rate
-    if samples.shape[1] > 2:
-        samples = samples.mean(axis=1, keepdims=True)
-        measured_lufs = None
-    if rate > MAX_DELIVERY_RATE:
-        measured_lufs = None
-        resampled = AF.resample(torch.from_numpy(np.ascontiguousarray(samples.T)), rate, MAX_DELIVERY_RATE)
-        samples, rate = resampled.numpy().T.copy(), MAX_DELIVERY_RATE
-    if fmt == "mp3" and rate < 8000:
+    if rate < MIN_SOURCE_RATE:
         raise AudioProblem("unsupported", f"a sample rate of {rate} Hz is too low to deliver")
+    if samples.shape[1] > DELIVERY_CHANNELS:
+        samples = samples.mean(axis=1, keepdims=True)
+    if samples.shape[1] < DELIVERY_CHANNELS:
+        samples = np.repeat(samples, DELIVERY_CHANNELS, axis=1)
+    if samples.shape[1] != decoded.channels:
+        measured_lufs = None  # BS.1770 sums the channels' power: the same signal on two channels is 3 LU louder
+    if rate != DELIVERY_SAMPLE_RATE:
+        measured_lufs = None
+        resampled = AF.resample(torch.from_numpy(np.ascontiguousarray(samples.T)), rate, DELIVERY_SAMPLE_RATE)
+        samples, rate = resampled.numpy().T.copy(), DELIVERY_SAMPLE_RATE
     normalised = normalise_loudness(samples, rate, target_lufs=target_lufs, measured_lufs=measured_lufs)
-    try:
-        container, subtype, _ = DELIVERY_FORMATS[fmt]
-    except KeyError as exc:
-        raise AudioProblem("unsupported", f"unknown delivery format {fmt!r}") from exc
     buffer = io.BytesIO()
-    sf.write(buffer, normalised, rate, format=container, subtype=subtype)
-    data = buffer.getvalue()
+    # libsndfile sets a constant bitrate of 320 - 288 * level kbit/s (LAME rounds to the nearest legal one).
+    level = (MAX_BITRATE_KBPS - bitrate_kbps) / (MAX_BITRATE_KBPS - MIN_BITRATE_KBPS)
+    sf.write(buffer, normalised, rate, format="MP3", bitrate_mode="CONSTANT", compression_level=level)
+    data = constant_bitrate_stream(buffer.getvalue(), bitrate_kbps=bitrate_kbps)
     check, check_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    return data, integrated_loudness(check, check_rate)
+    return DeliveryCopy(data=data, lufs=integrated_loudness(check, check_rate),
+                        frame_bytes=mp3_frame_bytes(bitrate_kbps))
 
 
-def content_type(fmt: str) -> str:
-    return DELIVERY_FORMATS[fmt][2]
+def mp3_frame_bytes(bitrate_kbps: int) -> int:
+    """Bytes of one MPEG-1 Layer III frame at the delivery rate (48 kHz needs no padding slot at any bitrate)."""
+    return 144 * bitrate_kbps * 1000 // DELIVERY_SAMPLE_RATE
+
+
+def constant_bitrate_stream(data: bytes, *, bitrate_kbps: int) -> bytes:
+    """The encoder's frames without its leading Info/Xing frame, after checking that every frame has the delivery
+    layout: MPEG-1 Layer III, 48 kHz, `bitrate_kbps`, no padding slot, one channel mode, nothing around them."""
+    size = mp3_frame_bytes(bitrate_kbps)
+    if len(data) < size or len(data) % size:
+        raise AudioProblem("encoder", f"the encoder wrote {len(data)} bytes, not whole {size}-byte frames")
+    first = int.from_bytes(data[:4], "big")
+    headers = np.frombuffer(data, dtype=">u4").reshape(-1, size // 4)[:, 0]  # frame sizes are multiples of 4
+    expected = (
+        (0x7FF << 21) | (3 << 19) | (1 << 17) | (1 << 16)  # sync, MPEG-1, Layer III, no CRC
+        | (DELIVERY_BITRATES_KBPS.index(bitrate_kbps) + 1) << 12  # bitrate index
+        | (1 << 10)  # 48 kHz, no padding slot, private bit clear
+        | (first & (3 << 6))  # the first frame's channel mode, for all
+    )
+    layout_mask = 0xFFFFFFC0  # everything above the mode extension, copyright, original and emphasis bits
+    if np.any((headers & layout_mask) != (expected & layout_mask)) or (first >> 6) & 3 == 3:
+        raise AudioProblem("encoder", f"the encoder's frames are not all 48 kHz stereo {bitrate_kbps} kbit/s")
+    if data[36:40] in (b"Xing", b"Info"):  # stereo side information ends 36 bytes into the frame
+        data = data[size:]
+    return data

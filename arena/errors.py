@@ -36,6 +36,11 @@ class ListeningTooShort(InvalidInput):
     default_message = "Listen to both clips for the minimum time before voting."
 
 
+class AudioNotFetched(InvalidInput):
+    code = "audio_not_fetched"
+    default_message = "Fetch and play both clips through the battle's audio URLs before voting."
+
+
 class AxisNotApplicable(InvalidInput):
     code = "axis_not_applicable"
     default_message = "This axis does not apply to this battle."

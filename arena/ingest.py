@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -91,10 +92,10 @@ def clip_import(
     try:
         decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS)
         loudness = audio.integrated_loudness(decoded.samples, decoded.sample_rate)
-        delivery_bytes, delivery_lufs = audio.delivery_copy(
+        delivery = audio.delivery_copy(
             decoded,
             target_lufs=settings.EARSHOT_TARGET_LUFS,
-            fmt=settings.EARSHOT_DELIVERY_FORMAT,
+            bitrate_kbps=settings.EARSHOT_DELIVERY_BITRATE_KBPS,
             measured_lufs=loudness,
         )
     except audio.AudioProblem as exc:
@@ -106,10 +107,7 @@ def clip_import(
     try:
         with path.open("rb") as handle:
             written.append(default_storage.save(f"originals/{stem}{suffix}", ContentFile(handle.read())))
-        written.append(
-            default_storage.save(f"delivery/{secrets.token_hex(16)}.{settings.EARSHOT_DELIVERY_FORMAT}",
-                                 ContentFile(delivery_bytes))
-        )
+        written.append(default_storage.save(delivery_name(), ContentFile(delivery.data)))
         with transaction.atomic():
             clip = Clip.objects.create(
                 system=system,
@@ -122,7 +120,8 @@ def clip_import(
                 channels=decoded.channels,
                 sha256=digest,
                 loudness_lufs=loudness,
-                delivery_lufs=delivery_lufs,
+                delivery_lufs=delivery.lufs,
+                delivery_frame_bytes=delivery.frame_bytes,
             )
     except IntegrityError as exc:
         _delete(written)
@@ -132,6 +131,50 @@ def clip_import(
         raise
     _queue_scoring(clip)
     return clip, True
+
+
+def delivery_name() -> str:
+    """A new opaque name for a delivery file (random: nothing in it ties the file to its clip)."""
+    return f"delivery/{secrets.token_hex(16)}.mp3"
+
+
+def clip_delivery_reencode(*, clip: Clip) -> Clip:
+    """Encode the clip's delivery file again from its original, in today's delivery layout (existing clips).
+
+    The new file is written first and the row switched to it in a transaction; the old file is deleted only once
+    that committed, so an open battle always has a file to play. The loudness is measured again.
+    """
+    with ExitStack() as stack:
+        try:
+            path = Path(clip.original.path)
+        except NotImplementedError:  # storage without local paths: decode a temporary copy
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="earshot-reencode-")))
+            path = folder / f"original{Path(clip.original.name or '').suffix}"
+            with clip.original.open("rb") as source, path.open("wb") as target:
+                shutil.copyfileobj(source, target)
+        try:
+            decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS)
+            delivery = audio.delivery_copy(
+                decoded,
+                target_lufs=settings.EARSHOT_TARGET_LUFS,
+                bitrate_kbps=settings.EARSHOT_DELIVERY_BITRATE_KBPS,
+                measured_lufs=clip.loudness_lufs,
+            )
+        except audio.AudioProblem as exc:
+            raise ClipRefused(exc.code, f"clip {clip.public_id}: {exc}") from exc
+    old = clip.delivery.name
+    new = default_storage.save(delivery_name(), ContentFile(delivery.data))
+    try:
+        with transaction.atomic():
+            clip.delivery = new
+            clip.delivery_lufs = delivery.lufs
+            clip.delivery_frame_bytes = delivery.frame_bytes
+            clip.save(update_fields=["delivery", "delivery_lufs", "delivery_frame_bytes"])
+            transaction.on_commit(lambda: default_storage.delete(old) if old else None)
+    except BaseException:
+        default_storage.delete(new)
+        raise
+    return clip
 
 
 def _delete(names: list[str]) -> None:

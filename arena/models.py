@@ -67,6 +67,11 @@ class Clip(models.Model):
     sha256 = models.CharField(max_length=64, unique=True)
     loudness_lufs = models.FloatField(help_text="Integrated loudness of the original (ITU-R BS.1770).")
     delivery_lufs = models.FloatField(help_text="Integrated loudness of the delivery copy.")
+    delivery_frame_bytes = models.PositiveIntegerField(
+        default=0,
+        help_text="Frame size of the constant-bitrate delivery stream; 0 for a copy made before that layout "
+        "(served as stored until manage.py reencode_deliveries).",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -133,6 +138,9 @@ class Battle(models.Model):
     mark_position_ms = models.PositiveIntegerField(default=0)
     mark_client_ms = models.BigIntegerField(null=True, blank=True)
     last_side = models.CharField(max_length=1, blank=True)
+    # Audio the rater requested through this battle's URLs, as the clip's milliseconds: per side, the merged
+    # [start, end) intervals of whole frames (e.g. {"a": [[0, 5040]], "b": []}). The vote checks it.
+    audio_fetched_ms = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -1,11 +1,13 @@
-"""Arena throughput over HTTP: concurrent clients create battles, report listening and vote against uvicorn.
+"""Arena throughput over HTTP: concurrent clients create battles, fetch both clips, report listening and vote
+against uvicorn.
 
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/earshot REDIS_URL=redis://127.0.0.1:6379/0 \\
        python bench/bench_arena.py [--clients 32] [--seconds 20] [--workers 2] [--flow page|separate]
 
 --flow page (the default) is what the arena page does: each vote carries the battle's last listening events and
 asks for the next battle, so one request per vote creates a battle and records a vote. --flow separate makes the
-three requests a script using each endpoint would: create, events, vote.
+three requests a script using each endpoint would: create, events, vote. Either way each client first fetches both
+clips whole through the battle's audio URLs, as a player does (the vote checks the audio fetched).
 
 It creates and migrates a scratch database of its own (<name>_bench_arena, dropped afterwards), seeds systems,
 prompts and real clips, starts `uvicorn config.asgi:application` with the rate limits raised and
@@ -49,7 +51,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-ENDPOINTS = ("create", "events", "vote")
+ENDPOINTS = ("create", "audio", "events", "vote")
 CHOICES = ("a", "b", "tie", "both_bad")
 
 
@@ -146,7 +148,7 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def request(self, method: str, path: str, body: Any = None, *, raw: bool = False) -> tuple[int, Any]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -167,7 +169,7 @@ class Connection:
             elif name == b"transfer-encoding" and b"chunked" in value.lower():
                 chunked = True
         data = await (self._chunked() if chunked else self.reader.readexactly(length))
-        return status, (json.loads(data) if data else None)
+        return status, (data if raw else json.loads(data) if data else None)
 
     async def _chunked(self) -> bytes:
         assert self.reader is not None
@@ -234,6 +236,9 @@ async def rater_loop(port: int, token: str, tally: Tally, stop: asyncio.Event, r
                     continue
                 battle = body
             url = f"/api/battles/{battle['id']}"
+            for side in ("a", "b"):  # as a player does: the vote counts the audio fetched through these URLs
+                path = urlparse(battle["clips"][side]["audio_url"]).path
+                await timed(tally, "audio", connection.request("GET", path, raw=True))
             vote: dict[str, Any] = {"choice": rng.choice(CHOICES), "musicality": rng.choice(CHOICES)}
             if flow == "separate":
                 await timed(tally, "events", connection.request("POST", f"{url}/events/", {"events": _events()}))
@@ -334,6 +339,10 @@ def queries_per_request(token: str) -> dict[str, int]:
     with CaptureQueriesContext(connection) as create:
         battle = client.post("/api/battles/").json()
     counts["create"] = len(create)
+    for side in ("a", "b"):
+        with CaptureQueriesContext(connection) as fetched:
+            assert client.get(urlparse(battle["clips"][side]["audio_url"]).path).status_code == 200
+    counts["audio"] = len(fetched)
     events = {"events": [{"type": "play", "side": "a", "position_ms": 0, "client_ms": 0}]}
     with CaptureQueriesContext(connection) as recorded:
         client.post(f"/api/battles/{battle['id']}/events/", events, content_type="application/json")
@@ -343,6 +352,8 @@ def queries_per_request(token: str) -> dict[str, int]:
     counts["vote"] = len(voted)
     assert answer.status_code == 201, answer.content
     battle = client.post("/api/battles/").json()
+    for side in ("a", "b"):
+        client.get(urlparse(battle["clips"][side]["audio_url"]).path)
     page_vote = {"choice": "a", "events": events["events"], "next": True}
     with CaptureQueriesContext(connection) as voted_next:
         answer = client.post(f"/api/battles/{battle['id']}/vote/", page_vote, content_type="application/json")

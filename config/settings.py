@@ -195,7 +195,12 @@ EARSHOT_MAX_CLIP_SECONDS = env_float("EARSHOT_MAX_CLIP_SECONDS", 600.0, minimum=
 EARSHOT_MAX_UPLOAD_BYTES = env_int("EARSHOT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024)
 EARSHOT_TARGET_LUFS = env_float("EARSHOT_TARGET_LUFS", -16.0, minimum=-40.0, maximum=-5.0)
 EARSHOT_SILENCE_LUFS = env_float("EARSHOT_SILENCE_LUFS", -70.0)
-EARSHOT_DELIVERY_FORMAT = env_str("EARSHOT_DELIVERY_FORMAT", "mp3") or "mp3"
+# Delivery files: 48 kHz stereo MP3 at this constant bitrate; each battle's copy starts with a tag of up to this
+# many bytes of padding (drawn per battle), so the same clip's size and bytes differ between battles.
+EARSHOT_DELIVERY_BITRATE_KBPS = env_int("EARSHOT_DELIVERY_BITRATE_KBPS", 192, minimum=32)
+if EARSHOT_DELIVERY_BITRATE_KBPS not in {32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320}:
+    raise ImproperlyConfigured(f"EARSHOT_DELIVERY_BITRATE_KBPS={EARSHOT_DELIVERY_BITRATE_KBPS} is not an MP3 bitrate")
+EARSHOT_DELIVERY_PADDING_BYTES = env_int("EARSHOT_DELIVERY_PADDING_BYTES", 16384, minimum=1)
 EARSHOT_MIN_LISTEN_SECONDS = env_float("EARSHOT_MIN_LISTEN_SECONDS", 5.0, minimum=0.0)
 EARSHOT_BATTLE_TTL_SECONDS = env_int("EARSHOT_BATTLE_TTL_SECONDS", 3600, minimum=10)
 EARSHOT_SAMPLING_POLICY = env_str("EARSHOT_SAMPLING_POLICY", "arena.sampling.BalancedPolicy")

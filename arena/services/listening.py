@@ -1,6 +1,7 @@
 """Listening telemetry: turn the player's events into milliseconds played per side, seeks and switches.
 
 Pure accounting, no database: the caller loads the state from the battle, applies a batch, and saves it back.
+Also the merged intervals of audio fetched through the battle's URLs.
 """
 from __future__ import annotations
 
@@ -107,3 +108,19 @@ def _heard(state: ListeningState, side: str) -> None:
     if state.last_side and state.last_side != side:
         state.switches += 1
     state.last_side = side
+
+
+def fetched_merge(covered: list[list[int]], new: tuple[int, int]) -> list[list[int]]:
+    """The [start, end) intervals of `covered` with `new` added, merged, sorted (touching intervals join)."""
+    merged: list[list[int]] = []
+    for start, end in sorted([(start, end) for start, end in covered] + [new]):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+
+
+def fetched_total_ms(covered: list[list[int]]) -> int:
+    """Milliseconds of the clip the merged intervals hold."""
+    return sum(end - start for start, end in covered)

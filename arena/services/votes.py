@@ -11,6 +11,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from arena.errors import (
+    AudioNotFetched,
     AxisNotApplicable,
     BattleNotFound,
     BattleTooYoung,
@@ -20,7 +21,7 @@ from arena.errors import (
 from arena.models import Battle, Choice, Clip, Prompt, Rater, System, Vote
 from arena.selectors import LYRICS_AXIS, listening_required_ms
 from arena.services.battles import LISTENING_FIELDS, battle_ensure_open, listening_credit
-from arena.services.listening import ListeningEvent
+from arena.services.listening import ListeningEvent, fetched_total_ms
 from config.errors import InvalidInput
 from config.rows import instance_from_db, lock_clause, quoted, row_insert, row_update
 from scoring.reward_scoring import agreement_recompute_job
@@ -32,7 +33,7 @@ MAX_DECISION_MS = 2**31 - 1
 VOTE_BATTLE_FIELDS = (
     "id", "public_id", "rater", "prompt", "clip_a", "clip_b", "mode", "status", "created_at", "expires_at",
     "ms_played_a", "ms_played_b", "seeks", "switches", "playing_side", "mark_position_ms", "mark_client_ms",
-    "last_side", "suggestion_shown", "suggestion_side", "suggestion_p",
+    "last_side", "suggestion_shown", "suggestion_side", "suggestion_p", "audio_fetched_ms",
 )
 
 
@@ -130,14 +131,15 @@ def vote_record(
 
     `events` are the player's last listening events, credited under the same lock just before the listening check
     (so a page needs no separate request to flush them). They are kept when the vote is refused for too little
-    listening, so the page need not send them again; a vote already recorded ignores them.
+    listening or too little audio fetched, so the page need not send them again; a vote already recorded ignores
+    them. The audio fetched through the battle's URLs (arena.services.audio) must hold the listening each side needs.
     The same vote again returns the stored one with created=False; a different one raises VoteConflict. The
     battle row is locked for the whole check-and-insert, and the one-vote-per-battle constraint is the last guard
     should anything reach the insert twice. The leaderboard recompute is requested in the same transaction.
     """
     answers = VoteAnswers(choice, musicality, prompt_alignment, lyrics_alignment, reason.strip())
     answers.validate()
-    refused: BattleTooYoung | ListeningTooShort | None = None
+    refused: BattleTooYoung | ListeningTooShort | AudioNotFetched | None = None
     try:
         with transaction.atomic():
             battle = _battle_for_vote(public_id=battle_public_id, rater=rater)
@@ -153,7 +155,7 @@ def vote_record(
                     ip_hash=ip_hash,
                     events=events,
                 )
-            except (BattleTooYoung, ListeningTooShort) as exc:
+            except (BattleTooYoung, ListeningTooShort, AudioNotFetched) as exc:
                 # Refused before any write: commit the credited events instead of rolling them back.
                 if events:
                     using = battle._state.db or router.db_for_write(Battle)
@@ -220,7 +222,8 @@ def _vote_insert(
 
 
 def _listening_check(*, battle: Battle, age_ms: int) -> None:
-    """Refuse the vote unless the server saw enough time pass and enough listening of each clip."""
+    """Refuse the vote unless the server saw enough time pass, enough listening of each clip reported, and enough
+    of each clip's audio requested through the battle's URLs."""
     required = listening_required_ms(battle=battle)
     needed = required["a"] + required["b"]
     if age_ms < needed:
@@ -240,6 +243,29 @@ def _listening_check(*, battle: Battle, age_ms: int) -> None:
                 for side in short
             ),
             ms_played=played,
+            required_ms=required,
+        )
+    _fetched_check(battle=battle, required=required)
+
+
+def _fetched_check(*, battle: Battle, required: dict[str, int]) -> None:
+    """Refuse the vote unless each side's fetched audio holds as many milliseconds as its listening requires.
+
+    Any part of the clip counts, not only its start: a listener may seek past an intro, and the server cannot tell
+    which part was heard, only that audio for that long reached the player (a whole file counts whole, even if
+    nobody heard it: the client's telemetry stays the finer record).
+    """
+    covered = battle.audio_fetched_ms or {}
+    fetched = {side: fetched_total_ms(covered.get(side, [])) for side in ("a", "b")}
+    short = [side for side in ("a", "b") if fetched[side] < required[side]]
+    if short:
+        raise AudioNotFetched(
+            "; ".join(
+                f"clip {side.upper()}: {100 * fetched[side] // required[side]}% of the audio needed for "
+                f"{required[side] / 1000:.1f} s of listening was fetched"
+                for side in short
+            ),
+            fetched_ms=fetched,
             required_ms=required,
         )
 

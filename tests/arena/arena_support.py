@@ -69,6 +69,13 @@ def battle_age(battle: Battle, seconds: float) -> None:
     battle.refresh_from_db()
 
 
+def audio_fetch(client: Any, body: dict[str, Any]) -> None:
+    """Fetch both clips of a battle through its audio URLs, whole, as a player does (the vote checks it)."""
+    for side in ("a", "b"):
+        response = client.get(body["clips"][side]["audio_url"])
+        assert response.status_code == 200, response.content[:200]
+
+
 def listening_events(*, a_ms: int, b_ms: int, start_client_ms: int = 1_000) -> list[dict[str, Any]]:
     """Events of a listener who plays A for `a_ms`, pauses, then plays B for `b_ms` and pauses."""
     t = start_client_ms

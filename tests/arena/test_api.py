@@ -1,6 +1,7 @@
 """The arena's REST API end to end over HTTP: battle, events, vote, lists, auth, errors and the schema."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from arena.raters import SESSION_KEY, ip_hash
 from scoring.models import LeaderboardSnapshot
 from tests.arena.arena_support import (  # noqa: F401 - autouse fixture
     arena_isolated,
+    audio_fetch,
     battle_age,
     catalogue_import,
     listening_events,
@@ -37,8 +39,9 @@ def battle_start(client: APIClient) -> dict[str, Any]:
 
 
 def listen_fully(client: APIClient, body: dict[str, Any]) -> None:
-    """Report enough listening for both clips on a battle aged enough for it."""
+    """Fetch both clips and report enough listening of them on a battle aged enough for it."""
     battle_age(Battle.objects.get(public_id=body["id"]), 10)
+    audio_fetch(client, body)
     events = listening_events(a_ms=body["min_listen_ms"]["a"], b_ms=body["min_listen_ms"]["b"])
     response = client.post(f"/api/battles/{body['id']}/events/", {"events": events}, format="json")
     assert response.status_code == 200, response.content
@@ -221,10 +224,54 @@ def test_it_refuses_a_vote_before_the_minimum_listening_time(catalogue) -> None:
     assert too_short.json()["message"] == "clip B was played 0.3 s of the required 0.9 s"
 
 
+def test_a_vote_with_made_up_listening_events_and_no_audio_fetched_is_refused(catalogue) -> None:  # type: ignore[no-untyped-def]
+    client = APIClient()
+    body = battle_start(client)
+    battle_age(Battle.objects.get(public_id=body["id"]), 10)
+    events = listening_events(a_ms=1000, b_ms=1000)
+    refused = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "a", "events": events}, format="json")
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "code": "audio_not_fetched",
+        "message": "clip A: 0% of the audio needed for 0.9 s of listening was fetched; "
+        "clip B: 0% of the audio needed for 0.9 s of listening was fetched",
+        "details": {"fetched_ms": {"a": 0, "b": 0}, "required_ms": {"a": 900, "b": 900}},
+    }
+    battle = Battle.objects.get(public_id=body["id"])
+    assert (battle.status, battle.ms_played_a, battle.ms_played_b) == ("open", 1000, 1000)  # the events count
+    assert not Vote.objects.exists()
+
+
+def test_a_vote_after_fetching_only_the_first_bytes_of_each_clip_is_refused_until_the_rest_is_fetched(  # type: ignore[no-untyped-def]
+    catalogue,
+) -> None:
+    client = APIClient()
+    body = battle_start(client)
+    listen_fully_without_audio = listening_events(a_ms=1000, b_ms=1000)
+    battle_age(Battle.objects.get(public_id=body["id"]), 10)
+    for side in ("a", "b"):
+        url = body["clips"][side]["audio_url"]
+        assert client.head(url).status_code == 200  # a HEAD carries no audio
+        for first_bytes in ("bytes=0-0", "bytes=0-1023", "bytes=0-16383"):
+            assert client.get(url, HTTP_RANGE=first_bytes).status_code == 206
+    refused = client.post(f"/api/battles/{body['id']}/vote/",
+                          {"choice": "b", "events": listen_fully_without_audio}, format="json")
+    assert refused.status_code == 400 and refused.json()["code"] == "audio_not_fetched"
+    # 16 KiB holds 28 frames at most (672 ms of 900), behind up to 16 KiB of this battle's padding
+    assert re.fullmatch(r"clip A: \d+% of the audio needed for 0\.9 s of listening was fetched; clip B: .*",
+                        refused.json()["message"])
+    assert all(fetched < 900 for fetched in refused.json()["details"]["fetched_ms"].values())
+    for side in ("a", "b"):  # the rest of each clip, as a player's next request after the first bytes asks it
+        assert client.get(body["clips"][side]["audio_url"], HTTP_RANGE="bytes=16384-").status_code == 206
+    voted = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "b"}, format="json")
+    assert voted.status_code == 201, voted.content
+
+
 def test_a_vote_carries_its_last_listening_events_and_asks_for_the_next_battle(catalogue) -> None:  # type: ignore[no-untyped-def]
     client = APIClient()
     body = battle_start(client)
     battle_age(Battle.objects.get(public_id=body["id"]), 10)
+    audio_fetch(client, body)
     events = listening_events(a_ms=1000, b_ms=1000)
     voted = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "a", "events": events, "next": True},
                         format="json")
@@ -247,6 +294,7 @@ def test_events_sent_with_a_refused_vote_are_kept(catalogue) -> None:  # type: i
     client = APIClient()
     body = battle_start(client)
     battle_age(Battle.objects.get(public_id=body["id"]), 10)
+    audio_fetch(client, body)
     short = client.post(f"/api/battles/{body['id']}/vote/",
                         {"choice": "b", "events": listening_events(a_ms=1000, b_ms=300)}, format="json")
     assert short.status_code == 400 and short.json()["code"] == "listening_too_short"

@@ -15,6 +15,7 @@ from django.utils import timezone
 from arena.errors import BattleExpired
 from arena.ingest import clip_import
 from arena.models import Battle, Prompt, System, Vote
+from arena.services.listening import fetched_total_ms
 from tests.browser import (
     DESKTOP,
     PHONE,
@@ -190,6 +191,10 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
     assert vote.reason == "A has a steadier tone"
     assert vote.ms_played_a >= MIN_LISTEN_SECONDS * 1000
     assert vote.ms_played_b >= MIN_LISTEN_SECONDS * 1000
+    # The server counted the audio Chromium fetched through the battle's URLs (the vote requires it).
+    fetched = {side: fetched_total_ms(vote.battle.audio_fetched_ms[side]) for side in "ab"}
+    print(f"audio fetched by Chromium (ms): {fetched}")
+    assert min(fetched.values()) >= MIN_LISTEN_SECONDS * 1000
     assert vote.switches >= 1
     assert vote.decision_ms > 2 * MIN_LISTEN_SECONDS * 1000
     assert vote.client_hints["viewport"] == "1280x900"

@@ -5,9 +5,15 @@ bodies, headers and cookies, and for audio also the decoded file's tags.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import soundfile as sf
 from django.http import HttpResponse
@@ -16,6 +22,7 @@ from rest_framework.test import APIClient
 from arena.ingest import clip_import
 from arena.models import Battle, Clip, System
 from tests.arena.arena_support import arena_isolated, battle_age, listening_events  # noqa: F401
+from tests.arena.mp3_support import Mp3Layout, mp3_layout
 from tests.factories import PromptFactory, write_tone
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +151,153 @@ def test_the_walk_would_catch_a_leak(clips: list[Clip]) -> None:
         tags = original.copy_metadata()
     with pytest.raises(AssertionError, match="gives away"):
         assert_blind("the original's tags", "\n".join(map(str, tags.values())), secrets)
+
+
+# Four systems whose sources differ in every way a delivery file could betray: rate, channels, brightness, level.
+SOURCES = [
+    {"rate": 44100, "channels": 2, "noise": 0.15, "level": 0.3},  # bright stereo
+    {"rate": 22050, "channels": 1, "noise": 0.0, "level": 0.5},  # dull mono at a low rate
+    {"rate": 48000, "channels": 2, "noise": 0.4, "level": 0.1},  # noisy and quiet
+    {"rate": 96000, "channels": 1, "noise": 0.02, "level": 0.8},  # loud mono above the delivery rate
+]
+PROMPT_SECONDS = [3.0, 4.5]  # every clip of a prompt lasts the same
+FETCH_CLIENTS = 4
+BATTLES_PER_CLIENT = 6
+FIRST_BYTES = 16 * 1024
+ID_NAMESPACE = uuid.UUID("6f1c1d3e-3a4b-4c5d-8e9f-0a1b2c3d4e5f")
+
+
+def source_take(path: Path, *, seconds: float, rate: int, channels: int, noise: float, level: float, seed: int) -> Path:
+    """A tone over broadband noise: more noise is a brighter spectrum (a dull system has none)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * rate)) / rate
+    tone = np.sin(2 * np.pi * (110.0 + 20 * seed) * t) + 0.3 * np.sin(2 * np.pi * 3 * (110.0 + 20 * seed) * t)
+    mono = level * (tone / 1.3 + noise * rng.standard_normal(t.shape))
+    sf.write(str(path), np.stack([mono] * channels, axis=1).astype(np.float32), rate)
+    return path
+
+
+@pytest.fixture
+def varied_catalogue(tmp_path: Path) -> list[Clip]:
+    systems = [System.objects.create(name=f"Varied {index}", slug=f"varied-{index}") for index in range(len(SOURCES))]
+    made = []
+    for p_index, seconds in enumerate(PROMPT_SECONDS):
+        prompt = PromptFactory(text=f"Prompt {p_index} for the fingerprint walk")
+        for s_index, (system, source) in enumerate(zip(systems, SOURCES, strict=True)):
+            path = source_take(tmp_path / f"take-{p_index}-{s_index}.wav", seconds=seconds, seed=s_index, **source)
+            made.append(clip_import(system=system, prompt=prompt, path=path)[0])
+    return made
+
+
+@dataclass
+class FetchedSide:
+    """What one battle's side gives away before the vote."""
+
+    clip_id: int
+    head_headers: dict[str, str]
+    size_from_head: int
+    size_from_range: int
+    first_bytes: bytes
+    whole: bytes
+
+
+def fetched_before_the_vote(settings: Any) -> list[FetchedSide]:
+    """Battles of several raters; for each side HEAD, Range 0-0, the first 16 KiB and the whole file."""
+    settings.SECRET_KEY = "fixed key of the fingerprint walk"  # noqa: S105 - with the fixed ids, the same run everywhere
+    sides: list[FetchedSide] = []
+    for client_index in range(FETCH_CLIENTS):
+        client = APIClient()
+        for battle_index in range(BATTLES_PER_CLIENT):
+            created = client.post("/api/battles/")
+            assert created.status_code == 201, created.content
+            battle = Battle.objects.get(public_id=created.json()["id"])
+            # Fixed ids: the per-battle bytes are drawn from the battle id, so every run sees the same draws.
+            fixed = uuid.uuid5(ID_NAMESPACE, f"{client_index}-{battle_index}")
+            Battle.objects.filter(pk=battle.pk).update(public_id=fixed)
+            for side, clip_id in (("a", battle.clip_a_id), ("b", battle.clip_b_id)):
+                url = f"/api/battles/{fixed}/audio/{side}"
+                head = client.head(url)
+                first = client.get(url, HTTP_RANGE="bytes=0-0")
+                start = client.get(url, HTTP_RANGE=f"bytes=0-{FIRST_BYTES - 1}")
+                whole = client.get(url)
+                assert (head.status_code, first.status_code, start.status_code, whole.status_code) == (
+                    200, 206, 206, 200)
+                sides.append(FetchedSide(
+                    clip_id=clip_id,
+                    head_headers=dict(head.items()),
+                    size_from_head=int(head["Content-Length"]),
+                    size_from_range=int(first["Content-Range"].rpartition("/")[2]),
+                    first_bytes=start.content,
+                    whole=whole.content,
+                ))
+    return sides
+
+
+def test_no_response_before_the_vote_ties_a_clip_across_battles_or_tells_more_than_its_duration(
+    varied_catalogue: list[Clip], settings: Any
+) -> None:
+    sides = fetched_before_the_vote(settings)
+    by_clip: dict[int, list[FetchedSide]] = defaultdict(list)
+    for fetched in sides:
+        by_clip[fetched.clip_id].append(fetched)
+    assert sum(1 for fetched in by_clip.values() if len(fetched) >= 2) >= len(varied_catalogue) // 2
+    problems: list[str] = []
+
+    for fetched in sides:
+        if not fetched.size_from_head == fetched.size_from_range == len(fetched.whole):
+            problems.append(f"sizes disagree: HEAD {fetched.size_from_head}, Range {fetched.size_from_range}, "
+                            f"GET {len(fetched.whole)}")
+    for clip_id, fetched in by_clip.items():
+        for what, values in (
+            ("size", [side.size_from_head for side in fetched]),
+            ("HEAD headers", [tuple(sorted(side.head_headers.items())) for side in fetched]),
+            ("first 16 KiB", [side.first_bytes for side in fetched]),
+            ("sha256", [hashlib.sha256(side.whole).hexdigest() for side in fetched]),
+        ):
+            if len(set(values)) < len(values):
+                problems.append(f"clip {clip_id}: {len(values) - len(set(values))} of {len(values)} battles repeat "
+                                f"its {what}")
+    # Besides the size, the headers are the same for every clip of every system.
+    sized = {"Content-Length", "Cache-Control"}
+    other_headers = {tuple(sorted((k, v) for k, v in side.head_headers.items() if k not in sized)) for side in sides}
+    if len(other_headers) > 1:
+        problems.append(f"{len(other_headers)} different sets of headers besides the size")
+
+    # Every file: one sample rate, channel layout and constant bitrate; no VBR/LAME header frame; a tag naming nothing.
+    layouts: dict[int, Mp3Layout] = {}
+    for side in sides:
+        try:
+            layouts[id(side)] = mp3_layout(side.whole)
+        except ValueError as exc:
+            problems.append(f"clip {side.clip_id}: {exc}")
+            layouts[id(side)] = Mp3Layout()
+    formats = Counter((frame.sample_rate, frame.channels, frame.mode, frame.bitrate_kbps, frame.padding)
+                      for layout in layouts.values() for frame in layout.frames)
+    if len(formats) != 1 or next(iter(formats))[:2] != (48000, 2):
+        problems.append(f"frame headers vary (rate, channels, mode, kbit/s, padding slot): {dict(formats)}")
+    tagged = [frame.vbr_tag for layout in layouts.values() for frame in layout.frames if frame.vbr_tag]
+    if tagged:
+        problems.append(f"{len(tagged)} files carry a {sorted(set(tagged))} header frame (LAME tag, music CRC)")
+    if any(layout.trailing for layout in layouts.values()):
+        problems.append("bytes after the last frame")
+    if any(layout.id3_body.strip(b"\0") for layout in layouts.values()):
+        problems.append("an ID3 tag with content")
+    decoded = {sf.info(io.BytesIO(side.whole)).samplerate for side in sides}
+    if decoded != {48000}:
+        problems.append(f"decoded sample rates {sorted(decoded)}")
+
+    # The audio part is a function of the duration alone: every system's clip of one prompt has the same frames;
+    # the rest of the size is the per-battle padding, drawn from a fixed range whatever the clip.
+    clip_prompt = {clip.pk: clip.prompt_id for clip in varied_catalogue}
+    audio_by_prompt: dict[int, set[int]] = defaultdict(set)
+    for side in sides:
+        audio_by_prompt[clip_prompt[side.clip_id]].add(layouts[id(side)].audio_bytes)
+    for prompt_id, sizes in audio_by_prompt.items():
+        if len(sizes) > 1:
+            problems.append(f"prompt {prompt_id}: clips of one duration have {len(sizes)} audio sizes {sorted(sizes)}")
+    padding_limit = 10 + getattr(settings, "EARSHOT_DELIVERY_PADDING_BYTES", 0)
+    if any(not 0 <= layout.id3_bytes <= padding_limit for layout in layouts.values()):
+        problems.append(f"padding beyond {padding_limit} bytes")
+
+    print(f"{len(sides)} sides of {len(by_clip)} clips; {len(problems)} problems")
+    assert not problems, "\n".join(problems)

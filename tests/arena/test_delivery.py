@@ -1,58 +1,95 @@
-"""Audio delivery: the battle's clip bytes with HTTP Range, the right type, private caching, nothing identifying."""
+"""Audio delivery: each battle's own copy of a clip with HTTP Range, the right type, private caching, nothing
+identifying; the hand-off to a front server writes that copy to a file of its own, pruned once its battle ended."""
 from __future__ import annotations
 
 import io
+import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from arena.delivery import RangeNotSatisfiable, byte_range
+from arena.delivery import RangeNotSatisfiable, battle_copies_prune, byte_range
 from arena.models import Battle
 from tests.arena.arena_support import arena_isolated, catalogue_import  # noqa: F401 - autouse fixture
-from tests.factories import write_tone
+from tests.arena.mp3_support import mp3_layout
+from tests.factories import ClipFactory, write_tone
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def started(tmp_path: Path) -> tuple[APIClient, Battle, bytes]:
-    """A rater's client, their battle of two real imported clips, and the bytes of clip A's delivery file."""
+    """A rater's client, their battle of two real imported clips, and the bytes of clip A as this battle has it."""
     catalogue_import(tmp_path, systems=2, prompts=1, seconds=2.0)
     client = APIClient()
     body = client.post("/api/battles/").json()
     battle = Battle.objects.select_related("clip_a", "clip_b").get(public_id=body["id"])
-    with battle.clip_a.delivery.open("rb") as handle:
-        data = handle.read()
-    return client, battle, data
+    return client, battle, client.get(audio_url(battle)).content
 
 
 def audio_url(battle: Battle, side: str = "a") -> str:
     return f"/api/battles/{battle.public_id}/audio/{side}"
 
 
+def stored(battle: Battle, side: str) -> bytes:
+    with (battle.clip_a if side == "a" else battle.clip_b).delivery.open("rb") as handle:
+        return handle.read()
+
+
+def unmarked(data: bytes) -> bytes:
+    """The frames of a battle's copy without its tag and with every private bit cleared."""
+    layout = mp3_layout(data)
+    frames = bytearray(data[layout.id3_bytes :])
+    for frame in layout.frames:
+        frames[frame.offset - layout.id3_bytes + 2] &= 0xFE
+    return bytes(frames)
+
+
 def test_it_serves_the_whole_clip_as_mp3_that_decodes(started) -> None:  # type: ignore[no-untyped-def]
     client, battle, data = started
     response = client.get(audio_url(battle), HTTP_ACCEPT="audio/webm,audio/ogg,audio/*;q=0.9")
     assert response.status_code == 200
-    assert response.content == data
+    assert response.content == data  # the same battle reads the same bytes every time
     assert response["Content-Type"] == "audio/mpeg"
     assert response["Content-Length"] == str(len(data))
     assert response["Accept-Ranges"] == "bytes"
     assert response["Cache-Control"].startswith("private, max-age=")
     for header in ("Content-Disposition", "ETag", "Last-Modified", "Content-Range"):
         assert header not in response
-    samples, rate = sf.read(io.BytesIO(response.content))
-    assert rate == 44100 and abs(len(samples) / rate - 2.0) < 0.1
+    samples, rate = sf.read(io.BytesIO(response.content), always_2d=True)
+    # 48 kHz stereo from a 44.1 kHz source; the encoder's delay (no Info frame to trim it) adds under 50 ms
+    assert rate == 48000 and samples.shape[1] == 2 and 2.0 <= len(samples) / rate < 2.05
+
+
+def test_the_battles_copy_is_the_stored_stream_behind_a_padding_tag_with_private_bits_of_its_own(started) -> None:  # type: ignore[no-untyped-def]
+    _, battle, data = started
+    layout = mp3_layout(data)
+    assert data[:3] == b"ID3" and layout.id3_body == bytes(len(layout.id3_body))  # padding, naming nothing
+    assert unmarked(data) == stored(battle, "a")
+    marked = [frame.private for frame in layout.frames]
+    assert 0 < sum(marked) < len(marked)
+    assert not any(frame.private for frame in mp3_layout(stored(battle, "a")).frames)
 
 
 def test_side_b_is_the_other_clip(started) -> None:  # type: ignore[no-untyped-def]
     client, battle, data = started
     response = client.get(audio_url(battle, "b"))
-    with battle.clip_b.delivery.open("rb") as handle:
-        assert response.content == handle.read() != data
+    assert unmarked(response.content) == stored(battle, "b") != unmarked(data)
+
+
+def test_a_copy_made_before_the_constant_bitrate_layout_is_served_as_stored(started) -> None:  # type: ignore[no-untyped-def]
+    client, battle, _ = started
+    legacy = ClipFactory(prompt=battle.prompt)
+    assert legacy.delivery_frame_bytes == 0
+    Battle.objects.filter(pk=battle.pk).update(clip_a=legacy)
+    with legacy.delivery.open("rb") as handle:
+        assert client.get(audio_url(battle)).content == handle.read()
 
 
 @pytest.mark.parametrize(
@@ -125,23 +162,41 @@ def test_it_serves_the_prompts_reference_audio_in_its_own_format(started, tmp_pa
     assert response["Content-Type"] == "audio/flac"
 
 
-def test_it_hands_the_file_to_nginx_when_a_prefix_is_set(started, settings) -> None:  # type: ignore[no-untyped-def]
-    client, battle, _ = started
+def test_it_hands_nginx_the_battles_own_copy_written_on_the_first_request(started, settings, media_root) -> None:  # type: ignore[no-untyped-def]
+    client, battle, data = started
     settings.EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX = "/protected-media/"
     response = client.get(audio_url(battle), HTTP_RANGE="bytes=0-99")
     assert response.status_code == 200
     assert response.content == b""
-    assert response["X-Accel-Redirect"] == f"/protected-media/{battle.clip_a.delivery.name}"
+    handed = response["X-Accel-Redirect"]
+    assert re.fullmatch(r"/protected-media/battles/[0-9a-f]{32}\.mp3", handed)
+    assert (media_root / handed.removeprefix("/protected-media/")).read_bytes() == data
     assert response["Content-Type"] == "audio/mpeg"
     assert response["Cache-Control"].startswith("private")
+    other = client.get(audio_url(battle, "b"))["X-Accel-Redirect"]
+    assert other != handed and client.get(audio_url(battle))["X-Accel-Redirect"] == handed
 
 
-def test_it_hands_the_file_to_the_server_with_x_sendfile_when_asked(started, settings) -> None:  # type: ignore[no-untyped-def]
-    client, battle, _ = started
+def test_it_hands_the_battles_copy_to_the_server_with_x_sendfile_when_asked(started, settings) -> None:  # type: ignore[no-untyped-def]
+    client, battle, data = started
     settings.EARSHOT_AUDIO_X_SENDFILE = True
     response = client.get(audio_url(battle))
-    assert response["X-Sendfile"] == battle.clip_a.delivery.path
-    assert Path(response["X-Sendfile"]).is_file()
+    path = Path(response["X-Sendfile"])
+    assert path.read_bytes() == data
+    assert path.name != Path(battle.clip_a.delivery.name).name
+
+
+def test_pruning_deletes_the_copies_of_battles_that_have_ended_and_keeps_the_others(started, settings) -> None:  # type: ignore[no-untyped-def]
+    client, battle, _ = started
+    settings.EARSHOT_AUDIO_X_SENDFILE = True
+    old = Path(client.get(audio_url(battle, "a"))["X-Sendfile"])
+    recent = Path(client.get(audio_url(battle, "b"))["X-Sendfile"])
+    now = timezone.now()
+    written_before_any_open_battle = (now - timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS + 1)).timestamp()
+    os.utime(old, (written_before_any_open_battle, written_before_any_open_battle))
+    assert battle_copies_prune(now=now) == 1
+    assert not old.exists() and recent.exists()
+    assert Path(client.get(audio_url(battle, "a"))["X-Sendfile"]) == old and old.exists()  # asked again: written again
 
 
 @pytest.mark.parametrize(

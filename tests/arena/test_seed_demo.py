@@ -61,6 +61,7 @@ def test_it_imports_one_clip_per_system_and_prompt_and_is_idempotent_and_determi
         assert clip.sample_rate == SR and clip.channels == 2
         assert clip.delivery.storage.exists(clip.delivery.name)
         assert not any(p.slug in clip.delivery.name for p in synth.DEMO_SYSTEMS)
+        assert clip.delivery_frame_bytes == 576  # the delivery layout: 48 kHz stereo MP3 at a constant 192 kbit/s
         assert np.isfinite(clip.loudness_lufs)
     hashes = {(c.system_id, c.prompt_id): c.sha256 for c in clips}
 

@@ -33,12 +33,13 @@ CHOICES = [Choice.A, Choice.B, Choice.TIE, Choice.BOTH_BAD]
 
 
 def battles_ready(count: int) -> list[Battle]:
-    """Open battles of one rater, listened to and old enough for a vote."""
+    """Open battles of one rater, listened to (both clips fetched, telemetry reported) and old enough for a vote."""
     prompt = PromptFactory()
     clip_a, clip_b = ClipFactory(prompt=prompt, duration_s=1.0), ClipFactory(prompt=prompt, duration_s=1.0)
     rater = RaterFactory()
     battles = [
-        BattleFactory(rater=rater, prompt=prompt, clip_a=clip_a, clip_b=clip_b, ms_played_a=1000, ms_played_b=1000)
+        BattleFactory(rater=rater, prompt=prompt, clip_a=clip_a, clip_b=clip_b, ms_played_a=1000, ms_played_b=1000,
+                      audio_fetched_ms={"a": [[0, 1000]], "b": [[0, 1000]]})
         for _ in range(count)
     ]
     Battle.objects.update(created_at=F("created_at") - timedelta(seconds=30))

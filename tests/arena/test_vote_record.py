@@ -17,7 +17,7 @@ from arena.errors import (
     VoteConflict,
 )
 from arena.models import Battle, Choice, Vote
-from arena.services import battle_create, battle_events_record, vote_record
+from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
 from arena.services.listening import ListeningEvent
 from config.errors import InvalidInput
 from scoring.reward_scoring import AGREEMENT_QUEUED_KEY
@@ -29,8 +29,12 @@ pytestmark = pytest.mark.django_db
 
 
 def listened(battle: Battle, *, a_ms: int, b_ms: int) -> Battle:
-    """Age the battle enough, then report a listener playing A for a_ms and B for b_ms."""
+    """Age the battle enough, fetch both clips whole through the audio service, then report a listener playing A
+    for a_ms and B for b_ms."""
     battle_age(battle, (a_ms + b_ms) / 1000 + 1)
+    for side in ("a", "b"):
+        battle_audio_fetch(battle_public_id=battle.public_id, rater=battle.rater, side=side, range_header=None,
+                           counted=True)
     events = [
         ListeningEvent("play", "a", 0, 0),
         ListeningEvent("pause", "a", a_ms, a_ms),
