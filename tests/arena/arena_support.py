@@ -18,11 +18,14 @@ from tests.factories import PromptFactory, SystemFactory, write_tone
 
 @pytest.fixture(autouse=True)
 def arena_isolated(settings: Any) -> None:
-    """No sampling cache and no throttle counters carried over from another test."""
+    """No sampling cache and no throttle counters carried over from another test, and limits no test meets by
+    accident (the tests of the limits set their own)."""
     settings.EARSHOT_SAMPLING_CACHE_SECONDS = 0
     settings.EARSHOT_REVEAL_RATINGS_CACHE_SECONDS = 0
     settings.EARSHOT_RATE_LIMIT_RATER = "10000/min"
     settings.EARSHOT_RATE_LIMIT_IP = "10000/min"
+    settings.EARSHOT_NEW_RATERS_PER_IP = "10000/hour"
+    settings.EARSHOT_VOTES_PER_IP = "100000/day"
     cache.clear()
     sampling_cache_clear()
 
