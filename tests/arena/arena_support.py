@@ -13,7 +13,7 @@ from django.db.models import F
 from arena.ingest import clip_import
 from arena.models import Battle, Clip, Prompt, System
 from arena.sampling import sampling_cache_clear
-from tests.factories import PromptFactory, SystemFactory, write_tone
+from tests.factories import ClipFactory, PromptFactory, SystemFactory, write_tone
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +82,13 @@ def listening_events(*, a_ms: int, b_ms: int, start_client_ms: int = 1_000) -> l
         {"type": "pause", "side": "b", "position_ms": b_ms, "client_ms": t + a_ms + 50 + b_ms},
     ]
     return events
+
+
+def catalogue_rows(*, systems: int = 3, prompts: int = 2) -> None:
+    """Systems × prompts clips as factory rows (1 s, a tiny real MP3 each): enough to open battles, much faster
+    than catalogue_import where the ingest does not matter."""
+    made = [SystemFactory() for _ in range(systems)]
+    for _ in range(prompts):
+        prompt = PromptFactory()
+        for system in made:
+            ClipFactory(system=system, prompt=prompt)
