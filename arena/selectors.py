@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import models
@@ -100,7 +100,7 @@ def _abandons_most() -> Q:
     return Q(battles_abandoned__gte=settings.EARSHOT_FLAG_ABANDON_MIN) & Q(battles_abandoned__gte=share)
 
 
-def _crowded_addresses() -> QuerySet[Rater]:
+def _crowded_addresses() -> QuerySet[Any, Any]:
     """The address hashes that EARSHOT_FLAG_RATERS_PER_IP or more raters were created from (one GROUP BY)."""
     return (
         Rater.objects.exclude(ip_hash="").order_by().values("ip_hash")

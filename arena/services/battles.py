@@ -97,7 +97,7 @@ def battles_abandon_beyond_cap(*, rater: Rater, now: datetime, using: str) -> in
     connection = connections[using]
     abandoned_at = Battle._meta.get_field("abandoned_at").get_db_prep_save(now, connection)
     cap = settings.EARSHOT_MAX_OPEN_BATTLES
-    mine = [rater.pk, Battle.Status.OPEN.value, Battle.Mode.ARENA.value]
+    mine: list[int | str] = [rater.pk, Battle.Status.OPEN.value, Battle.Mode.ARENA.value]
     with connection.cursor() as cursor:
         cursor.execute(
             _abandon_sql(using),
