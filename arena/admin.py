@@ -99,12 +99,14 @@ class RaterAdmin(admin.ModelAdmin):
     @admin.action(description="Leave the selected raters' votes out of the leaderboards")
     def exclude_from_boards(self, request: HttpRequest, queryset: QuerySet[Rater]) -> None:
         changed = raters_board_exclusion_set(rater_ids=queryset.values_list("pk", flat=True), excluded=True)
-        self.message_user(request, f"{changed} raters left out of the leaderboards; a full recompute is queued.")
+        self.message_user(request, f"{changed} raters left out of the leaderboards"
+                          + ("; a full recompute is queued." if changed else "."))
 
     @admin.action(description="Count the selected raters' votes on the leaderboards again")
     def include_in_boards(self, request: HttpRequest, queryset: QuerySet[Rater]) -> None:
         changed = raters_board_exclusion_set(rater_ids=queryset.values_list("pk", flat=True), excluded=False)
-        self.message_user(request, f"{changed} raters counted on the leaderboards again; a full recompute is queued.")
+        self.message_user(request, f"{changed} raters counted on the leaderboards again"
+                          + ("; a full recompute is queued." if changed else "."))
 
 
 @admin.register(Battle)

@@ -63,7 +63,7 @@ class WindowThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: APIView) -> bool:
         now = clock()
         counted: list[tuple[str, int, int, float]] = []  # key, limit, timeout, retry after
-        limits = []
+        applied: list[Limit] = []
         for limit in self.limits(request):
             parsed = rate_parse(getattr(settings, limit.setting), setting=limit.setting)
             if parsed is None:
@@ -72,7 +72,7 @@ class WindowThrottle(BaseThrottle):
             window = int(now // seconds)
             key = f"earshot:throttle:{limit.scope}:{limit.identity}:{seconds}:{window}"
             counted.append((key, most, seconds + 1, (window + 1) * seconds - now))
-            limits.append(limit)
+            applied.append(limit)
         if not counted:
             return True
         counts = cache_incr_many([(key, timeout) for key, _, timeout, _ in counted])
@@ -80,7 +80,7 @@ class WindowThrottle(BaseThrottle):
         if over:
             self.retry_after = max(over)
             self.reached = [
-                limit for limit, (_, most, _, _), count in zip(limits, counted, counts, strict=True) if count > most
+                limit for limit, (_, most, _, _), count in zip(applied, counted, counts, strict=True) if count > most
             ]
             return False
         return True
@@ -114,17 +114,19 @@ class IpThrottle(WindowThrottle):
         return _ip_limit(request)
 
 
-def _refused_in_words(throttle: WindowThrottle, request: Request, view: APIView) -> bool:
-    """WindowThrottle.allow_request, but a reached limit with words of its own answers 429 in them."""
-    if WindowThrottle.allow_request(throttle, request, view):
-        return True
-    worded = [limit.refusal for limit in getattr(throttle, "reached", []) if limit.refusal]
-    if worded:
-        raise exceptions.Throttled(wait=throttle.wait(), detail=" ".join(worded))
-    return False
+class _SaysWhichLimit(WindowThrottle):
+    """A reached limit with words of its own (Limit.refusal) answers the 429 in them."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if super().allow_request(request, view):
+            return True
+        worded = [limit.refusal for limit in getattr(self, "reached", []) if limit.refusal]
+        if worded:
+            raise exceptions.Throttled(wait=self.wait(), detail=" ".join(worded))
+        return False
 
 
-class BattleCreateThrottle(RaterAndIpThrottle):
+class BattleCreateThrottle(_SaysWhichLimit, RaterAndIpThrottle):
     """RaterAndIpThrottle, and for a visit that has no rater yet (this request makes one), new anonymous raters
     per client address (EARSHOT_NEW_RATERS_PER_IP), counted in the same round trip."""
 
@@ -138,11 +140,8 @@ class BattleCreateThrottle(RaterAndIpThrottle):
                                 refusal="Too many new raters from your address for now."))
         return limits
 
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        return _refused_in_words(self, request, view)
 
-
-class VoteThrottle(RaterAndIpThrottle):
+class VoteThrottle(_SaysWhichLimit, RaterAndIpThrottle):
     """RaterAndIpThrottle, and votes from one client address (EARSHOT_VOTES_PER_IP), in the same round trip."""
 
     def limits(self, request: Request) -> list[Limit]:
@@ -152,6 +151,3 @@ class VoteThrottle(RaterAndIpThrottle):
             limits.append(Limit("votes_ip", "EARSHOT_VOTES_PER_IP", hashed[:32],
                                 refusal="Too many votes from your address for now."))
         return limits
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        return _refused_in_words(self, request, view)

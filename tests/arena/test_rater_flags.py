@@ -78,6 +78,9 @@ def test_the_admin_list_shows_the_flags_and_filters_by_them(admin_client: Client
     assert str(calm.public_id) not in filtered.content.decode()
     shared = admin_client.get("/admin/arena/rater/", {"flag": RaterFlag.SHARED_ADDRESS.value})
     assert str(abandoning.public_id) not in shared.content.decode()
+    flagged = admin_client.get("/admin/arena/rater/", {"flag": "any"}).content.decode()
+    assert str(abandoning.public_id) in flagged
+    assert str(calm.public_id) not in flagged
 
 
 def test_the_admin_action_leaves_raters_out_of_the_boards_and_queues_one_full_recompute(
