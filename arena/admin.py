@@ -1,7 +1,11 @@
-"""Admin pages for the catalogue and the battles."""
+"""Admin pages for the catalogue, the raters (with their flags) and the battles."""
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from arena.models import Battle, Clip, Prompt, Rater, System, Vote
+from arena.selectors import RaterFlag, rater_flag_condition, raters_flagged, raters_with_flags
+from arena.services.raters import raters_board_exclusion_set
 
 
 @admin.register(System)
@@ -50,15 +54,64 @@ class ClipAdmin(admin.ModelAdmin):
         return f"{obj.delivery_lufs:.1f} LUFS"
 
 
+class RaterFlagFilter(admin.SimpleListFilter):
+    title = "flag"
+    parameter_name = "flag"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [*RaterFlag.choices, ("any", "Any flag")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Rater]) -> QuerySet[Rater]:
+        value = self.value()
+        if value == "any":
+            return queryset.filter(pk__in=raters_flagged().values("pk"))
+        if value in RaterFlag.values:
+            return queryset.filter(rater_flag_condition(value))
+        return queryset
+
+
 @admin.register(Rater)
 class RaterAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "user", "external_id", "created_at")
-    search_fields = ("public_id", "user__username", "external_id")
+    list_display = ("public_id", "user", "external_id", "created_at", "battles_opened", "battles_abandoned",
+                    "abandon_share", "raters_on_address", "flags", "excluded_from_boards")
+    list_filter = (RaterFlagFilter, "excluded_from_boards")
+    search_fields = ("public_id", "user__username", "external_id", "ip_hash")
+    readonly_fields = ("public_id", "ip_hash", "battles_opened", "battles_abandoned", "created_at")
+    list_select_related = ("user",)
+    actions = ("exclude_from_boards", "include_in_boards")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Rater]:
+        return raters_with_flags()
+
+    @admin.display(description="abandoned")
+    def abandon_share(self, obj: Rater) -> str:
+        return f"{obj.battles_abandoned / obj.battles_opened:.0%}" if obj.battles_opened else "–"
+
+    @admin.display(description="raters on its address", ordering="raters_on_address")
+    def raters_on_address(self, obj: Rater) -> int:
+        return int(getattr(obj, "raters_on_address", 1))
+
+    @admin.display(description="flags")
+    def flags(self, obj: Rater) -> str:
+        raised = [flag.label for flag in RaterFlag if getattr(obj, f"flag_{flag.value}", False)]
+        return "; ".join(raised) or "–"
+
+    @admin.action(description="Leave the selected raters' votes out of the leaderboards")
+    def exclude_from_boards(self, request: HttpRequest, queryset: QuerySet[Rater]) -> None:
+        changed = raters_board_exclusion_set(rater_ids=queryset.values_list("pk", flat=True), excluded=True)
+        self.message_user(request, f"{changed} raters left out of the leaderboards"
+                          + ("; a full recompute is queued." if changed else "."))
+
+    @admin.action(description="Count the selected raters' votes on the leaderboards again")
+    def include_in_boards(self, request: HttpRequest, queryset: QuerySet[Rater]) -> None:
+        changed = raters_board_exclusion_set(rater_ids=queryset.values_list("pk", flat=True), excluded=False)
+        self.message_user(request, f"{changed} raters counted on the leaderboards again"
+                          + ("; a full recompute is queued." if changed else "."))
 
 
 @admin.register(Battle)
 class BattleAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "rater", "mode", "status", "created_at", "expires_at")
+    list_display = ("public_id", "rater", "mode", "status", "created_at", "expires_at", "abandoned_at")
     list_filter = ("mode", "status")
     search_fields = ("public_id",)
     raw_id_fields = ("rater", "prompt", "clip_a", "clip_b")

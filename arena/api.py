@@ -48,7 +48,7 @@ from arena.serializers import (
     VoteOutputSerializer,
 )
 from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
-from arena.throttles import IpThrottle, RaterAndIpThrottle
+from arena.throttles import BattleCreateThrottle, IpThrottle, RaterAndIpThrottle, VoteThrottle
 from config.api import ErrorSerializer
 from config.rows import instance_from_db, quoted
 from scoring.reward_selectors import suggestion_public
@@ -162,19 +162,25 @@ def battle_body(battle: Battle, request: Request) -> dict[str, Any]:
 
 
 class BattleCreateApi(ArenaApi):
+    throttle_classes = [BattleCreateThrottle]
+
     @extend_schema(
         tags=[TAG],
         operation_id="battle_create",
         summary="Start a blind battle",
         description=(
             "Picks a prompt and two clips of two different systems (sides shuffled) for the requesting rater. "
-            "Anonymous browsers get a rater bound to their session. No body is needed."
+            "Anonymous browsers get a rater bound to their session. No body is needed. A rater keeps at most "
+            "EARSHOT_MAX_OPEN_BATTLES open battles: a new one closes the oldest as abandoned (a vote on it answers "
+            "410 battle_abandoned)."
         ),
         request=None,
         responses={
             201: BattleOutputSerializer,
             403: FORBIDDEN,
-            429: THROTTLED,
+            409: _error("rater_gone: the session's anonymous rater was pruned meanwhile; reload."),
+            429: _error("throttled: too many requests from this rater or address, or too many new anonymous "
+                        "raters from this address (EARSHOT_NEW_RATERS_PER_IP); see Retry-After."),
             503: _error("no_pair_available: no prompt has clips from two active systems (or no new pair)."),
         },
     )
@@ -232,7 +238,7 @@ class BattleEventsApi(ArenaApi):
             403: FORBIDDEN,
             404: NOT_FOUND,
             409: _error("battle_voted: the battle already has its vote."),
-            410: _error("battle_expired: the battle expired."),
+            410: _error("battle_expired: the battle expired; battle_abandoned: the rater opened newer battles."),
             429: THROTTLED,
         },
     )
@@ -249,6 +255,8 @@ class BattleEventsApi(ArenaApi):
 
 
 class BattleVoteApi(ArenaApi):
+    throttle_classes = [VoteThrottle]
+
     @extend_schema(
         tags=[TAG],
         operation_id="battle_vote",
@@ -274,8 +282,12 @@ class BattleVoteApi(ArenaApi):
             403: FORBIDDEN,
             404: NOT_FOUND,
             409: _error("vote_conflict: the battle already has a different vote."),
-            410: _error("battle_expired: the battle expired before the vote."),
-            429: THROTTLED,
+            410: _error(
+                "battle_expired: the battle expired before the vote; battle_abandoned: it was closed because the "
+                "rater opened more than EARSHOT_MAX_OPEN_BATTLES newer ones."
+            ),
+            429: _error("throttled: too many requests from this rater or address, or too many votes from this "
+                        "address (EARSHOT_VOTES_PER_IP); see Retry-After."),
         },
     )
     def post(self, request: Request, battle_id: uuid.UUID) -> Response:

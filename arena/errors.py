@@ -16,6 +16,21 @@ class BattleExpired(EarshotError):
     default_message = "This battle has expired: start a new one."
 
 
+class BattleAbandoned(EarshotError):
+    code = "battle_abandoned"
+    status = 410
+    default_message = (
+        "This battle was closed because you opened newer ones (a rater keeps only a few battles open): "
+        "start a new one."
+    )
+
+
+class RaterGone(Conflict):
+    # An anonymous rater pruned by the sweep (nothing voted, nothing open) while its session still pointed at it.
+    code = "rater_gone"
+    default_message = "Your listening session has ended: reload the page to start a new one."
+
+
 class BattleVoted(Conflict):
     code = "battle_voted"
     default_message = "This battle already has a vote: start a new one."

@@ -92,6 +92,23 @@ class Rater(models.Model):
     )
     external_id = models.CharField(max_length=200, blank=True, help_text="Crowd-platform id, when given.")
     created_at = models.DateTimeField(auto_now_add=True)
+    ip_hash = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="Salted hash of the address the rater was created from."
+    )
+    # Counted by battle_create under the rater's row lock: the abandonment share needs no scan of the battles.
+    battles_opened = models.PositiveIntegerField(default=0)
+    battles_abandoned = models.PositiveIntegerField(
+        default=0, help_text="Battles closed unvoted because the rater opened more than the cap."
+    )
+    excluded_from_boards = models.BooleanField(
+        default=False, help_text="Leave this rater's votes out of every leaderboard."
+    )
+
+    class Meta:
+        indexes = [
+            # Few raters are excluded; the leaderboards' GROUP BY reads just them.
+            models.Index(fields=["id"], condition=Q(excluded_from_boards=True), name="rater_excluded_from_boards"),
+        ]
 
     def __str__(self) -> str:
         return self.user.get_username() if self.user else f"anonymous {self.public_id}"
@@ -115,6 +132,7 @@ class Battle(models.Model):
         OPEN = "open", "Open"
         VOTED = "voted", "Voted"
         EXPIRED = "expired", "Expired"
+        ABANDONED = "abandoned", "Abandoned"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="battles")
@@ -125,6 +143,7 @@ class Battle(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
+    abandoned_at = models.DateTimeField(null=True, blank=True)
     ms_played_a = models.PositiveIntegerField(default=0)
     ms_played_b = models.PositiveIntegerField(default=0)
     seeks = models.PositiveIntegerField(default=0)

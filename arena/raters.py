@@ -25,14 +25,15 @@ def rater_for_request(request: HttpRequest | Request, *, create: bool = True) ->
     """The request's Rater; None when there is none yet and `create` is false.
 
     A signed-in user (session or token) has one Rater for good; an anonymous visitor gets one whose id lives in
-    the session, so it lasts as long as the browser keeps the session cookie.
+    the session, so it lasts as long as the browser keeps the session cookie. A new Rater keeps the salted hash of
+    the address it came from (raters sharing one are flagged in the admin).
     """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         try:
             return user.rater  # loaded with the user by token authentication, one query otherwise
         except Rater.DoesNotExist:
-            return _rater_for_user_create(user) if create else None
+            return _rater_for_user_create(user, request=request) if create else None
     session = request.session
     rater_id = session.get(SESSION_KEY)
     if rater_id is not None:
@@ -42,15 +43,15 @@ def rater_for_request(request: HttpRequest | Request, *, create: bool = True) ->
             pass  # the rater was deleted: the session starts over with a new one
     if not create:
         return None
-    rater = Rater.objects.create()
+    rater = Rater.objects.create(ip_hash=ip_hash_for_request(request))
     session[SESSION_KEY] = rater.pk
     return rater
 
 
-def _rater_for_user_create(user: User) -> Rater:
+def _rater_for_user_create(user: User, *, request: HttpRequest | Request) -> Rater:
     try:
         with transaction.atomic():
-            return Rater.objects.create(user=user)
+            return Rater.objects.create(user=user, ip_hash=ip_hash_for_request(request))
     except IntegrityError:
         # Two first requests of the same account raced; the other one created it.
         return Rater.objects.get(user=user)

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db import models
+from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from arena.errors import BattleNotFound
 from arena.models import Battle, Prompt, Rater, System, Vote
@@ -81,3 +83,66 @@ def prompts_list() -> QuerySet[Prompt]:
     return Prompt.objects.annotate(
         clip_count=Count("clips", filter=Q(clips__active=True, clips__system__active=True))
     ).order_by("id")
+
+
+class RaterFlag(models.TextChoices):
+    """Why the admin's rater list points a rater out."""
+
+    ABANDONS = "abandons", "Abandons most battles"
+    SHARED_ADDRESS = "shared_address", "Shares its address with many raters"
+
+
+def _abandons_most() -> Q:
+    # abandoned / opened >= share, without a division (and so without one by zero)
+    share = ExpressionWrapper(
+        F("battles_opened") * Value(settings.EARSHOT_FLAG_ABANDON_SHARE), output_field=models.FloatField()
+    )
+    return Q(battles_abandoned__gte=settings.EARSHOT_FLAG_ABANDON_MIN) & Q(battles_abandoned__gte=share)
+
+
+def _crowded_addresses() -> QuerySet[Any, Any]:
+    """The address hashes that EARSHOT_FLAG_RATERS_PER_IP or more raters were created from (one GROUP BY)."""
+    return (
+        Rater.objects.exclude(ip_hash="").order_by().values("ip_hash")
+        .annotate(raters=Count("id")).filter(raters__gte=settings.EARSHOT_FLAG_RATERS_PER_IP).values("ip_hash")
+    )
+
+
+def rater_flag_condition(flag: str) -> Q:
+    """The filter choosing raters with this flag (a RaterFlag value)."""
+    if flag == RaterFlag.ABANDONS:
+        return _abandons_most()
+    if flag == RaterFlag.SHARED_ADDRESS:
+        return Q(ip_hash__in=_crowded_addresses())
+    raise ValueError(f"unknown rater flag {flag!r}")
+
+
+def raters_flagged(*, flag: str | None = None) -> QuerySet[Rater]:
+    """Raters with this flag, or with any flag when `flag` is None.
+
+    Abandoning most battles: at least EARSHOT_FLAG_ABANDON_MIN abandoned, and at least EARSHOT_FLAG_ABANDON_SHARE
+    of the battles opened. A shared address: EARSHOT_FLAG_RATERS_PER_IP or more raters created from the same
+    salted address hash (raters pruned by the sweep no longer count).
+    """
+    flags = [flag] if flag is not None else list(RaterFlag.values)
+    condition = Q()
+    for name in flags:
+        condition |= rater_flag_condition(name)
+    return Rater.objects.filter(condition)
+
+
+def raters_with_flags() -> QuerySet[Rater]:
+    """Raters with what the admin list shows: how many raters share each one's address hash (`raters_on_address`,
+    itself included) and one boolean per RaterFlag (`flag_abandons`, `flag_shared_address`)."""
+    same_address = (
+        Rater.objects.filter(ip_hash=OuterRef("ip_hash")).exclude(ip_hash="").order_by().values("ip_hash")
+        .annotate(raters=Count("id")).values("raters")
+    )
+    return Rater.objects.annotate(
+        raters_on_address=Coalesce(Subquery(same_address), 1),
+        flag_abandons=ExpressionWrapper(_abandons_most(), output_field=models.BooleanField()),
+    ).annotate(
+        flag_shared_address=ExpressionWrapper(
+            Q(raters_on_address__gte=settings.EARSHOT_FLAG_RATERS_PER_IP), output_field=models.BooleanField()
+        )
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from arena.models import Choice, Prompt, System
+from arena.models import Battle, Choice, Prompt, System
 from arena.services.listening import EVENT_TYPES, SIDES, ListeningEvent
 
 MAX_EVENTS_PER_BATCH = 500
@@ -101,7 +101,7 @@ class SuggestionSerializer(serializers.Serializer):
 
 class BattleOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["open", "voted", "expired"])
+    status = serializers.ChoiceField(choices=Battle.Status.values)
     prompt = BattlePromptSerializer()
     clips = BattleClipsSerializer()
     min_listen_ms = SidesMsSerializer(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -44,11 +45,13 @@ def throttle_clock() -> float:
 
 @dataclass(frozen=True)
 class Limit:
-    """One counted identity of a request: which limit (scope, setting) and whose requests (identity)."""
+    """One counted identity of a request: which limit (scope, setting) and whose requests (identity); `refusal`
+    is what the 429 says when this limit is the one reached (DRF's own words otherwise)."""
 
     scope: str
     setting: str
     identity: str
+    refusal: str = ""
 
 
 class WindowThrottle(BaseThrottle):
@@ -60,6 +63,7 @@ class WindowThrottle(BaseThrottle):
     def allow_request(self, request: Request, view: APIView) -> bool:
         now = throttle_clock()
         counted: list[tuple[str, int, int, float]] = []  # key, limit, timeout, retry after
+        applied: list[Limit] = []
         for limit in self.limits(request):
             parsed = rate_parse(getattr(settings, limit.setting), setting=limit.setting)
             if parsed is None:
@@ -68,12 +72,16 @@ class WindowThrottle(BaseThrottle):
             window = int(now // seconds)
             key = f"earshot:throttle:{limit.scope}:{limit.identity}:{seconds}:{window}"
             counted.append((key, most, seconds + 1, (window + 1) * seconds - now))
+            applied.append(limit)
         if not counted:
             return True
         counts = cache_incr_many([(key, timeout) for key, _, timeout, _ in counted])
         over = [retry for (_, most, _, retry), count in zip(counted, counts, strict=True) if count > most]
         if over:
             self.retry_after = max(over)
+            self.reached = [
+                limit for limit, (_, most, _, _), count in zip(applied, counted, counts, strict=True) if count > most
+            ]
             return False
         return True
 
@@ -104,3 +112,42 @@ class IpThrottle(WindowThrottle):
 
     def limits(self, request: Request) -> list[Limit]:
         return _ip_limit(request)
+
+
+class _SaysWhichLimit(WindowThrottle):
+    """A reached limit with words of its own (Limit.refusal) answers the 429 in them."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if super().allow_request(request, view):
+            return True
+        worded = [limit.refusal for limit in getattr(self, "reached", []) if limit.refusal]
+        if worded:
+            raise exceptions.Throttled(wait=self.wait(), detail=" ".join(worded))
+        return False
+
+
+class BattleCreateThrottle(_SaysWhichLimit, RaterAndIpThrottle):
+    """RaterAndIpThrottle, and for a visit that has no rater yet (this request makes one), new anonymous raters
+    per client address (EARSHOT_NEW_RATERS_PER_IP), counted in the same round trip."""
+
+    def limits(self, request: Request) -> list[Limit]:
+        limits = super().limits(request)
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        hashed = ip_hash_for_request(request)
+        if not signed_in and rater_key_for_request(request) is None and hashed:
+            limits.append(Limit("new_rater", "EARSHOT_NEW_RATERS_PER_IP", hashed[:32],
+                                refusal="Too many new raters from your address for now."))
+        return limits
+
+
+class VoteThrottle(_SaysWhichLimit, RaterAndIpThrottle):
+    """RaterAndIpThrottle, and votes from one client address (EARSHOT_VOTES_PER_IP), in the same round trip."""
+
+    def limits(self, request: Request) -> list[Limit]:
+        limits = super().limits(request)
+        hashed = ip_hash_for_request(request)
+        if hashed:
+            limits.append(Limit("votes_ip", "EARSHOT_VOTES_PER_IP", hashed[:32],
+                                refusal="Too many votes from your address for now."))
+        return limits

@@ -227,6 +227,17 @@ EARSHOT_REVEAL_RATINGS_CACHE_SECONDS = env_float("EARSHOT_REVEAL_RATINGS_CACHE_S
 EARSHOT_LISTEN_SLACK_MS = env_int("EARSHOT_LISTEN_SLACK_MS", 2000, minimum=0)
 EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX = env_str("EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX", "") or ""
 EARSHOT_AUDIO_X_SENDFILE = env_bool("EARSHOT_AUDIO_X_SENDFILE", False)
+# Throwaway raters and abandoned battles: open battles a rater may hold (a new one abandons the oldest), new
+# anonymous raters and votes per hashed address, when a rater is flagged in the admin, and the periodic sweep
+# (expired battles, anonymous raters with nothing to show older than the prune age, expired sessions).
+EARSHOT_MAX_OPEN_BATTLES = env_int("EARSHOT_MAX_OPEN_BATTLES", 3, minimum=1)
+EARSHOT_NEW_RATERS_PER_IP = env_str("EARSHOT_NEW_RATERS_PER_IP", "20/hour")
+EARSHOT_VOTES_PER_IP = env_str("EARSHOT_VOTES_PER_IP", "2000/day")
+EARSHOT_FLAG_ABANDON_SHARE = env_float("EARSHOT_FLAG_ABANDON_SHARE", 0.5, minimum=0.0, maximum=1.0)
+EARSHOT_FLAG_ABANDON_MIN = env_int("EARSHOT_FLAG_ABANDON_MIN", 10, minimum=1)
+EARSHOT_FLAG_RATERS_PER_IP = env_int("EARSHOT_FLAG_RATERS_PER_IP", 10, minimum=2)
+EARSHOT_RATER_PRUNE_AFTER_SECONDS = env_int("EARSHOT_RATER_PRUNE_AFTER_SECONDS", 86400, minimum=0)
+EARSHOT_SWEEP_SECONDS = env_float("EARSHOT_SWEEP_SECONDS", 3600.0, minimum=10.0)
 
 CELERY_BEAT_SCHEDULE = {
     "leaderboards-full-recompute": {
@@ -238,4 +249,5 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.reward_tasks.agreement_recompute_task",
         "schedule": EARSHOT_FULL_RECOMPUTE_SECONDS,
     },
+    "arena-sweep": {"task": "arena.tasks.arena_sweep", "schedule": EARSHOT_SWEEP_SECONDS},
 }

@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
+from typing import cast
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import connections, router, transaction
+from django.db.models import Field, Model
 from django.utils import timezone
 
-from arena.errors import BattleExpired, BattleNotFound, BattleVoted
+from arena.errors import BattleAbandoned, BattleExpired, BattleNotFound, BattleVoted, RaterGone
 from arena.models import Battle, Clip, Prompt, Rater, System
 from arena.sampling import NoPairAvailable, SamplingPolicy, policy_get
 from arena.services.listening import ListeningEvent, ListeningState, listening_apply
@@ -62,8 +64,85 @@ def battle_create(
         expires_at=now + timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS),
         **suggestion_for_new_battle(clip_a=clips[first], clip_b=clips[second]),
     )
-    row_insert(battle, using=router.db_for_write(Battle))
+    using = router.db_for_write(Battle)
+    # No savepoint: nothing here is retried inside a caller's transaction, and this is the arena's hot path.
+    with transaction.atomic(using=using, savepoint=False):
+        # The rater's row lock serialises the rater's creates, so each one sees the battles the others made.
+        if not _rater_lock(rater=rater, using=using):
+            raise RaterGone()
+        row_insert(battle, using=using)
+        battles_abandon_beyond_cap(rater=rater, now=now, using=using)
     return battle
+
+
+def _rater_lock(*, rater: Rater, using: str) -> bool:
+    """Lock the rater's row for the rest of the transaction and count the battle it opens; False if it is gone."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(_rater_lock_sql(using), [rater.pk])
+        return cursor.rowcount == 1
+
+
+@lru_cache(maxsize=4)
+def _rater_lock_sql(using: str) -> str:
+    opened = _column(Rater, "battles_opened", using=using)
+    return (  # names from the models' metadata only; the values go as parameters
+        f"UPDATE {quoted(Rater, using=using)} SET {opened} = {opened} + 1 "  # noqa: S608
+        f"WHERE {quoted(Rater, 'id', using=using)} = %s"
+    )
+
+
+def battles_abandon_beyond_cap(*, rater: Rater, now: datetime, using: str) -> int:
+    """Close the rater's oldest open arena battles beyond EARSHOT_MAX_OPEN_BATTLES as abandoned, and count them on
+    the rater; how many. Call it inside the transaction that locked the rater (battle_create)."""
+    connection = connections[using]
+    abandoned_at = Battle._meta.get_field("abandoned_at").get_db_prep_save(now, connection)
+    cap = settings.EARSHOT_MAX_OPEN_BATTLES
+    mine: list[int | str] = [rater.pk, Battle.Status.OPEN.value, Battle.Mode.ARENA.value]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _abandon_sql(using),
+            [Battle.Status.ABANDONED.value, abandoned_at, *mine, *mine, cap - 1],
+        )
+        abandoned = cursor.rowcount
+        if abandoned:
+            cursor.execute(_abandoned_count_sql(using), [abandoned, rater.pk])
+    return abandoned
+
+
+@lru_cache(maxsize=4)
+def _abandon_sql(using: str) -> str:
+    """One UPDATE: open arena battles of the rater older than its cap-th newest (none while it has fewer)."""
+    q = partial(quoted, using=using)
+    mine = f"{q(Battle, 'rater')} = %s AND {q(Battle, 'status')} = %s AND {q(Battle, 'mode')} = %s"
+    status, abandoned_at = (_column(Battle, name, using=using) for name in ("status", "abandoned_at"))
+    return (  # names from the models' metadata only; the values go as parameters
+        f"UPDATE {q(Battle)} SET {status} = %s, {abandoned_at} = %s "  # noqa: S608
+        f"WHERE {mine} AND {q(Battle, 'id')} < ("
+        f"SELECT {q(Battle, 'id')} FROM {q(Battle)} WHERE {mine} "
+        f"ORDER BY {q(Battle, 'id')} DESC LIMIT 1 OFFSET %s)"
+    )
+
+
+@lru_cache(maxsize=4)
+def _abandoned_count_sql(using: str) -> str:
+    abandoned = _column(Rater, "battles_abandoned", using=using)
+    return (  # names from the models' metadata only; the values go as parameters
+        f"UPDATE {quoted(Rater, using=using)} SET {abandoned} = {abandoned} + %s "  # noqa: S608
+        f"WHERE {quoted(Rater, 'id', using=using)} = %s"
+    )
+
+
+def _column(model: type[Model], name: str, *, using: str) -> str:
+    """A column's bare quoted name (what an UPDATE's SET takes)."""
+    return connections[using].ops.quote_name(str(cast(Field, model._meta.get_field(name)).column))
+
+
+def battles_expire(*, now: datetime) -> int:
+    """Mark open battles past their expiry as expired (a conditional UPDATE: running it twice changes nothing);
+    how many. A vote racing it is refused anyway: vote_record checks the expiry under the battle's lock."""
+    return Battle.objects.filter(status=Battle.Status.OPEN, expires_at__lte=now).update(
+        status=Battle.Status.EXPIRED
+    )
 
 
 def _clips_still_showable(clip_ids: tuple[int, int], *, prompt_id: int) -> dict[int, Clip]:
@@ -95,9 +174,11 @@ def _showable_clips_sql(using: str) -> str:
 
 
 def battle_ensure_open(*, battle: Battle, now: datetime) -> None:
-    """BattleVoted or BattleExpired unless the battle still takes telemetry and a vote."""
+    """BattleVoted, BattleAbandoned or BattleExpired unless the battle still takes telemetry and a vote."""
     if battle.status == Battle.Status.VOTED:
         raise BattleVoted()
+    if battle.status == Battle.Status.ABANDONED:
+        raise BattleAbandoned()
     if battle.status == Battle.Status.EXPIRED or battle.expires_at <= now:
         raise BattleExpired(expired_at=battle.expires_at.isoformat())
 

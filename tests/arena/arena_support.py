@@ -13,16 +13,19 @@ from django.db.models import F
 from arena.ingest import clip_import
 from arena.models import Battle, Clip, Prompt, System
 from arena.sampling import sampling_cache_clear
-from tests.factories import PromptFactory, SystemFactory, write_tone
+from tests.factories import ClipFactory, PromptFactory, SystemFactory, write_tone
 
 
 @pytest.fixture(autouse=True)
 def arena_isolated(settings: Any) -> None:
-    """No sampling cache and no throttle counters carried over from another test."""
+    """No sampling cache and no throttle counters carried over from another test, and limits no test meets by
+    accident (the tests of the limits set their own)."""
     settings.EARSHOT_SAMPLING_CACHE_SECONDS = 0
     settings.EARSHOT_REVEAL_RATINGS_CACHE_SECONDS = 0
     settings.EARSHOT_RATE_LIMIT_RATER = "10000/min"
     settings.EARSHOT_RATE_LIMIT_IP = "10000/min"
+    settings.EARSHOT_NEW_RATERS_PER_IP = "10000/hour"
+    settings.EARSHOT_VOTES_PER_IP = "100000/day"
     cache.clear()
     sampling_cache_clear()
 
@@ -86,3 +89,13 @@ def listening_events(*, a_ms: int, b_ms: int, start_client_ms: int = 1_000) -> l
         {"type": "pause", "side": "b", "position_ms": b_ms, "client_ms": t + a_ms + 50 + b_ms},
     ]
     return events
+
+
+def catalogue_rows(*, systems: int = 3, prompts: int = 2) -> None:
+    """Systems × prompts clips as factory rows (1 s, a tiny real MP3 each): enough to open battles, much faster
+    than catalogue_import where the ingest does not matter."""
+    made = [SystemFactory() for _ in range(systems)]
+    for _ in range(prompts):
+        prompt = PromptFactory()
+        for system in made:
+            ClipFactory(system=system, prompt=prompt)
