@@ -1,5 +1,5 @@
 """The arena's periodic sweep: expired battles marked, anonymous raters that never voted pruned, expired sessions
-cleared. Every part is idempotent, so a sweep run twice, or two at once, does no harm."""
+cleared, per-battle audio copies of ended battles deleted. Every part is idempotent, so a sweep run twice, or two at once, does no harm."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +8,7 @@ from importlib import import_module
 
 from django.conf import settings
 
+from arena.delivery import battle_copies_prune
 from arena.services.battles import battles_expire
 from arena.services.raters import raters_prune
 
@@ -16,6 +17,7 @@ from arena.services.raters import raters_prune
 class SweepCounts:
     battles_expired: int
     raters_pruned: int
+    copies_deleted: int
 
 
 def sessions_clear_expired() -> None:
@@ -24,8 +26,10 @@ def sessions_clear_expired() -> None:
 
 
 def arena_sweep(*, now: datetime) -> SweepCounts:
-    """Expire, then prune (a rater whose last battle just expired is prunable in the same run), then sessions."""
+    """Expire, then prune (a rater whose last battle just expired is prunable in the same run), then sessions, then
+    the front server's per-battle copies (written only with an audio hand-off configured)."""
     expired = battles_expire(now=now)
     pruned = raters_prune(now=now)
     sessions_clear_expired()
-    return SweepCounts(battles_expired=expired, raters_pruned=pruned)
+    copies = battle_copies_prune(now=now)
+    return SweepCounts(battles_expired=expired, raters_pruned=pruned, copies_deleted=copies)

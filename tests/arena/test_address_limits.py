@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from arena.models import Battle, Rater
 from tests.arena.arena_support import (  # noqa: F401 - autouse fixture
     arena_isolated,
+    audio_fetch,
     battle_age,
     catalogue_rows,
     listening_events,
@@ -93,6 +94,7 @@ def ready_battle(client: APIClient) -> dict[str, Any]:
     """A battle of this client, old enough and listened to enough for a vote."""
     body = client.post("/api/battles/").json()
     battle_age(Battle.objects.get(public_id=body["id"]), 10)
+    audio_fetch(client, body)
     events = listening_events(a_ms=body["min_listen_ms"]["a"], b_ms=body["min_listen_ms"]["b"])
     assert client.post(f"/api/battles/{body['id']}/events/", {"events": events}, format="json").status_code == 200
     return body

@@ -127,7 +127,7 @@ def test_one_sweep_does_all_three_in_order_and_a_second_finds_nothing_left() -> 
 @pytest.mark.django_db
 def test_the_task_and_the_command_run_the_sweep() -> None:
     BattleFactory(expires_at=timezone.now() - timedelta(seconds=1))
-    assert arena_sweep_task.apply().get() == {"battles_expired": 1, "raters_pruned": 0}
+    assert arena_sweep_task.apply().get() == {"battles_expired": 1, "raters_pruned": 0, "copies_deleted": 0}
     BattleFactory(expires_at=timezone.now() - timedelta(seconds=1))
     out = StringIO()
     call_command("sweep_arena", stdout=out)

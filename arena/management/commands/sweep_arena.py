@@ -10,11 +10,14 @@ from arena.services.sweep import arena_sweep
 
 
 class Command(BaseCommand):
-    help = "Mark expired battles, prune anonymous raters that never voted, clear expired sessions (what beat runs)."
+    help = (
+        "Mark expired battles, prune anonymous raters that never voted, clear expired sessions and delete ended "
+        "battles' audio copies (what beat runs)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         counts = arena_sweep(now=timezone.now())
         self.stdout.write(
             f"{counts.battles_expired} battles expired, {counts.raters_pruned} raters pruned, expired sessions "
-            "cleared"
+            f"cleared, {counts.copies_deleted} battle audio copies deleted"
         )
