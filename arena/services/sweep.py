@@ -1,5 +1,6 @@
 """The arena's periodic sweep: expired battles marked, anonymous raters that never voted pruned, expired sessions
-cleared, per-battle audio copies of ended battles deleted. Every part is idempotent, so a sweep run twice, or two at once, does no harm."""
+cleared, per-battle audio copies of ended battles deleted. Every part is idempotent, so a sweep run twice, or two
+at once, does no harm."""
 from __future__ import annotations
 
 from dataclasses import dataclass
