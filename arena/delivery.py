@@ -13,7 +13,6 @@ Production hand-off (the web process then sends headers only; the front server s
 """
 from __future__ import annotations
 
-import mimetypes
 import re
 from pathlib import PurePosixPath
 from urllib.parse import quote
@@ -25,16 +24,22 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from arena.audio import DELIVERY_FORMATS
 
 _SPEC = re.compile(r"^(\d*)-(\d*)$")
-_BY_SUFFIX = {f".{name}": content_type for name, (_, _, content_type) in DELIVERY_FORMATS.items()}
+# Only audio leaves through these URLs: a stored file of any other kind (an admin once set an .html file as a
+# prompt's reference) is not served, never under a guessed type from the site's origin.
+_BY_SUFFIX = {
+    ".wav": "audio/wav", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".aif": "audio/aiff",
+    ".aiff": "audio/aiff",
+    **{f".{name}": content_type for name, (_, _, content_type) in DELIVERY_FORMATS.items()},
+}
 
 
 class RangeNotSatisfiable(Exception):
     """The Range header asks for no byte the file has, or cannot be read."""
 
 
-def content_type_for(name: str) -> str:
-    suffix = PurePosixPath(name).suffix.lower()
-    return _BY_SUFFIX.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+def content_type_for(name: str) -> str | None:
+    """The audio type of a stored file by its suffix, or None for anything that is not audio."""
+    return _BY_SUFFIX.get(PurePosixPath(name).suffix.lower())
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -76,6 +81,9 @@ def audio_response(request: HttpRequest, file: FieldFile, *, max_age: int) -> Ht
     """The file as a 200, a 206 for a satisfiable Range, a 416 for any other Range, or an internal redirect."""
     name = file.name or ""
     content_type = content_type_for(name)
+    if content_type is None:
+        refused = JsonResponse({"code": "audio_not_found", "message": "No playable audio here."}, status=404)
+        return _private(refused, max_age)
     prefix = settings.EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX
     if prefix:
         response = HttpResponse(content_type=content_type)
@@ -115,4 +123,6 @@ def audio_response(request: HttpRequest, file: FieldFile, *, max_age: int) -> Ht
 
 def _private(response: HttpResponse, max_age: int) -> HttpResponse:
     response["Cache-Control"] = f"private, max-age={max(0, max_age)}"
+    # Opened directly, whatever it holds runs in an opaque origin with no scripts, forms or plugins.
+    response["Content-Security-Policy"] = "sandbox"
     return response

@@ -197,6 +197,11 @@ LOGGING = {
 
 # Earshot's own defaults, all in one place.
 EARSHOT_MAX_CLIP_SECONDS = env_float("EARSHOT_MAX_CLIP_SECONDS", 600.0, minimum=1.0)
+# Samples a source may decode to (frames × channels × 4 bytes), checked from its header before decoding: by
+# default a clip of the longest allowed length in stereo at 48 kHz, so a small file cannot claim gigabytes.
+EARSHOT_MAX_DECODED_BYTES = env_int(
+    "EARSHOT_MAX_DECODED_BYTES", int(EARSHOT_MAX_CLIP_SECONDS * 48000 * 2 * 4), minimum=1024 * 1024
+)
 EARSHOT_MAX_UPLOAD_BYTES = env_int("EARSHOT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024)
 EARSHOT_TARGET_LUFS = env_float("EARSHOT_TARGET_LUFS", -16.0, minimum=-40.0, maximum=-5.0)
 EARSHOT_SILENCE_LUFS = env_float("EARSHOT_SILENCE_LUFS", -70.0)
