@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -82,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ]
         },
     }
@@ -134,6 +137,32 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Production is served over HTTPS: redirect plain HTTP (off where the front server redirects, or for a trial on
+# http://localhost), HSTS, and the header a TLS-terminating proxy sets (e.g. EARSHOT_PROXY_SSL_HEADER=
+# X-Forwarded-Proto; only behind a proxy that always sets it, since a client could send it too).
+SECURE_SSL_REDIRECT = env_bool("EARSHOT_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = env_int("EARSHOT_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EARSHOT_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("EARSHOT_HSTS_PRELOAD", True)
+_PROXY_SSL_HEADER = env_str("EARSHOT_PROXY_SSL_HEADER", "") or ""
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
+# Pages load only this origin's scripts (ES modules; the import map carries the request's nonce), styles, audio
+# and sockets. Inline styles stay allowed: wavesurfer.js writes its <style> into a shadow root.
+EARSHOT_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "media-src": [CSP.SELF, "blob:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+SECURE_CSP = EARSHOT_CSP if env_bool("EARSHOT_CSP", PRODUCTION) else {}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
