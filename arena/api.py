@@ -50,7 +50,7 @@ from arena.serializers import (
 from arena.services import battle_create, battle_events_record, vote_record
 from arena.throttles import IpThrottle, RaterAndIpThrottle
 from config.api import ErrorSerializer
-from config.parsers import StrictJsonParser
+from config.parsers import StrictJsonParser, UnreadBodyParser
 from config.rows import instance_from_db, quoted
 from scoring.reward_selectors import suggestion_public
 
@@ -165,7 +165,7 @@ def battle_body(battle: Battle, request: Request) -> dict[str, Any]:
 
 
 class BattleCreateApi(ArenaApi):
-    parser_classes: list[Any] = []  # takes no body: whatever is sent (the page sends {}) is never read
+    parser_classes = [UnreadBodyParser]  # takes no body: whatever is sent (the page sends {}) is never read
 
     @extend_schema(
         tags=[TAG],

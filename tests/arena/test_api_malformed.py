@@ -1,5 +1,8 @@
 """Malformed bodies against battle create, events and vote, on the real test database: every one answers 400 (413
-for an oversized body, 415 for a body that is not JSON) in the JSON error shape, never 500."""
+for an oversized body, 415 for a body that is not JSON) in the JSON error shape, never 500.
+
+The clients are browsers (session and CSRF token, CSRF enforced): the CSRF check looks for a form token in the
+body, so it is where a body is first parsed."""
 from __future__ import annotations
 
 import json
@@ -91,10 +94,17 @@ def _assert_error_shape(response: HttpResponse, status: int) -> dict[str, object
     return error
 
 
+def browser() -> APIClient:
+    client = APIClient(enforce_csrf_checks=True, raise_request_exception=False)
+    client.get("/")
+    client.credentials(HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+    return client
+
+
 @pytest.fixture
 def battle(tmp_path: Path) -> tuple[APIClient, str]:
     catalogue_import(tmp_path, systems=2, seconds=1.0)
-    client = APIClient(raise_request_exception=False)
+    client = browser()
     created = client.post("/api/battles/")
     assert created.status_code == 201
     battle_age(Battle.objects.get(public_id=created.json()["id"]), 10)
@@ -128,9 +138,10 @@ def test_malformed_events_answer_400_in_the_error_shape(  # type: ignore[no-unty
 
 
 @pytest.mark.parametrize("path_body", [
+    ("create", b"[" * 200_000),
     ("vote/", b"[" * 200_000),
     ("events/", _events(EVENT.replace('"side": "a"', '"side": "\\ud800"'))),
-], ids=["nested", "lone surrogate"])
+], ids=["nested on create", "nested", "lone surrogate"])
 def test_without_the_strict_parser_these_bodies_answer_500(  # type: ignore[no-untyped-def]
     battle, monkeypatch: pytest.MonkeyPatch, path_body: tuple[str, bytes]
 ) -> None:
@@ -138,13 +149,14 @@ def test_without_the_strict_parser_these_bodies_answer_500(  # type: ignore[no-u
     that cannot be encoded: two of the 500s the probe saw."""
     from rest_framework.parsers import JSONParser
 
-    from arena.api import BattleEventsApi, BattleVoteApi
+    from arena.api import BattleCreateApi, BattleEventsApi, BattleVoteApi
 
-    monkeypatch.setattr(BattleVoteApi, "parser_classes", [JSONParser])
-    monkeypatch.setattr(BattleEventsApi, "parser_classes", [JSONParser])
+    for view in (BattleCreateApi, BattleVoteApi, BattleEventsApi):
+        monkeypatch.setattr(view, "parser_classes", [JSONParser])
     client, battle_id = battle
     path, body = path_body
-    assert client.generic("POST", f"/api/battles/{battle_id}/{path}", body, content_type=JSON).status_code == 500
+    url = "/api/battles/" if path == "create" else f"/api/battles/{battle_id}/{path}"
+    assert client.generic("POST", url, body, content_type=JSON).status_code == 500
 
 
 def test_a_body_that_is_not_json_answers_415_in_the_error_shape(battle) -> None:  # type: ignore[no-untyped-def]
@@ -186,7 +198,8 @@ def test_pages_outside_the_api_keep_djangos_error_pages(battle) -> None:  # type
 @pytest.mark.parametrize("body", [b"[" * 200_000, b"x" * 3_000_000, b'{"x": "\\ud800\\u0000"}', b"{"],
                          ids=["nested", "3 MB", "unstorable", "truncated"])
 def test_battle_create_never_reads_its_body(tmp_path: Path, body: bytes) -> None:
-    catalogue_import(tmp_path, systems=2, seconds=1.0)
-    client = APIClient(raise_request_exception=False)
-    response = client.generic("POST", "/api/battles/", body, content_type=JSON)
-    assert response.status_code == 201, response.content[:300]
+    catalogue_import(tmp_path, systems=3, seconds=1.0)  # three pairs: one new battle per content type
+    client = browser()
+    for content_type in (JSON, "application/x-www-form-urlencoded", "text/plain"):
+        response = client.generic("POST", "/api/battles/", body, content_type=content_type)
+        assert response.status_code == 201, response.content[:300]
