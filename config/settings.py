@@ -141,6 +141,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # http://localhost), HSTS, and the header a TLS-terminating proxy sets (e.g. EARSHOT_PROXY_SSL_HEADER=
 # X-Forwarded-Proto; only behind a proxy that always sets it, since a client could send it too).
 SECURE_SSL_REDIRECT = env_bool("EARSHOT_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's probe over plain HTTP
 SECURE_HSTS_SECONDS = env_int("EARSHOT_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EARSHOT_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("EARSHOT_HSTS_PRELOAD", True)

@@ -79,5 +79,11 @@ def test_plain_http_is_redirected_to_https() -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("production_headers")
+def test_the_health_probe_answers_over_plain_http() -> None:
+    assert Client().get("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
 def test_development_sends_no_policy() -> None:
     assert "Content-Security-Policy" not in Client().get("/leaderboard/")
