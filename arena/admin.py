@@ -1,11 +1,44 @@
 """Admin pages for the catalogue, the raters (with their flags) and the battles."""
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from arena.ingest import ClipRefused, reference_audio_encode
 from arena.models import Battle, Clip, Prompt, Rater, System, Vote
 from arena.selectors import RaterFlag, rater_flag_condition, raters_flagged, raters_with_flags
 from arena.services.raters import raters_board_exclusion_set
+
+
+class PromptAdminForm(forms.ModelForm):
+    """A reference audio upload passes the clips' checks and is stored as its re-encoded delivery copy only: what
+    listeners fetch is audio this server wrote, never the uploaded bytes."""
+
+    class Meta:
+        model = Prompt
+        fields = ["text", "lyrics", "reference_audio", "tags", "language", "source"]
+
+    def clean_reference_audio(self) -> Any:
+        upload = self.cleaned_data.get("reference_audio")
+        if not isinstance(upload, UploadedFile):
+            return upload  # unchanged, or cleared
+        name = Path(upload.name or "reference").name
+        try:
+            if isinstance(upload, TemporaryUploadedFile):
+                return reference_audio_encode(path=Path(upload.temporary_file_path()), name=name)
+            with tempfile.TemporaryDirectory(prefix="earshot-reference-") as folder:
+                path = Path(folder) / f"upload{Path(name).suffix.lower()[:8]}"
+                with path.open("wb") as handle:
+                    for chunk in upload.chunks():
+                        handle.write(chunk)
+                return reference_audio_encode(path=path, name=name)
+        except ClipRefused as exc:
+            raise forms.ValidationError(exc.message, code=exc.reason) from exc
 
 
 @admin.register(System)
@@ -18,6 +51,7 @@ class SystemAdmin(admin.ModelAdmin):
 
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
+    form = PromptAdminForm
     list_display = ("id", "short_text", "language", "has_lyrics", "source", "created_at")
     list_filter = ("language", "source")
     search_fields = ("text", "lyrics", "source")

@@ -36,7 +36,7 @@ from arena import selectors
 from arena.delivery import RangeNotSatisfiable, audio_response, copy_response, range_header, range_refused
 from arena.errors import BattleNotFound
 from arena.models import Battle, Rater
-from arena.raters import ip_hash_for_request, rater_for_request
+from arena.raters import ip_hash_for_request, rater_for_request, token_scheme
 from arena.sampling import NoPairAvailable
 from arena.serializers import (
     BattleEventsInputSerializer,
@@ -50,6 +50,7 @@ from arena.serializers import (
 from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
 from arena.throttles import BattleCreateThrottle, IpThrottle, RaterAndIpThrottle, VoteThrottle
 from config.api import ErrorSerializer
+from config.parsers import StrictJsonParser, UnreadBodyParser
 from config.rows import instance_from_db, quoted
 from scoring.reward_selectors import suggestion_public
 
@@ -69,11 +70,12 @@ FORBIDDEN = _error("permission_denied: CSRF check failed (session requests) or i
 class CsrfSessionAuthentication(SessionAuthentication):
     """Session authentication that checks CSRF for anonymous sessions too: their Rater is the session.
 
-    A request carrying an Authorization header is left to token authentication (scripts have no CSRF cookie).
+    Only a request with `Authorization: Token …` is left to token authentication (scripts have no CSRF cookie);
+    any other Authorization header (say HTTP Basic from a proxy in front of a staging site) is checked as usual.
     """
 
     def authenticate(self, request: Request) -> tuple[Any, None] | None:
-        if request.META.get("HTTP_AUTHORIZATION"):
+        if token_scheme(request):
             return None
         self.enforce_csrf(request)
         user = getattr(request._request, "user", None)
@@ -133,6 +135,7 @@ class ArenaApi(APIView):
     authentication_classes = AUTHENTICATION
     permission_classes = [AllowAny]
     throttle_classes = [RaterAndIpThrottle]
+    parser_classes = [StrictJsonParser]
 
 
 def battle_body(battle: Battle, request: Request) -> dict[str, Any]:
@@ -163,6 +166,7 @@ def battle_body(battle: Battle, request: Request) -> dict[str, Any]:
 
 class BattleCreateApi(ArenaApi):
     throttle_classes = [BattleCreateThrottle]
+    parser_classes = [UnreadBodyParser]  # takes no body: whatever is sent (the page sends {}) is never read
 
     @extend_schema(
         tags=[TAG],

@@ -21,6 +21,11 @@ MP3_FRAME_SAMPLES = 1152
 DELIVERY_BITRATES_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)  # by index, from 1
 MIN_BITRATE_KBPS, MAX_BITRATE_KBPS = DELIVERY_BITRATES_KBPS[0], DELIVERY_BITRATES_KBPS[-1]
 MIN_SOURCE_RATE = 8000
+# Sources beyond these are refused before decoding: no music master needs a higher rate, each multiplies memory,
+# and BS.1770 loudness as torchaudio measures it weighs at most 5 channels (it raised on 8).
+MAX_SOURCE_RATE = 384000
+MAX_SOURCE_CHANNELS = 5
+DECODED_SAMPLE_BYTES = 4  # float32
 SILENCE_PEAK = 1e-4  # about -80 dBFS: nothing a listener could hear
 
 
@@ -55,17 +60,39 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def decode(path: Path, *, max_seconds: float) -> DecodedAudio:
-    """Decode the whole file or raise AudioProblem: not audio, undecodable, truncated, too long, silent."""
+def decode(path: Path, *, max_seconds: float, max_decoded_bytes: int) -> DecodedAudio:
+    """Decode the whole file or raise AudioProblem: not audio, undecodable, truncated, too long, silent.
+
+    What the header declares is checked first, so a small compressed file cannot make the process decode (and hold)
+    more than `max_decoded_bytes` of samples: rate × channels × frames × 4 bytes, and absurd rates or channel counts.
+    """
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioProblem("not_audio", f"not a recognised audio file ({_short(exc)})") from exc
     if info.samplerate <= 0 or info.channels <= 0:
         raise AudioProblem("not_audio", "the file declares no sample rate or channels")
-    if info.frames > 0 and info.frames / info.samplerate > max_seconds:
+    if info.samplerate > MAX_SOURCE_RATE:
+        raise AudioProblem(
+            "unsupported", f"a sample rate of {info.samplerate} Hz is above the limit of {MAX_SOURCE_RATE} Hz"
+        )
+    if info.channels > MAX_SOURCE_CHANNELS:
+        raise AudioProblem(
+            "unsupported", f"{info.channels} channels are more than the limit of {MAX_SOURCE_CHANNELS}"
+        )
+    if info.frames <= 0:
+        raise AudioProblem("undecodable", "the file declares no audio frames")
+    if info.frames / info.samplerate > max_seconds:
         raise AudioProblem(
             "too_long", f"{info.frames / info.samplerate:.1f} s is longer than the limit of {max_seconds:g} s"
+        )
+    decoded_bytes = info.frames * info.channels * DECODED_SAMPLE_BYTES
+    if decoded_bytes > max_decoded_bytes:
+        raise AudioProblem(
+            "too_large",
+            f"{info.frames / info.samplerate:.1f} s at {info.samplerate} Hz in {info.channels} channels decodes to "
+            f"{decoded_bytes / 1e6:.1f} MB, more than the limit of {max_decoded_bytes / 1e6:.1f} MB "
+            "(EARSHOT_MAX_DECODED_BYTES)",
         )
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -73,7 +100,7 @@ def decode(path: Path, *, max_seconds: float) -> DecodedAudio:
         raise AudioProblem("undecodable", f"the audio could not be decoded ({_short(exc)})") from exc
     extra = info.extra_info
     if "(should be" in extra or "lacks an end-of-stream" in extra or (
-        info.frames > 0 and samples.shape[0] < 0.99 * info.frames
+        samples.shape[0] < 0.99 * info.frames
     ):
         raise AudioProblem("truncated", "the file is truncated: it holds less audio than its header declares")
     if samples.shape[0] == 0:

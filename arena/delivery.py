@@ -27,7 +27,6 @@ Django parses the Range header of every request either way, so the audio a rater
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import os
 import re
 import tempfile
@@ -48,12 +47,18 @@ from arena.audio import DELIVERY_FORMATS, DELIVERY_SAMPLE_RATE, MP3_FRAME_SAMPLE
 from arena.models import Battle
 
 _SPEC = re.compile(r"^(\d*)-(\d*)$")
-_BY_SUFFIX = {f".{name}": content_type for name, (_, _, content_type) in DELIVERY_FORMATS.items()}
 FRAME_MS = 1000 * MP3_FRAME_SAMPLES // DELIVERY_SAMPLE_RATE  # 24 ms: exact at 48 kHz
 ID3_HEADER_BYTES = 10
 COPIES_FOLDER = "battles"
 _KEY_SALT = "earshot.arena.delivery.bytes"
 _NAME_SALT = "earshot.arena.delivery.name"
+# Only audio leaves through these URLs: a stored file of any other kind (an admin once set an .html file as a
+# prompt's reference) is not served, never under a guessed type from the site's origin.
+_BY_SUFFIX = {
+    ".wav": "audio/wav", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg", ".aif": "audio/aiff",
+    ".aiff": "audio/aiff",
+    **{f".{name}": content_type for name, (_, _, content_type) in DELIVERY_FORMATS.items()},
+}
 
 
 class RangeNotSatisfiable(Exception):
@@ -64,9 +69,9 @@ class RangeNotSatisfiable(Exception):
         self.size = size
 
 
-def content_type_for(name: str) -> str:
-    suffix = PurePosixPath(name).suffix.lower()
-    return _BY_SUFFIX.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+def content_type_for(name: str) -> str | None:
+    """The audio type of a stored file by its suffix, or None for anything that is not audio."""
+    return _BY_SUFFIX.get(PurePosixPath(name).suffix.lower())
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -206,7 +211,7 @@ def copy_response(
     prefix = settings.EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX
     if prefix or settings.EARSHOT_AUDIO_X_SENDFILE:
         name = _copy_file(copy) if copy.frame_bytes else copy.stored_name
-        response = HttpResponse(content_type=content_type_for(name))
+        response = HttpResponse(content_type=content_type_for(name) or "application/octet-stream")
         if prefix:
             response["X-Accel-Redirect"] = quote(prefix.rstrip("/") + "/" + name.lstrip("/"))
         else:
@@ -216,7 +221,7 @@ def copy_response(
     # Whole clips are small (a few MB at most): read the slice at once rather than stream a file handle, which
     # Django would serve synchronously-wrapped under ASGI.
     body = copy.read(start, end) if copy.size else b""
-    response = HttpResponse(body, content_type=content_type_for(copy.stored_name),
+    response = HttpResponse(body, content_type=content_type_for(copy.stored_name) or "application/octet-stream",
                             status=206 if wanted is not None else 200)
     if wanted is not None:
         response["Content-Range"] = f"bytes {start}-{end}/{copy.size}"
@@ -281,6 +286,9 @@ def audio_response(request: HttpRequest, file: FieldFile, *, max_age: int) -> Ht
     Range, or an internal redirect."""
     name = file.name or ""
     content_type = content_type_for(name)
+    if content_type is None:
+        refused = JsonResponse({"code": "audio_not_found", "message": "No playable audio here."}, status=404)
+        return _private(refused, max_age)
     prefix = settings.EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX
     if prefix:
         response = HttpResponse(content_type=content_type)
@@ -317,4 +325,6 @@ def range_header(request: HttpRequest) -> str | None:
 
 def _private(response: HttpResponse, max_age: int) -> HttpResponse:
     response["Cache-Control"] = f"private, max-age={max(0, max_age)}"
+    # Opened directly, whatever it holds runs in an opaque origin with no scripts, forms or plugins.
+    response["Content-Security-Policy"] = "sandbox"
     return response

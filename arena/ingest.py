@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from arena import audio
 from arena.models import Clip, Prompt, System
@@ -90,7 +90,8 @@ def clip_import(
             "duplicate", f"{name}: the same audio (sha256 {digest[:12]}…) is already clip {existing.public_id}"
         )
     try:
-        decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS)
+        decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS,
+                               max_decoded_bytes=settings.EARSHOT_MAX_DECODED_BYTES)
         loudness = audio.integrated_loudness(decoded.samples, decoded.sample_rate)
         delivery = audio.delivery_copy(
             decoded,
@@ -153,7 +154,8 @@ def clip_delivery_reencode(*, clip: Clip) -> Clip:
             with clip.original.open("rb") as source, path.open("wb") as target:
                 shutil.copyfileobj(source, target)
         try:
-            decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS)
+            decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS,
+                                   max_decoded_bytes=settings.EARSHOT_MAX_DECODED_BYTES)
             delivery = audio.delivery_copy(
                 decoded,
                 target_lufs=settings.EARSHOT_TARGET_LUFS,
@@ -177,6 +179,26 @@ def clip_delivery_reencode(*, clip: Clip) -> Clip:
     return clip
 
 
+def reference_audio_encode(*, path: Path, name: str = "") -> ContentFile[bytes]:
+    """A prompt's reference audio, checked by the same decode as clips and re-encoded like their delivery copy
+    (loudness-normalised, no tag of the original): the file to store, under a random name. Raises ClipRefused."""
+    label = name or path.name
+    size, limit = path.stat().st_size, settings.EARSHOT_MAX_UPLOAD_BYTES
+    if size > limit:
+        raise ClipRefused(
+            "too_large", f"reference audio {label}: {size} bytes is larger than the limit of {limit} bytes"
+        )
+    try:
+        decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS,
+                               max_decoded_bytes=settings.EARSHOT_MAX_DECODED_BYTES)
+        delivery = audio.delivery_copy(
+            decoded, target_lufs=settings.EARSHOT_TARGET_LUFS, bitrate_kbps=settings.EARSHOT_DELIVERY_BITRATE_KBPS
+        )
+    except audio.AudioProblem as exc:
+        raise ClipRefused(exc.code, f"reference audio {label}: {exc}") from exc
+    return ContentFile(delivery.data, name=f"{secrets.token_hex(16)}.mp3")
+
+
 def _delete(names: list[str]) -> None:
     for stored in names:
         default_storage.delete(stored)
@@ -187,11 +209,24 @@ def _queue_scoring(clip: Clip) -> None:
     clip_scoring_queue(clip_ids=[clip.pk])
 
 
+MAX_ROW_ID = 2**63 - 1  # a bigint primary key
+
+
+def _prompt_id(value: Any) -> int:
+    """A manifest's prompt_id as an id the database can look up (an integer, or a string of digits)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROW_ID:
+        raise ClipRefused("bad_line", f"prompt_id must be a positive integer id, not {json.dumps(value)[:40]}")
+    return value
+
+
 def _prompt_for(entry: dict[str, Any]) -> Prompt:
     if entry.get("prompt_id") is not None:
-        prompt = Prompt.objects.filter(pk=entry["prompt_id"]).first()
+        prompt_id = _prompt_id(entry["prompt_id"])
+        prompt = Prompt.objects.filter(pk=prompt_id).first()
         if prompt is None:
-            raise ClipRefused("unknown_prompt", f"prompt_id {entry['prompt_id']} does not exist")
+            raise ClipRefused("unknown_prompt", f"prompt_id {prompt_id} does not exist")
         return prompt
     text = entry.get("prompt")
     if not isinstance(text, str) or not text.strip():
@@ -265,11 +300,8 @@ def _import_line(*, root: Path, number: int, raw: str, create_systems: bool) -> 
                 prompt.save()
             stored_reference = None
             if reference_path is not None and not prompt.reference_audio:
-                audio.decode(reference_path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS)
-                stored_reference = default_storage.save(
-                    f"references/{secrets.token_hex(16)}{reference_path.suffix.lower()}",
-                    ContentFile(reference_path.read_bytes()),
-                )
+                encoded = reference_audio_encode(path=reference_path, name=str(reference))
+                stored_reference = default_storage.save(f"references/{encoded.name}", encoded)
                 prompt.reference_audio = stored_reference
                 prompt.save(update_fields=["reference_audio"])
             try:
@@ -280,8 +312,8 @@ def _import_line(*, root: Path, number: int, raw: str, create_systems: bool) -> 
                 raise
     except ClipRefused as exc:
         return ImportOutcome(number, source, "refused", exc.message)
-    except audio.AudioProblem as exc:
-        return ImportOutcome(number, source, "refused", f"reference audio: {exc}")
+    except DataError as exc:  # e.g. a NUL in a prompt's text: PostgreSQL refuses the row, the run goes on
+        return ImportOutcome(number, source, "refused", f"the database refused the line ({str(exc).strip()[:200]})")
     if not created:
         return ImportOutcome(number, source, "skipped", "already imported", clip.pk)
     return ImportOutcome(number, source, "imported", f"clip {clip.public_id}", clip.pk)

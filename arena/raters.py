@@ -10,11 +10,19 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from arena.models import Rater
 
 SESSION_KEY = "earshot_rater_id"
+
+
+def token_scheme(request: HttpRequest | Request) -> bool:
+    """Whether the request authenticates with `Authorization: Token …`: such a request skips the CSRF check, so
+    nothing in it may come from the session cookie."""
+    scheme, _, _ = request.META.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    return scheme.lower() == "token"
 
 
 @overload
@@ -26,7 +34,8 @@ def rater_for_request(request: HttpRequest | Request, *, create: bool = True) ->
 
     A signed-in user (session or token) has one Rater for good; an anonymous visitor gets one whose id lives in
     the session, so it lasts as long as the browser keeps the session cookie. A new Rater keeps the salted hash of
-    the address it came from (raters sharing one are flagged in the admin).
+    the address it came from (raters sharing one are flagged in the admin). A token request never reads the
+    session (it skipped the CSRF check): without a valid token it has no rater.
     """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
@@ -34,6 +43,10 @@ def rater_for_request(request: HttpRequest | Request, *, create: bool = True) ->
             return user.rater  # loaded with the user by token authentication, one query otherwise
         except Rater.DoesNotExist:
             return _rater_for_user_create(user, request=request) if create else None
+    if token_scheme(request):
+        if create:
+            raise NotAuthenticated()
+        return None
     session = request.session
     rater_id = session.get(SESSION_KEY)
     if rater_id is not None:
@@ -62,6 +75,8 @@ def rater_key_for_request(request: HttpRequest | Request) -> str | None:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"
+    if token_scheme(request):
+        return None
     rater_id = request.session.get(SESSION_KEY)
     return None if rater_id is None else f"rater:{rater_id}"
 

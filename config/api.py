@@ -3,12 +3,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import EarshotError
+
+
+class BodyTooLarge(EarshotError):
+    code = "body_too_large"
+    status = 413
+    default_message = "The request body is too large."
+
+
+def body_too_large() -> BodyTooLarge:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return BodyTooLarge(f"The request body is larger than the limit of {limit} bytes.", max_bytes=limit)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -28,6 +41,8 @@ def _flatten(detail: Any) -> str:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        exc = body_too_large()
     if isinstance(exc, EarshotError):
         return Response(exc.as_dict(), status=exc.status)
     response = drf_exception_handler(exc, context)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -82,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -98,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
             ]
         },
     }
@@ -134,6 +137,33 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Production is served over HTTPS: redirect plain HTTP (off where the front server redirects, or for a trial on
+# http://localhost), HSTS, and the header a TLS-terminating proxy sets (e.g. EARSHOT_PROXY_SSL_HEADER=
+# X-Forwarded-Proto; only behind a proxy that always sets it, since a client could send it too).
+SECURE_SSL_REDIRECT = env_bool("EARSHOT_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's probe over plain HTTP
+SECURE_HSTS_SECONDS = env_int("EARSHOT_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("EARSHOT_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("EARSHOT_HSTS_PRELOAD", True)
+_PROXY_SSL_HEADER = env_str("EARSHOT_PROXY_SSL_HEADER", "") or ""
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
+# Pages load only this origin's scripts (ES modules; the import map carries the request's nonce), styles, audio
+# and sockets. Inline styles stay allowed: wavesurfer.js writes its <style> into a shadow root.
+EARSHOT_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "media-src": [CSP.SELF, "blob:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+SECURE_CSP = EARSHOT_CSP if env_bool("EARSHOT_CSP", PRODUCTION) else {}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -141,6 +171,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.StrictJsonParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -192,6 +227,11 @@ LOGGING = {
 
 # Earshot's own defaults, all in one place.
 EARSHOT_MAX_CLIP_SECONDS = env_float("EARSHOT_MAX_CLIP_SECONDS", 600.0, minimum=1.0)
+# Samples a source may decode to (frames × channels × 4 bytes), checked from its header before decoding: by
+# default a clip of the longest allowed length in stereo at 48 kHz, so a small file cannot claim gigabytes.
+EARSHOT_MAX_DECODED_BYTES = env_int(
+    "EARSHOT_MAX_DECODED_BYTES", int(EARSHOT_MAX_CLIP_SECONDS * 48000 * 2 * 4), minimum=1024 * 1024
+)
 EARSHOT_MAX_UPLOAD_BYTES = env_int("EARSHOT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024, minimum=1024)
 EARSHOT_TARGET_LUFS = env_float("EARSHOT_TARGET_LUFS", -16.0, minimum=-40.0, maximum=-5.0)
 EARSHOT_SILENCE_LUFS = env_float("EARSHOT_SILENCE_LUFS", -70.0)
@@ -206,6 +246,9 @@ EARSHOT_BATTLE_TTL_SECONDS = env_int("EARSHOT_BATTLE_TTL_SECONDS", 3600, minimum
 EARSHOT_SAMPLING_POLICY = env_str("EARSHOT_SAMPLING_POLICY", "arena.sampling.BalancedPolicy")
 EARSHOT_RATE_LIMIT_RATER = env_str("EARSHOT_RATE_LIMIT_RATER", "120/min")
 EARSHOT_RATE_LIMIT_IP = env_str("EARSHOT_RATE_LIMIT_IP", "600/min")
+# Failed admin sign-ins per user name and address in a window ('off' to disable); open websockets per address.
+EARSHOT_LOGIN_RATE_LIMIT = env_str("EARSHOT_LOGIN_RATE_LIMIT", "10/hour")
+EARSHOT_WS_PER_IP = env_int("EARSHOT_WS_PER_IP", 50, minimum=0)
 EARSHOT_IP_HASH_SALT = env_str("EARSHOT_IP_HASH_SALT", SECRET_KEY)
 EARSHOT_LEADERBOARD_MIN_VOTES = env_int("EARSHOT_LEADERBOARD_MIN_VOTES", 5, minimum=0)
 EARSHOT_LEADERBOARD_PRELIMINARY_VOTES = env_int("EARSHOT_LEADERBOARD_PRELIMINARY_VOTES", 50, minimum=0)

@@ -4,13 +4,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
-from config.errors import EarshotError, InvalidInput
+from arena.raters import ip_hash
+from config.client_limits import open_count_add, open_count_remove
+from config.errors import EarshotError, InvalidInput, RateLimited
 from scoring.scopes import scope_parse
 from scoring.selectors import snapshot_current
 from scoring.serializers import snapshot_payload
+
+SOCKETS_LIMIT_NAME = "ws-open"
+
+
+class TooManySockets(RateLimited):
+    code = "too_many_sockets"
+    default_message = "Too many live leaderboards are open from this address: close some and reconnect."
 
 
 class ReadOnly(InvalidInput):
@@ -32,14 +43,17 @@ class LeaderboardConsumer(AsyncJsonWebsocketConsumer):
     """ws/leaderboards/<scope>/: read-only; sends {"type": "snapshot", "snapshot": ...} frames, oldest first."""
 
     group: str | None = None
+    client_hash: str | None = None  # set while this socket is counted against its address
 
     async def connect(self) -> None:
         await self.accept()
         try:
+            await self._count_client()
             scope = scope_parse(self.scope["url_route"]["kwargs"]["scope"])
         except EarshotError as error:
             await self.send_json(error_frame(error))
-            # 4000 + HTTP status, so a client can tell "no such leaderboard" (4404) from a dropped line.
+            # 4000 + HTTP status, so a client can tell "no such leaderboard" (4404) or too many sockets (4429)
+            # from a dropped line.
             await self.close(code=4000 + error.status)
             return
         # Join before reading the current snapshot, so a push that lands in between is not lost; the client
@@ -52,6 +66,25 @@ class LeaderboardConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.client_hash is not None:
+            await sync_to_async(open_count_remove, thread_sensitive=False)(
+                name=SOCKETS_LIMIT_NAME, identity=self.client_hash
+            )
+            self.client_hash = None
+
+    async def _count_client(self) -> None:
+        """Count this socket against its address (EARSHOT_WS_PER_IP; 0 is no limit), or raise TooManySockets."""
+        limit = settings.EARSHOT_WS_PER_IP
+        if limit <= 0:
+            return
+        client = self.scope.get("client") or ("", 0)
+        hashed = ip_hash(client[0] or "")
+        counted = await sync_to_async(open_count_add, thread_sensitive=False)(
+            name=SOCKETS_LIMIT_NAME, identity=hashed, limit=limit
+        )
+        if not counted:
+            raise TooManySockets(limit=limit)
+        self.client_hash = hashed
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         # Anything a client sends, JSON or not, gets the same answer: nothing is accepted here.

@@ -212,3 +212,26 @@ def test_byte_range_reads_what_rfc_9110_allows(header: str | None, size: int, ex
 def test_byte_range_refuses_what_it_cannot_satisfy(header: str) -> None:
     with pytest.raises(RangeNotSatisfiable):
         byte_range(header, 10)
+
+
+def test_every_audio_response_carries_a_sandbox_policy(started, settings) -> None:  # type: ignore[no-untyped-def]
+    client, battle, _ = started
+    answers = [client.get(audio_url(battle, side)) for side in ("a", "b")]
+    answers.append(client.get(audio_url(battle), HTTP_RANGE="bytes=0-9"))
+    answers.append(client.get(audio_url(battle), HTTP_RANGE="bytes=999999999-"))
+    settings.EARSHOT_AUDIO_ACCEL_REDIRECT_PREFIX = "/protected-media/"
+    answers.append(client.get(audio_url(battle)))
+    assert [answer.status_code for answer in answers] == [200, 200, 206, 416, 200]
+    assert all(answer["Content-Security-Policy"] == "sandbox" for answer in answers)
+
+
+@pytest.mark.parametrize("name", ["page.html", "image.svg", "notes.txt", "no-suffix"])
+def test_a_stored_reference_that_is_not_audio_is_never_served(started, name: str) -> None:  # type: ignore[no-untyped-def]
+    client, battle, _ = started
+    # A reference stored before uploads were checked (an admin set an .html file, served as text/html).
+    battle.prompt.reference_audio.save(name, ContentFile(b"<script>alert(document.cookie)</script>"))
+    response = client.get(audio_url(battle, "reference"))
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "audio_not_found"
+    assert response["Content-Security-Policy"] == "sandbox"

@@ -174,3 +174,82 @@ def test_running_the_same_manifest_twice_adds_nothing(tmp_path: Path, media_root
     assert Clip.objects.count() == 2 and Prompt.objects.count() == 1
     assert sorted(stored_files(media_root)) == files_after_first
     assert Prompt.objects.get().reference_audio.name.startswith("references/")
+
+
+def test_it_refuses_a_source_that_would_decode_past_the_limit_before_decoding(  # type: ignore[no-untyped-def]
+    tmp_path: Path, settings, media_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Like the probe's file (192 kHz, 8 channels, 30 s), at a size a test can write: small compressed, large decoded.
+    path = write_tone(tmp_path / "wide.flac", seconds=3.0, sample_rate=192000, channels=4, fmt="FLAC")
+    decoded_bytes = 3 * 192000 * 4 * 4
+    settings.EARSHOT_MAX_DECODED_BYTES = decoded_bytes - 1
+
+    def decoded_anyway(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was decoded")
+
+    monkeypatch.setattr(audio.sf, "read", decoded_anyway)
+    error = refusal(tmp_path, path)
+    assert error.reason == "too_large"
+    assert "3.0 s at 192000 Hz in 4 channels decodes to 9.2 MB" in error.message
+    assert "EARSHOT_MAX_DECODED_BYTES" in error.message
+    assert stored_files(media_root) == []
+    monkeypatch.undo()
+    settings.EARSHOT_MAX_DECODED_BYTES = decoded_bytes
+    clip, created = clip_import(system=SystemFactory(), prompt=PromptFactory(), path=path)
+    assert created and clip.channels == 4
+
+
+def test_the_default_decode_limit_holds_the_longest_stereo_clip(settings) -> None:
+    assert settings.EARSHOT_MAX_DECODED_BYTES == settings.EARSHOT_MAX_CLIP_SECONDS * 48000 * 2 * 4
+
+
+@pytest.mark.parametrize(("rate", "channels", "words"), [
+    (768000, 1, "768000 Hz is above"), (192000, 8, "8 channels are more than the limit of 5"),
+])
+def test_it_refuses_absurd_rates_and_channel_counts(  # type: ignore[no-untyped-def]
+    tmp_path: Path, rate: int, channels: int, words: str
+) -> None:
+    path = write_tone(tmp_path / "odd.wav", seconds=0.5, sample_rate=rate, channels=channels)
+    error = refusal(tmp_path, path)
+    assert error.reason == "unsupported" and words in error.message
+
+
+def test_a_manifests_reference_audio_is_checked_and_stored_re_encoded(tmp_path: Path, media_root: Path) -> None:
+    write_tone(tmp_path / "one.wav", seed=1)
+    write_tone(tmp_path / "two.wav", seed=2)
+    write_tone(tmp_path / "ref.wav", seed=3, level=0.05)
+    (tmp_path / "page.html").write_text("<script>alert(document.cookie)</script>")
+    manifest = write_manifest(tmp_path, [
+        {"system": "beta", "prompt": "Quiet harp", "audio": "one.wav", "reference_audio": "page.html"},
+        {"system": "beta", "prompt": "Loud harp", "audio": "two.wav", "reference_audio": "ref.wav"},
+    ])
+    summary = manifest_import(manifest=manifest, create_systems=True)
+    assert (summary.imported, summary.refused) == (1, 1)
+    assert summary.outcomes[0].message.startswith("reference audio page.html: not a recognised audio file")
+    prompt = Prompt.objects.get()
+    assert prompt.text == "Loud harp"
+    name = prompt.reference_audio.name
+    assert name.startswith("references/") and name.endswith(".mp3") and "ref" not in Path(name).name
+    with prompt.reference_audio.open("rb") as handle:
+        samples, rate = sf.read(handle, always_2d=True)
+    assert audio.integrated_loudness(samples, rate) == pytest.approx(-16.0, abs=1.0)
+    assert len(stored_files(media_root)) == 3  # the clip's original and delivery copy, the reference's copy
+
+
+def test_a_bad_prompt_id_refuses_its_line_and_the_rest_imports(tmp_path: Path, media_root: Path) -> None:
+    prompt = PromptFactory()
+    for seed in range(6):
+        write_tone(tmp_path / f"t{seed}.wav", seed=seed)
+    manifest = write_manifest(tmp_path, [
+        {"system": "beta", "prompt_id": "seven", "audio": "t0.wav"},
+        {"system": "beta", "prompt_id": 10**30, "audio": "t1.wav"},
+        {"system": "beta", "prompt_id": True, "audio": "t2.wav"},
+        {"system": "beta", "prompt_id": 1.5, "audio": "t3.wav"},
+        {"system": "beta", "prompt": "A waltz\u0000", "audio": "t4.wav"},
+        {"system": "beta", "prompt_id": str(prompt.pk), "audio": "t5.wav"},
+    ])
+    summary = manifest_import(manifest=manifest, create_systems=True)
+    assert [outcome.status for outcome in summary.outcomes] == ["refused"] * 5 + ["imported"]
+    assert summary.outcomes[0].message == 'prompt_id must be a positive integer id, not "seven"'
+    assert Clip.objects.get().prompt == prompt
+    assert len(stored_files(media_root)) == 2
