@@ -15,6 +15,9 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
+# What a cache call raises when Redis is down or unreachable (redis-py's errors; a socket error where one leaks).
+CACHE_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.RedisError, OSError)
+
 
 def _cache_write_server() -> str:
     location = settings.CACHES["default"]["LOCATION"]
@@ -24,7 +27,8 @@ def _cache_write_server() -> str:
 
 @lru_cache(maxsize=4)
 def _redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+    # The same time limits as the Django cache's own client (settings.CACHES), so a dead Redis fails fast.
+    return redis.Redis.from_url(url, **settings.CACHES["default"].get("OPTIONS", {}))
 
 
 def cache_redis() -> redis.Redis | None:

@@ -155,9 +155,25 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Channels and Celery: Redis when REDIS_URL is set, in-process otherwise.
+# How long a web process waits on a Redis that does not answer (cache, broker) before it gives up and goes on.
+EARSHOT_REDIS_TIMEOUT_SECONDS = env_float("EARSHOT_REDIS_TIMEOUT_SECONDS", 2.0, minimum=0.1)
 if REDIS_URL:
+    # channels_redis waits for messages with a 5 s blocking pop: its socket must wait longer than that, or an idle
+    # consumer dies of redis-py's 5 s default (django/channels_redis#422); keepalive and a health check find a
+    # dead connection instead.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{
+                    "address": REDIS_URL,
+                    "socket_timeout": 30.0,
+                    "socket_connect_timeout": EARSHOT_REDIS_TIMEOUT_SECONDS,
+                    "socket_keepalive": True,
+                    "health_check_interval": 30,
+                }],
+            },
+        }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -171,11 +187,22 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that enqueues after its commit must not hang on a dead broker: one quick retry, then the hook logs.
+CELERY_BROKER_CONNECTION_TIMEOUT = EARSHOT_REDIS_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": EARSHOT_REDIS_TIMEOUT_SECONDS}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 CELERY_TIMEZONE = "UTC"
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": EARSHOT_REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": EARSHOT_REDIS_TIMEOUT_SECONDS,
+            },
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
