@@ -37,6 +37,7 @@ bench: venv services
 	$(PY) bench/bench_ratings.py
 	$(PY) bench/bench_reward.py
 	$(TEST_ENV) $(PY) bench/bench_arena.py
+	$(TEST_ENV) $(PY) bench/bench_push.py
 
 # Rebuild the bundled reward model (scoring/reward/weights) on a scratch embedded database; about 16 minutes on 2 cores.
 reward-model: venv
