@@ -38,12 +38,15 @@ EMBEDDED = DATABASE_URL is None and REDIS_URL is None
 
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
-    # Under ASGI every request runs in a fresh thread, so persistent connections leak; psycopg's pool does not.
-    if env_bool("DB_POOL", False) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI every request runs in a fresh thread, so persistent connections leak and a storm of requests opens
+    # one connection each until PostgreSQL refuses ("too many clients"); psycopg's pool bounds them. A request that
+    # waits longer than DB_POOL_TIMEOUT for a connection answers 503 database_busy (config.busy).
+    if env_bool("DB_POOL", True) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DB_POOL_MIN", 2, minimum=1),
             "max_size": env_int("DB_POOL_MAX", 20, minimum=1),
+            "timeout": env_float("DB_POOL_TIMEOUT", 5.0, minimum=0.01),
         }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -82,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.busy.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
