@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import redis
 from django.conf import settings
@@ -31,7 +31,8 @@ def _cache_write_server() -> str:
 @lru_cache(maxsize=4)
 def _redis_client(url: str) -> redis.Redis:
     # The same time limits as the Django cache's own client (settings.CACHES), so a dead Redis fails fast.
-    return redis.Redis.from_url(url, **settings.CACHES["default"].get("OPTIONS", {}))
+    options = cast(dict[str, Any], settings.CACHES["default"].get("OPTIONS", {}))
+    return redis.Redis.from_url(url, **options)
 
 
 def cache_redis() -> redis.Redis | None:

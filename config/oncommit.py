@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 REDIS_DOWN_ERRORS: tuple[type[Exception], ...] = (*CACHE_ERRORS, BrokerError)
 
 
-def _after_commit(action: Callable[[], None], *, what: str) -> None:
+def _after_commit(action: Callable[[], object], *, what: str) -> None:
     """Run `action` once the transaction commits; a Redis outage is logged as a warning, anything else raised in
     it is logged with its traceback by Django (robust), and neither reaches the caller that committed."""
 
