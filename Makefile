@@ -37,6 +37,7 @@ bench: venv services
 	$(PY) bench/bench_ratings.py
 	$(PY) bench/bench_reward.py
 	$(TEST_ENV) $(PY) bench/bench_arena.py
+	$(TEST_ENV) $(PY) bench/bench_push.py
 
 # Votes under fire: kills Redis, the Celery worker and the web server while clients vote; prints lost/doubled votes.
 fault-drill: venv services

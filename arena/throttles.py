@@ -5,6 +5,7 @@ list of every request time), at the price of allowing up to twice the rate acros
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -16,7 +17,9 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from arena.raters import ip_hash_for_request, rater_key_for_request
-from config.cache import cache_incr_many
+from config.cache import CACHE_ERRORS, cache_incr_many
+
+logger = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
            "d": 86400, "day": 86400}
@@ -75,7 +78,13 @@ class WindowThrottle(BaseThrottle):
             applied.append(limit)
         if not counted:
             return True
-        counts = cache_incr_many([(key, timeout) for key, _, timeout, _ in counted])
+        try:
+            counts = cache_incr_many([(key, timeout) for key, _, timeout, _ in counted])
+        except CACHE_ERRORS as exc:
+            # Fail open: with the shared cache down the request goes uncounted rather than refused (a vote must
+            # not be lost to its rate limiter); logged so the outage is seen.
+            logger.warning("rate limit not counted for %s (cache unavailable: %s)", request.path, exc)
+            return True
         over = [retry for (_, most, _, retry), count in zip(counted, counts, strict=True) if count > most]
         if over:
             self.retry_after = max(over)

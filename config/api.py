@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.busy import RETRY_AFTER_SECONDS, database_busy_for
 from config.errors import EarshotError
 
 
@@ -45,6 +46,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = body_too_large()
     if isinstance(exc, EarshotError):
         return Response(exc.as_dict(), status=exc.status)
+    busy = database_busy_for(exc)
+    if busy is not None:
+        return Response(busy.as_dict(), status=busy.status, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

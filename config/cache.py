@@ -6,14 +6,20 @@ backend, e.g. the embedded locmem, gets the cache's own calls).
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any, cast
 
 import redis
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+
+logger = logging.getLogger(__name__)
+# What a cache call raises when Redis is down or unreachable (redis-py's errors; a socket error where one leaks).
+CACHE_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.RedisError, OSError)
 
 
 def _cache_write_server() -> str:
@@ -24,7 +30,9 @@ def _cache_write_server() -> str:
 
 @lru_cache(maxsize=4)
 def _redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+    # The same time limits as the Django cache's own client (settings.CACHES), so a dead Redis fails fast.
+    options = cast(dict[str, Any], settings.CACHES["default"].get("OPTIONS", {}))
+    return redis.Redis.from_url(url, **options)
 
 
 def cache_redis() -> redis.Redis | None:
@@ -68,3 +76,20 @@ def cache_add_many(keys: Sequence[str], *, timeout: float) -> list[bool]:
     for key in keys:
         pipeline.set(cache.make_and_validate_key(key), b"1", nx=True, px=milliseconds)
     return [bool(done) for done in pipeline.execute()]
+
+
+def cache_get_quietly(key: str) -> Any:
+    """The cached value, or None when absent or when the cache is down (a read cache is not worth a failure)."""
+    try:
+        return cache.get(key)
+    except CACHE_ERRORS as exc:
+        logger.warning("cache read of %s skipped (cache unavailable: %s)", key, exc)
+        return None
+
+
+def cache_set_quietly(key: str, value: Any, *, timeout: float) -> None:
+    """Store the value for `timeout` seconds; nothing (but a log line) when the cache is down."""
+    try:
+        cache.set(key, value, timeout=timeout)
+    except CACHE_ERRORS as exc:
+        logger.warning("cache write of %s skipped (cache unavailable: %s)", key, exc)

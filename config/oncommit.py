@@ -1,9 +1,14 @@
 """Side effects that must wait for the surrounding transaction to commit: Celery enqueues (once per debounce
-window where asked) and channel broadcasts."""
+window where asked) and channel broadcasts.
+
+None of them may turn a committed write into an error: with Redis (broker, cache, channel layer) down, the hook
+logs and gives up, and the periodic full recompute redoes from PostgreSQL whatever it would have started.
+"""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -11,13 +16,32 @@ from celery import Signature, Task
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerError
 
-from config.cache import cache_add_many
+from config.cache import CACHE_ERRORS, cache_add_many
+
+logger = logging.getLogger(__name__)
+# The hooks' Redis is down or unreachable: what they meet then (the cache, the broker or the channel layer).
+REDIS_DOWN_ERRORS: tuple[type[Exception], ...] = (*CACHE_ERRORS, BrokerError)
+
+
+def _after_commit(action: Callable[[], object], *, what: str) -> None:
+    """Run `action` once the transaction commits; a Redis outage is logged as a warning, anything else raised in
+    it is logged with its traceback by Django (robust), and neither reaches the caller that committed."""
+
+    def guarded() -> None:
+        try:
+            action()
+        except REDIS_DOWN_ERRORS as exc:
+            logger.warning("after commit, %s skipped (Redis unavailable: %s); the full recompute catches up",
+                           what, exc)
+
+    transaction.on_commit(guarded, robust=True)
 
 
 def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
     """Queue a Celery task once the current transaction commits (at once outside a transaction)."""
-    transaction.on_commit(lambda: task.apply_async(args=args, kwargs=kwargs))
+    _after_commit(lambda: task.apply_async(args=args, kwargs=kwargs), what=f"enqueue of {task.name}")
 
 
 def broadcast_on_commit(group: str, message_type: str, payload: dict[str, Any]) -> None:
@@ -29,7 +53,7 @@ def broadcast_on_commit(group: str, message_type: str, payload: dict[str, Any]) 
         if layer is not None:
             async_to_sync(layer.group_send)(group, {"type": message_type, "payload": frozen})
 
-    transaction.on_commit(send)
+    _after_commit(send, what=f"broadcast to {group}")
 
 
 def enqueue_once_on_commit(jobs: Sequence[tuple[str, Signature]], *, hold_seconds: float) -> None:
@@ -50,7 +74,7 @@ def enqueue_once_on_commit(jobs: Sequence[tuple[str, Signature]], *, hold_second
             if added:
                 signature.apply_async()
 
-    transaction.on_commit(send)
+    _after_commit(send, what=f"debounced enqueue of {', '.join(mark for mark, _ in pending)}")
 
 
 def queued_mark_clear(mark: str) -> None:

@@ -39,12 +39,15 @@ EMBEDDED = DATABASE_URL is None and REDIS_URL is None
 
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
-    # Under ASGI every request runs in a fresh thread, so persistent connections leak; psycopg's pool does not.
-    if env_bool("DB_POOL", False) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI every request runs in a fresh thread, so persistent connections leak and a storm of requests opens
+    # one connection each until PostgreSQL refuses ("too many clients"); psycopg's pool bounds them. A request that
+    # waits longer than DB_POOL_TIMEOUT for a connection answers 503 database_busy (config.busy).
+    if env_bool("DB_POOL", True) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DB_POOL_MIN", 2, minimum=1),
             "max_size": env_int("DB_POOL_MAX", 20, minimum=1),
+            "timeout": env_float("DB_POOL_TIMEOUT", 5.0, minimum=0.01),
         }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -84,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "config.busy.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -190,9 +194,25 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Channels and Celery: Redis when REDIS_URL is set, in-process otherwise.
+# How long a web process waits on a Redis that does not answer (cache, broker) before it gives up and goes on.
+EARSHOT_REDIS_TIMEOUT_SECONDS = env_float("EARSHOT_REDIS_TIMEOUT_SECONDS", 2.0, minimum=0.1)
 if REDIS_URL:
+    # channels_redis waits for messages with a 5 s blocking pop: its socket must wait longer than that, or an idle
+    # consumer dies of redis-py's 5 s default (django/channels_redis#422); keepalive and a health check find a
+    # dead connection instead.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{
+                    "address": REDIS_URL,
+                    "socket_timeout": 30.0,
+                    "socket_connect_timeout": EARSHOT_REDIS_TIMEOUT_SECONDS,
+                    "socket_keepalive": True,
+                    "health_check_interval": 30,
+                }],
+            },
+        }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -206,11 +226,22 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that enqueues after its commit must not hang on a dead broker: one quick retry, then the hook logs.
+CELERY_BROKER_CONNECTION_TIMEOUT = EARSHOT_REDIS_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": EARSHOT_REDIS_TIMEOUT_SECONDS}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 CELERY_TIMEZONE = "UTC"
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": EARSHOT_REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": EARSHOT_REDIS_TIMEOUT_SECONDS,
+            },
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -253,7 +284,7 @@ EARSHOT_IP_HASH_SALT = env_str("EARSHOT_IP_HASH_SALT", SECRET_KEY)
 EARSHOT_LEADERBOARD_MIN_VOTES = env_int("EARSHOT_LEADERBOARD_MIN_VOTES", 5, minimum=0)
 EARSHOT_LEADERBOARD_PRELIMINARY_VOTES = env_int("EARSHOT_LEADERBOARD_PRELIMINARY_VOTES", 50, minimum=0)
 EARSHOT_BOOTSTRAP_ROUNDS = env_int("EARSHOT_BOOTSTRAP_ROUNDS", 1000, minimum=0)
-EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = env_float("EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS", 2.0, minimum=0.0)
+EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = env_float("EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS", 0.25, minimum=0.0)
 EARSHOT_FULL_RECOMPUTE_SECONDS = env_float("EARSHOT_FULL_RECOMPUTE_SECONDS", 300.0, minimum=10.0)
 # A queued or running recompute older than this is taken as lost (worker or broker gone) and may be replaced.
 EARSHOT_RECOMPUTE_STALE_SECONDS = env_float("EARSHOT_RECOMPUTE_STALE_SECONDS", 120.0, minimum=1.0)

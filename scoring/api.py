@@ -1,8 +1,10 @@
 """REST API of leaderboards: the list of scopes and one scope's current snapshot with its history."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -10,12 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from arena.throttles import IpThrottle
 from config.api import ErrorSerializer
+from config.cache import cache_get_quietly, cache_set_quietly
 from scoring.scopes import scope_parse
-from scoring.selectors import leaderboard_detail, leaderboards_summary
+from scoring.selectors import leaderboard_detail, leaderboards_summary, snapshot_current_version
 from scoring.serializers import LeaderboardDetailSerializer, ScopeSummarySerializer
 
 HISTORY_MAX = 500
+# A snapshot never changes once written, so its answer is cached by snapshot id; the time only bounds the memory.
+DETAIL_CACHE_SECONDS = 600
 
 
 class LeaderboardQuerySerializer(serializers.Serializer):
@@ -26,12 +32,14 @@ class LeaderboardQuerySerializer(serializers.Serializer):
 
 
 class LeaderboardListApi(APIView):
+    throttle_classes = [IpThrottle]
+
     @extend_schema(
         operation_id="leaderboards_list",
         summary="Leaderboard scopes",
         description="Every leaderboard scope (arena overall, per axis, per prompt kind) with its vote count and "
         "the time of its current snapshot (null before the first).",
-        responses={200: ScopeSummarySerializer(many=True)},
+        responses={200: ScopeSummarySerializer(many=True), 429: ErrorSerializer, 503: ErrorSerializer},
         tags=["leaderboards"],
     )
     def get(self, request: Request) -> Response:
@@ -39,6 +47,8 @@ class LeaderboardListApi(APIView):
 
 
 class LeaderboardDetailApi(APIView):
+    throttle_classes = [IpThrottle]
+
     @extend_schema(
         operation_id="leaderboards_retrieve",
         summary="One leaderboard",
@@ -56,11 +66,20 @@ class LeaderboardDetailApi(APIView):
             200: LeaderboardDetailSerializer,
             400: ErrorSerializer,
             404: ErrorSerializer,
+            429: ErrorSerializer,
+            503: ErrorSerializer,
         },
         tags=["leaderboards"],
     )
     def get(self, request: Request, scope: str) -> Response:
         query = LeaderboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        detail: dict[str, Any] = leaderboard_detail(scope=scope_parse(scope), history=query.validated_data["history"])
-        return Response(LeaderboardDetailSerializer(detail).data)
+        parsed, history = scope_parse(scope), query.validated_data["history"]
+        # A storm of identical reads costs one small query each (the current snapshot's id), not the history.
+        key = f"scoring:leaderboard-detail:{parsed.name}:{snapshot_current_version(scope=parsed.name)}:{history}"
+        body = cache_get_quietly(key)
+        if body is None:
+            detail: dict[str, Any] = leaderboard_detail(scope=parsed, history=history)
+            body = json.loads(json.dumps(LeaderboardDetailSerializer(detail).data, cls=DjangoJSONEncoder))
+            cache_set_quietly(key, body, timeout=DETAIL_CACHE_SECONDS)
+        return Response(body)

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from arena.throttles import IpThrottle
 from config.api import ErrorSerializer
 from config.errors import NotFound
 from scoring.models import RewardModelVersion
@@ -84,11 +85,13 @@ class PromptRankingApi(APIView):
 
 
 class AgreementApi(APIView):
+    throttle_classes = [IpThrottle]
+
     @extend_schema(
         operation_id="agreement_retrieve",
         summary="How well the reward model agrees with people",
         description="The newest agreement report of the active version, recomputed by Celery as votes arrive.",
-        responses={200: AgreementReportSerializer, 404: ErrorSerializer},
+        responses={200: AgreementReportSerializer, 404: ErrorSerializer, 429: ErrorSerializer, 503: ErrorSerializer},
         tags=["reward model"],
     )
     def get(self, request: Request) -> Response:

@@ -91,9 +91,23 @@ def snapshot_current(*, scope: str) -> LeaderboardSnapshot | None:
     return LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id").first()
 
 
+def snapshot_current_version(*, scope: str) -> str:
+    """Names the scope's current snapshot (id and time, "none" before the first): what its cached reads are keyed
+    by. The time is part of it because a rolled-back test database can hand out the same id again."""
+    current = (
+        LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")
+        .values_list("id", "computed_at").first()
+    )
+    return "none" if current is None else f"{current[0]}@{current[1].timestamp():.6f}"
+
+
 def snapshot_history(*, scope: str, limit: int) -> list[LeaderboardSnapshot]:
-    """The scope's latest `limit` snapshots, oldest first (the ratings-over-time plot reads them in order)."""
-    newest = LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")[:limit]
+    """The scope's latest `limit` snapshots, oldest first (the ratings-over-time plot reads them in order); only
+    what the plot shows is read, not each snapshot's matrices."""
+    newest = (
+        LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")
+        .only("id", "scope", "computed_at", "vote_count", "rows")[:limit]
+    )
     return list(reversed(newest))
 
 

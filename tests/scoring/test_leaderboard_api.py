@@ -1,6 +1,7 @@
 """GET /api/leaderboards/ and /api/leaderboards/<scope>/: scopes, the current snapshot, history, errors, schema."""
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -110,6 +111,38 @@ def test_the_schema_documents_both_endpoints_and_their_errors(client: APIClient)
     listing = schema["paths"]["/api/leaderboards/"]["get"]
     detail = schema["paths"]["/api/leaderboards/{scope}/"]["get"]
     assert listing["operationId"] == "leaderboards_list"
-    assert set(detail["responses"]) == {"200", "400", "404"}
+    assert set(detail["responses"]) == {"200", "400", "404", "429", "503"}
     assert {parameter["name"] for parameter in detail["parameters"]} == {"scope", "history"}
     assert "LeaderboardRow" in schema["components"]["schemas"]
+
+
+def test_a_repeated_read_of_the_same_snapshot_costs_one_small_query_and_a_new_snapshot_is_read_afresh(
+    client: APIClient, vote_writer: VoteWriter, lenient: None, django_assert_num_queries: Any
+) -> None:
+    alpha, beta = SystemFactory(), SystemFactory()
+    for _ in range(3):
+        vote_writer.cast([(alpha, beta, Choice.A)])
+        snapshot_refresh(scope=scope_parse("arena"))
+    first = client.get("/api/leaderboards/arena/", {"history": 3}).json()
+    with django_assert_num_queries(1):  # the current snapshot's version; the body comes from the cache
+        again = client.get("/api/leaderboards/arena/", {"history": 3}).json()
+    assert again == first
+
+    vote_writer.cast([(beta, alpha, Choice.A)])
+    newer = snapshot_refresh(scope=scope_parse("arena"))
+    assert newer is not None
+    fresh = client.get("/api/leaderboards/arena/", {"history": 3}).json()
+    assert fresh["snapshot"]["id"] == newer.pk
+    assert [point["vote_count"] for point in fresh["history"]] == [2, 3, 4]
+
+
+@pytest.mark.parametrize(("path", "unthrottled"),
+                         [("/api/leaderboards/", 200), ("/api/leaderboards/arena/", 200), ("/api/agreement/", 404)])
+def test_the_read_endpoints_are_limited_per_address(
+    client: APIClient, settings: Any, path: str, unthrottled: int
+) -> None:
+    settings.EARSHOT_RATE_LIMIT_IP = "2/min"
+    address = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"  # a fresh address: its own counter
+    statuses = [client.get(path, REMOTE_ADDR=address).status_code for _ in range(3)]
+    assert statuses == [unthrottled, unthrottled, 429]
+    assert client.get(path, REMOTE_ADDR=address).json()["code"] == "throttled"
