@@ -63,6 +63,8 @@ def test_fine_tuning_on_demo_votes_predicts_held_out_prompts_nearly_as_well_as_t
     pooled_truth = sum(truth[axis]["accuracy"] * truth[axis]["decisive_pairs"] for axis in truth) / pairs
     margin = _margin(pooled_truth, pairs)
     print(f"{'pooled':<18}{pairs:>6}{'':>8}{pooled_model:>8.3f}{pooled_truth:>12.3f}{margin:>8.3f}")
+    # Measured gap pooled_model - pooled_truth: -0.04 to 0.00 on seeds 3, 7 and 8, the same on default float kernels
+    # (NOTES.md, "Tests that train or time things"); the margin is 0.05-0.06.
     assert pooled_model >= pooled_truth - margin
     assert pooled_model > 0.5 + _margin(0.5, pairs) / 2
 
