@@ -347,8 +347,9 @@ def board_matches_fresh_recompute(*, timeout: float) -> tuple[bool, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--votes", type=int, default=600, help="votes in all, spread over the clients")
-    parser.add_argument("--seconds", type=float, default=45.0, help="the clients stop starting new battles then")
+    parser.add_argument("--votes", type=int, default=5000, help="votes at most, spread over the clients")
+    parser.add_argument("--seconds", type=float, default=40.0,
+                        help="the clients stop starting new battles then (the faults fall inside this time)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and logs")
     args = parser.parse_args()
 
