@@ -72,6 +72,8 @@ class Process:
     env: dict[str, str]
     logfile: Path
     popen: subprocess.Popen[bytes] | None = None
+    held_down: bool = False  # a fault holds it down: the supervisor leaves it be
+    exits: list[int] = field(default_factory=list)  # exit codes of the times it stopped on its own
 
     def start(self) -> None:
         handle = self.logfile.open("ab")
@@ -81,11 +83,17 @@ class Process:
 
     def kill(self) -> None:
         """SIGKILL to the whole process group: no clean shutdown, as a crash or the OOM killer would do it."""
+        self.held_down = True
         if self.popen is not None and self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
 
+    def restart(self) -> None:
+        self.start()
+        self.held_down = False
+
     def stop(self) -> None:
+        self.held_down = True
         if self.popen is not None and self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGTERM)
             try:
@@ -277,7 +285,7 @@ async def faults(stack: dict[str, Process], redis_port: int, web_port: int, data
     log("fault 1: Redis killed (SIGKILL)")
     report.append("Redis killed for 5 s")
     await asyncio.sleep(5)
-    stack["redis"].start()
+    stack["redis"].restart()
     await wait_port(redis_port)
     log("Redis started again (empty)")
 
@@ -288,7 +296,7 @@ async def faults(stack: dict[str, Process], redis_port: int, web_port: int, data
     log(f"fault 2: worker killed (SIGKILL) {when}")
     report.append(f"worker killed {when}")
     await asyncio.sleep(2)
-    stack["worker"].start()
+    stack["worker"].restart()
     log("worker started again")
 
     await at(schedule["web"])
@@ -296,9 +304,24 @@ async def faults(stack: dict[str, Process], redis_port: int, web_port: int, data
     log("fault 3: web server killed (SIGKILL)")
     report.append("web server killed once")
     await asyncio.sleep(1)
-    stack["web"].start()
+    stack["web"].restart()
     await wait_port(web_port)
     log("web server started again")
+
+
+async def supervise(stack: dict[str, Process], done: asyncio.Event) -> None:
+    """Start again any process that stopped on its own, as compose's `restart: unless-stopped` or systemd's
+    `Restart=always` would; each such exit is counted and printed, since it is a finding in itself."""
+    while not done.is_set():
+        for process in stack.values():
+            if process.held_down or process.popen is None:
+                continue
+            code = process.popen.poll()
+            if code is not None:
+                process.exits.append(code)
+                log(f"{process.name} exited on its own (status {code}; see {process.logfile.name}): started again")
+                process.start()
+        await asyncio.sleep(0.5)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -381,7 +404,7 @@ def main() -> None:
     stack = {
         "redis": Process("redis", ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "no", "--dir", str(work)], env, work / "redis.log"),
-        "worker": Process("worker", [*celery, "worker", "-l", "warning", "--pool", "solo", "-n",
+        "worker": Process("worker", [*celery, "worker", "-l", "warning", "--concurrency", "1", "-n",
                                      f"drill-{redis_port}@%h"], env, work / "worker.log"),
         "beat": Process("beat", [*celery, "beat", "-l", "warning", "-s", str(work / "beat-schedule")], env,
                         work / "beat.log"),
@@ -412,7 +435,11 @@ def main() -> None:
                        rng=random.Random(i))
                 for i, token in enumerate(tokens)
             ]
+            done = asyncio.Event()
+            watcher = asyncio.create_task(supervise(stack, done))
             await asyncio.gather(faults(stack, redis_port, web_port, scratch_url, schedule, report), *clients)
+            done.set()
+            await watcher
 
         asyncio.run(drill())
         log("clients done; waiting for beat's full recompute to catch the board up")
@@ -445,6 +472,10 @@ def main() -> None:
     print(f"never answered        {ledger.unanswered:6d}")
     print(f"lost                  {len(lost):6d}  (acknowledged but not stored as acknowledged; must be 0)")
     print(f"doubled               {doubled:6d}  (two votes on a battle, or a resend answered differently; must be 0)")
+    restarted = {name: process.exits for name, process in stack.items() if process.exits}
+    print(f"stopped on their own  {sum(len(codes) for codes in restarted.values()):6d}  "
+          + (", ".join(f"{name} (status {codes})" for name, codes in restarted.items()) or "none")
+          + "; each was started again, as a supervisor would")
     print(f"final board equals a fresh recompute: {'yes' if board_same else 'NO'} ({board_detail})")
     answers = ", ".join(f"{name} {count}" for name, count in sorted(ledger.statuses.items()))
     print(f"answers seen: {answers}")
