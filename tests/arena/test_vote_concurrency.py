@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -20,6 +20,7 @@ from arena.models import Battle, Choice, Vote
 from arena.services import vote_record
 from tests.arena.arena_support import arena_isolated  # noqa: F401 - autouse fixture
 from tests.factories import BattleFactory, ClipFactory, PromptFactory, RaterFactory
+from tests.realstack import database_pool_holding
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -31,6 +32,13 @@ pytestmark = [
 THREADS = 20
 BATTLES_PER_THREAD = 50
 CHOICES = [Choice.A, Choice.B, Choice.TIE, Choice.BOTH_BAD]
+
+
+@pytest.fixture(autouse=True)
+def _a_connection_per_thread() -> Iterator[None]:
+    """Each thread keeps its own connection until it ends, as the test's own thread does."""
+    with database_pool_holding(THREADS + 1):
+        yield
 
 
 def battles_ready(count: int) -> list[Battle]:
