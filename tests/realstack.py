@@ -189,34 +189,3 @@ def redis_channel_layer() -> Iterator[object]:
     assert type(layer).__name__ == "RedisChannelLayer", f"expected the Redis channel layer, got {layer!r}"
     yield layer
     channel_layers.backends.clear()
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Connection pool
-
-
-@contextmanager
-def database_pool_holding(size: int) -> Iterator[None]:
-    """A connection pool (on by default with PostgreSQL) of at least `size` connections for the block.
-
-    A test whose threads each keep their own connection until they end needs one per thread: with fewer, a thread
-    waits for a connection no other thread gives back before it ends, and fails with the pool's timeout."""
-    from django.db import connection
-
-    options = connection.settings_dict.get("OPTIONS", {})
-    pool = options.get("pool")
-    if not isinstance(pool, dict) or pool.get("max_size", 0) >= size:
-        yield
-        return
-    saved = dict(pool)
-
-    def reopen(settings: dict[str, object]) -> None:
-        connection.close()
-        connection.close_pool()  # the next connection builds a new pool from the shared settings
-        options["pool"] = settings
-
-    reopen({**saved, "max_size": size})
-    try:
-        yield
-    finally:
-        reopen(saved)

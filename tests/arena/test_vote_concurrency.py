@@ -19,8 +19,8 @@ from django.db.models import Count, F
 from arena.models import Battle, Choice, Vote
 from arena.services import vote_record
 from tests.arena.arena_support import arena_isolated  # noqa: F401 - autouse fixture
+from tests.dbpool import database_pool_holding
 from tests.factories import BattleFactory, ClipFactory, PromptFactory, RaterFactory
-from tests.realstack import database_pool_holding
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
