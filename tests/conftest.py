@@ -1,6 +1,7 @@
 """Shared fixtures: media in a temporary folder, real audio writers, the factories."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,21 @@ def _no_recompute_marks(request: pytest.FixtureRequest) -> None:
 
     cache.delete_many([AGREEMENT_QUEUED_KEY, *(recompute_mark(scope.name) for scope in scopes_all())])
     process_memo_clear()  # nor what a web process remembers (sampling catalogue, the reveal's ratings)
+
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Each test starts with a fresh connection pool (on by default with PostgreSQL), once its fixtures (the test
+    database's rollback or flush included) are torn down. A pooled connection whose thread ends without closing it
+    is never given back, so one such thread would shrink the pool of every later test until requests wait out the
+    pool's timeout."""
+    yield
+    if not item.config.pluginmanager.hasplugin("django"):
+        return
+    from django.db import connections
+
+    for alias in connections:
+        if connections.settings[alias].get("OPTIONS", {}).get("pool"):
+            connections[alias].close()
+            connections[alias].close_pool()

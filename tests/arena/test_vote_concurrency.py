@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,6 +18,7 @@ from django.db.models import Count, F
 from arena.models import Battle, Choice, Vote
 from arena.services import vote_record
 from tests.arena.arena_support import arena_isolated  # noqa: F401 - autouse fixture
+from tests.dbpool import database_pool_holding
 from tests.factories import BattleFactory, ClipFactory, PromptFactory, RaterFactory
 
 pytestmark = [
@@ -30,6 +31,13 @@ pytestmark = [
 THREADS = 20
 BATTLES_PER_THREAD = 50
 CHOICES = [Choice.A, Choice.B, Choice.TIE, Choice.BOTH_BAD]
+
+
+@pytest.fixture(autouse=True)
+def _a_connection_per_thread() -> Iterator[None]:
+    """Each thread keeps its own connection until it ends, as the test's own thread does."""
+    with database_pool_holding(THREADS + 1):
+        yield
 
 
 def battles_ready(count: int) -> list[Battle]:
