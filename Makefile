@@ -28,7 +28,7 @@ test: venv services
 
 lint: venv
 	$(PY) -m ruff check .
-	$(PY) -m mypy config arena annotation scoring
+	$(PY) -m mypy config core arena scoring reward annotation demo
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check
 	$(PY) manage.py spectacular --fail-on-warn --validate --file /dev/null
@@ -43,7 +43,7 @@ bench: venv services
 fault-drill: venv services
 	$(TEST_ENV) $(PY) bench/fault_drill.py
 
-# Rebuild the bundled reward model (scoring/reward/weights) on a scratch embedded database; about 16 minutes on 2 cores.
+# Rebuild the bundled reward model (reward/ml/weights) on a scratch embedded database; about 16 minutes on 2 cores.
 reward-model: venv
 	@unset DATABASE_URL REDIS_URL; export EARSHOT_DATA_DIR=$$(mktemp -d); \
 	  $(PY) manage.py migrate --noinput -v0 && $(PY) manage.py build_reward_model; \

@@ -49,10 +49,9 @@ from arena.serializers import (
 )
 from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
 from arena.throttles import BattleCreateThrottle, IpThrottle, RaterAndIpThrottle, VoteThrottle
-from config.api import ErrorSerializer
-from config.parsers import StrictJsonParser, UnreadBodyParser
-from config.rows import instance_from_db, quoted
-from scoring.reward_selectors import suggestion_public
+from core.api import ErrorSerializer
+from core.parsers import StrictJsonParser, UnreadBodyParser
+from core.rows import instance_from_db, quoted
 
 TAG = "arena"
 AUDIO_SIDES = ("a", "b", "reference")
@@ -145,7 +144,9 @@ def battle_body(battle: Battle, request: Request) -> dict[str, Any]:
         path = reverse("arena:battle-audio", kwargs={"battle_id": battle.public_id, "side": side})
         return request.build_absolute_uri(path)
 
-    suggestion = suggestion_public(shown=battle.suggestion_shown, side=battle.suggestion_side, p=battle.suggestion_p)
+    suggestion = selectors.suggestion_public(
+        shown=battle.suggestion_shown, side=battle.suggestion_side, p=battle.suggestion_p
+    )
     return {
         "id": battle.public_id,
         "status": Battle.Status.EXPIRED

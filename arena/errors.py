@@ -1,7 +1,7 @@
 """Domain errors of battles and votes, each with a stable code a client can branch on."""
 from __future__ import annotations
 
-from config.errors import Conflict, EarshotError, InvalidInput, NotFound
+from core.errors import Conflict, EarshotError, InvalidInput, NotFound
 
 
 class BattleNotFound(NotFound):

@@ -18,10 +18,9 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.db import DataError, IntegrityError, transaction
 
-from arena import audio
+from arena import audio, hooks
 from arena.models import Clip, Prompt, System
-from config.errors import EarshotError
-from scoring.reward_scoring import clip_scoring_queue
+from core.errors import EarshotError
 
 logger = logging.getLogger(__name__)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus"}
@@ -205,8 +204,8 @@ def _delete(names: list[str]) -> None:
 
 
 def _queue_scoring(clip: Clip) -> None:
-    """New clips are scored by the active reward model in Celery, once the row is committed."""
-    clip_scoring_queue(clip_ids=[clip.pk])
+    """Tell the apps that react to new clips (the reward model scores them in Celery once the row is committed)."""
+    hooks.clips_imported([clip.pk])
 
 
 MAX_ROW_ID = 2**63 - 1  # a bigint primary key

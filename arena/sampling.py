@@ -18,9 +18,9 @@ from django.db.models import Count
 from django.utils.module_loading import import_string
 
 from arena.models import Battle, Clip, Rater, Vote
-from config.errors import EarshotError
-from config.memo import process_memo, process_memo_clear
-from config.rows import quoted
+from core.errors import EarshotError
+from core.memo import process_memo, process_memo_clear
+from core.rows import quoted
 
 CATALOGUE_CACHE_KEY = "catalogue"
 PAIR_COUNTS_CACHE_KEY = "pair_counts"

@@ -9,9 +9,9 @@ from django.db import models
 from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from arena import hooks
 from arena.errors import BattleNotFound
 from arena.models import Battle, Prompt, Rater, System, Vote
-from scoring.selectors import system_ratings
 
 BASE_AXES = ["musicality", "prompt_alignment"]
 LYRICS_AXIS = "lyrics_alignment"
@@ -58,7 +58,7 @@ def listening_required_ms(*, battle: Battle) -> dict[str, int]:
 
 def vote_reveal(*, vote: Vote) -> dict[str, RevealedSystem]:
     """The two systems behind a voted battle, with their current arena rating and 95% interval (None before any)."""
-    ratings = system_ratings(scope="arena")
+    ratings = hooks.system_ratings("arena")
 
     def revealed(system: System) -> RevealedSystem:
         rating = ratings.get(system.pk, {})
@@ -71,6 +71,13 @@ def vote_reveal(*, vote: Vote) -> dict[str, RevealedSystem]:
         }
 
     return {"a": revealed(vote.system_a), "b": revealed(vote.system_b)}
+
+
+def suggestion_public(*, shown: bool, side: str, p: float | None) -> dict[str, Any] | None:
+    """What the rater sees of a suggestion: nothing when hidden, else the side and the probability to two places."""
+    if not shown or side not in {"a", "b"} or p is None:
+        return None
+    return {"side": side, "p": round(p, 2), "text": f"The model expects {side.upper()} (p = {p:.2f})"}
 
 
 def systems_list() -> QuerySet[System]:

@@ -17,7 +17,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from arena.raters import ip_hash_for_request, rater_key_for_request
-from config.cache import CACHE_ERRORS, cache_incr_many
+from core.cache import CACHE_ERRORS, cache_incr_many
 
 logger = logging.getLogger(__name__)
 

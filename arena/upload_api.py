@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from arena.ingest import clip_upload
 from arena.models import Clip
-from config.api import ErrorSerializer
+from core.api import ErrorSerializer
 
 
 class ClipUploadInputSerializer(serializers.Serializer):

@@ -1,7 +1,7 @@
 """Throughput of the bundled reward model on ONE CPU thread: 10 s stereo 44.1 kHz files, counting
 decode (soundfile), resampling, log-mel and the network. Target: at least 200x real time.
 
-    python bench/bench_reward.py [--clips 20] [--repeats 5] [--weights scoring/reward/weights]
+    python bench/bench_reward.py [--clips 20] [--repeats 5] [--weights reward/ml/weights]
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scoring.reward.analysis import clip_analysis  # noqa: E402
-from scoring.reward.audio import audio_load_mono, mono_segments  # noqa: E402
-from scoring.reward.interface import DEFAULT_WEIGHTS_DIR, ClipInput, load_reward_model  # noqa: E402
-from scoring.reward.text import text_batch  # noqa: E402
+from reward.ml.analysis import clip_analysis  # noqa: E402
+from reward.ml.audio import audio_load_mono, mono_segments  # noqa: E402
+from reward.ml.interface import DEFAULT_WEIGHTS_DIR, ClipInput, load_reward_model  # noqa: E402
+from reward.ml.text import text_batch  # noqa: E402
 
 SECONDS = 10.0
 RATE = 44_100

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 
 from arena.raters import ip_hash, ip_hash_for_request
 from arena.throttles import rate_parse
-from config.client_limits import failure_count, failures_over
+from core.client_limits import failure_count, failures_over
 
 LIMIT_NAME = "login-failures"
 

@@ -8,5 +8,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("earshot")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# the reward model's tasks live apart so that only workers ever import torch through them
-app.autodiscover_tasks(related_name="reward_tasks")

@@ -6,7 +6,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-from config.api import body_too_large
+from core.api import body_too_large
 
 API_PREFIX = "/api/"
 

@@ -41,7 +41,7 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
     # Under ASGI every request runs in a fresh thread, so persistent connections leak and a storm of requests opens
     # one connection each until PostgreSQL refuses ("too many clients"); psycopg's pool bounds them. A request that
-    # waits longer than DB_POOL_TIMEOUT for a connection answers 503 database_busy (config.busy).
+    # waits longer than DB_POOL_TIMEOUT for a connection answers 503 database_busy (core.busy).
     if env_bool("DB_POOL", True) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -73,8 +73,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "arena",
-    "annotation",
     "scoring",
+    "reward",
+    "annotation",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -87,7 +89,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "config.busy.DatabaseBusyMiddleware",
+    "core.busy.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -176,12 +178,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.StrictJsonParser",
+        "core.parsers.StrictJsonParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
@@ -290,8 +292,8 @@ EARSHOT_FULL_RECOMPUTE_SECONDS = env_float("EARSHOT_FULL_RECOMPUTE_SECONDS", 300
 EARSHOT_RECOMPUTE_STALE_SECONDS = env_float("EARSHOT_RECOMPUTE_STALE_SECONDS", 120.0, minimum=1.0)
 # Snapshots kept per scope (the ratings-over-time history); the periodic full recompute deletes older ones.
 EARSHOT_LEADERBOARD_HISTORY_KEEP = env_int("EARSHOT_LEADERBOARD_HISTORY_KEEP", 2000, minimum=1)
-EARSHOT_REWARD_MODEL_CLASS = env_str("EARSHOT_REWARD_MODEL_CLASS", "scoring.reward.interface.BundledRewardModel")
-EARSHOT_REWARD_MODEL_PATH = env_str("EARSHOT_REWARD_MODEL_PATH", str(BASE_DIR / "scoring" / "reward" / "weights"))
+EARSHOT_REWARD_MODEL_CLASS = env_str("EARSHOT_REWARD_MODEL_CLASS", "reward.ml.interface.BundledRewardModel")
+EARSHOT_REWARD_MODEL_PATH = env_str("EARSHOT_REWARD_MODEL_PATH", str(BASE_DIR / "reward" / "ml" / "weights"))
 EARSHOT_SUGGESTION_SHARE = env_float("EARSHOT_SUGGESTION_SHARE", 0.0, minimum=0.0, maximum=1.0)
 # Arena: how long pair sampling may reuse its catalogue and vote counts; listening slack over a battle's age;
 # audio hand-off to the front server (nginx X-Accel-Redirect prefix, or X-Sendfile), off by default.
@@ -320,7 +322,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # skips itself when neither votes nor scores changed since the last report
     "reward-agreement-recompute": {
-        "task": "scoring.reward_tasks.agreement_recompute_task",
+        "task": "reward.tasks.agreement_recompute_task",
         "schedule": EARSHOT_FULL_RECOMPUTE_SECONDS,
     },
     "arena-sweep": {"task": "arena.tasks.arena_sweep", "schedule": EARSHOT_SWEEP_SECONDS},

@@ -20,7 +20,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("scoring.urls")),
-    path("", include("scoring.reward_urls")),
+    path("", include("reward.urls")),
     path("", include("annotation.urls")),
     path("", include("arena.urls")),
 ]

@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from arena.throttles import IpThrottle
-from config.api import ErrorSerializer
-from config.cache import cache_get_quietly, cache_set_quietly
+from core.api import ErrorSerializer
+from core.cache import cache_get_quietly, cache_set_quietly
 from scoring.scopes import scope_parse
 from scoring.selectors import leaderboard_detail, leaderboards_summary, snapshot_current_version
 from scoring.serializers import LeaderboardDetailSerializer, ScopeSummarySerializer

@@ -1,4 +1,4 @@
-"""Django app configuration for scoring."""
+"""Django app configuration for scoring: the rating engine, leaderboard snapshots and their live push."""
 from django.apps import AppConfig
 
 
@@ -7,5 +7,6 @@ class ScoringConfig(AppConfig):
     verbose_name = "Scoring"
 
     def ready(self) -> None:
-        # The reward model's admin lives apart from scoring/admin.py; admin autodiscovery only finds `admin` modules.
-        from scoring import reward_admin  # noqa: F401
+        from scoring import hooks
+
+        hooks.register()

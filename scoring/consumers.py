@@ -10,8 +10,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from arena.raters import ip_hash
-from config.client_limits import open_count_add, open_count_remove
-from config.errors import EarshotError, InvalidInput, RateLimited
+from core.client_limits import open_count_add, open_count_remove
+from core.errors import EarshotError, InvalidInput, RateLimited
 from scoring.scopes import scope_parse
 from scoring.selectors import snapshot_current
 from scoring.serializers import snapshot_payload

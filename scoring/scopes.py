@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from arena.models import Battle, Vote
-from config.errors import NotFound
+from core.errors import NotFound
 
 ARENA = "arena"
 # Axis views read their own column of Vote; the overall choice is `choice`.

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, F, Max, Q, QuerySet
 
 from arena.models import Choice, Rater, Vote
-from config.memo import process_memo
+from core.memo import process_memo
 from scoring.models import LeaderboardSnapshot
 from scoring.scopes import Scope, scopes_all
 

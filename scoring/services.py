@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from celery import Signature
+from celery import Signature, signature
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from arena.models import System
-from config.oncommit import broadcast_on_commit, enqueue_once_on_commit, queued_mark_clear, queued_mark_set
+from core.oncommit import broadcast_on_commit, enqueue_once_on_commit, queued_mark_clear, queued_mark_set
 from scoring import ratings
 from scoring.models import LeaderboardSnapshot, ScopeRecompute
 from scoring.scopes import Scope, scope_parse
@@ -58,10 +58,12 @@ def _mark_hold_seconds() -> float:
     return float(settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS + settings.EARSHOT_RECOMPUTE_STALE_SECONDS)
 
 
-def _recompute_job(scope: str) -> Signature:
-    from scoring.tasks import leaderboard_recompute
+# Named rather than imported: scoring.tasks imports this module.
+RECOMPUTE_TASK = "scoring.tasks.leaderboard_recompute"
 
-    return leaderboard_recompute.s(scope).set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
+
+def _recompute_job(scope: str) -> Signature:
+    return signature(RECOMPUTE_TASK, args=(scope,)).set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
 
 
 def _rows_ensure(scopes: list[str]) -> None:

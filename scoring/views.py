@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from config.errors import EarshotError
+from core.errors import EarshotError
 from scoring.scopes import ARENA, scope_parse
 from scoring.selectors import leaderboard_detail, leaderboards_summary
 from scoring.serializers import LeaderboardDetailSerializer

@@ -1,6 +1,6 @@
 """How well a reward-model checkpoint orders the demo systems' clips, per axis, with no vote noise.
 
-Usage: .venv/bin/python scripts/reward_demo_accuracy.py [--weights scoring/reward/weights] [--seed 7] [--prompts 10]
+Usage: .venv/bin/python scripts/reward_demo_accuracy.py [--weights reward/ml/weights] [--seed 7] [--prompts 10]
 
 It renders the demo catalogue of a seed (every demo system's clip for each prompt, 3 s at 24 kHz, as the fine-tune
 test does; nothing is written to a database), scores every clip, and for every pair of clips on the same prompt
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", type=Path, default=ROOT / "scoring" / "reward" / "weights")
+    parser.add_argument("--weights", type=Path, default=ROOT / "reward" / "ml" / "weights")
     parser.add_argument("--seed", type=int, default=7, help="demo seed to render (the bundled model saw seed 0)")
     parser.add_argument("--prompts", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
@@ -45,9 +45,9 @@ def main() -> int:
     import torch
     from tqdm import tqdm
 
-    from arena import synth
-    from arena.demo import demo_axis_strengths, demo_clip_seed, demo_prompt_specs
-    from scoring.reward.interface import BundledRewardModel, ClipInput
+    from demo import synth
+    from demo.services import demo_axis_strengths, demo_clip_seed, demo_prompt_specs
+    from reward.ml.interface import BundledRewardModel, ClipInput
 
     torch.set_num_threads(args.threads)
     model = BundledRewardModel.from_path(args.weights)

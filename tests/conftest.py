@@ -28,8 +28,8 @@ def _no_recompute_marks(request: pytest.FixtureRequest) -> None:
         return
     from django.core.cache import cache
 
-    from config.memo import process_memo_clear
-    from scoring.reward_scoring import AGREEMENT_QUEUED_KEY
+    from core.memo import process_memo_clear
+    from reward.jobs import AGREEMENT_QUEUED_KEY
     from scoring.scopes import scopes_all
     from scoring.services import recompute_mark
 

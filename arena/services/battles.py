@@ -13,12 +13,12 @@ from django.db import connections, router, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
 
+from arena import hooks
 from arena.errors import BattleAbandoned, BattleExpired, BattleNotFound, BattleVoted, RaterGone
 from arena.models import Battle, Clip, Prompt, Rater, System
 from arena.sampling import NoPairAvailable, SamplingPolicy, policy_get
 from arena.services.listening import ListeningEvent, ListeningState, listening_apply
-from config.rows import instance_from_db, quoted, row_insert
-from scoring.reward_selectors import suggestion_for_new_battle
+from core.rows import instance_from_db, quoted, row_insert
 
 # Sides must not be predictable from anything a client sees, so they come from the OS's randomness.
 _system_random = random.SystemRandom()
@@ -62,7 +62,7 @@ def battle_create(
         clip_b=clips[second],
         mode=Battle.Mode.ARENA,
         expires_at=now + timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS),
-        **suggestion_for_new_battle(clip_a=clips[first], clip_b=clips[second]),
+        **hooks.battle_suggestion(clips[first], clips[second]),
     )
     using = router.db_for_write(Battle)
     # No savepoint: nothing here is retried inside a caller's transaction, and this is the arena's hot path.

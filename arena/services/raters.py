@@ -9,9 +9,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
+from arena import hooks
 from arena.models import Battle, Rater, Vote
-from config.oncommit import enqueue_on_commit
-from scoring.tasks import leaderboards_recompute_all
 
 PRUNE_BATCH = 1000
 
@@ -27,7 +26,7 @@ def raters_board_exclusion_set(*, rater_ids: Iterable[int], excluded: bool) -> i
             .update(excluded_from_boards=excluded)
         )
         if changed:
-            enqueue_on_commit(leaderboards_recompute_all)
+            hooks.raters_exclusion_changed()
     return changed
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
+from arena import hooks
 from arena.errors import (
     AudioNotFetched,
     AxisNotApplicable,
@@ -22,11 +23,8 @@ from arena.models import Battle, Choice, Clip, Prompt, Rater, System, Vote
 from arena.selectors import LYRICS_AXIS, listening_required_ms
 from arena.services.battles import LISTENING_FIELDS, battle_ensure_open, listening_credit
 from arena.services.listening import ListeningEvent, fetched_total_ms
-from config.errors import InvalidInput
-from config.rows import instance_from_db, lock_clause, quoted, row_insert, row_update
-from scoring.reward_scoring import agreement_recompute_job
-from scoring.scopes import vote_scopes
-from scoring.services import leaderboards_request_recompute
+from core.errors import InvalidInput
+from core.rows import instance_from_db, lock_clause, quoted, row_insert, row_update
 
 MAX_DECISION_MS = 2**31 - 1
 # What the vote reads of its battle, and of its prompt, clips and systems (the reveal names them).
@@ -216,8 +214,8 @@ def _vote_insert(
     row_insert(vote, using=using)
     battle.status = Battle.Status.VOTED
     row_update(battle, fields=("status", *LISTENING_FIELDS) if events else ("status",), using=using)
-    # The leaderboards' and the agreement report's recomputes, after commit, in one round trip to the cache.
-    leaderboards_request_recompute(scopes=vote_scopes(vote), also=[agreement_recompute_job()])
+    # What other apps do on a vote (the boards' and the agreement report's recomputes, queued after commit).
+    hooks.vote_recorded(vote)
     return vote
 
 

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from rest_framework.test import APIClient
 
 from arena.models import Battle, Vote
-from config.parsers import MAX_JSON_DEPTH
+from core.parsers import MAX_JSON_DEPTH
 from tests.arena.arena_support import arena_isolated, battle_age, catalogue_import  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from rest_framework.test import APIRequestFactory
 
 from arena.models import Battle, Vote
 from arena.throttles import IpThrottle
-from config.cache import cache_incr_many
-from config.oncommit import enqueue_once_on_commit
+from core.cache import cache_incr_many
+from core.oncommit import enqueue_once_on_commit
 from scoring.selectors import snapshot_current
 from tests.arena.arena_support import arena_isolated, catalogue_import  # noqa: F401 - autouse fixture
 from tests.webprocess import closed_port, database_url_under_test, web_process
@@ -73,7 +73,7 @@ def test_a_debounced_enqueue_with_redis_down_logs_and_the_write_stands(
 ) -> None:
     from scoring.tasks import leaderboard_recompute
 
-    with caplog.at_level(logging.WARNING, logger="config.oncommit"), transaction.atomic():
+    with caplog.at_level(logging.WARNING, logger="core.oncommit"), transaction.atomic():
         User.objects.create_user("committed")
         enqueue_once_on_commit([("scoring:recompute:queued:probe", leaderboard_recompute.s("arena"))],
                                hold_seconds=5)

@@ -19,8 +19,8 @@ from arena.errors import (
 from arena.models import Battle, Choice, Vote
 from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
 from arena.services.listening import ListeningEvent
-from config.errors import InvalidInput
-from scoring.reward_scoring import AGREEMENT_QUEUED_KEY
+from core.errors import InvalidInput
+from reward.jobs import AGREEMENT_QUEUED_KEY
 from scoring.scopes import vote_scopes
 from tests.arena.arena_support import arena_isolated, battle_age, catalogue_import  # noqa: F401
 from tests.factories import ClipFactory, PromptFactory, RaterFactory

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 
-from config import client_limits
+from core import client_limits
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "the-right-password-7"  # noqa: S105 - a test account's

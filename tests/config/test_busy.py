@@ -8,8 +8,8 @@ from django.db import OperationalError
 from django.test import RequestFactory
 from psycopg_pool import PoolTimeout
 
-from config.api import exception_handler
-from config.busy import DatabaseBusyMiddleware, database_busy_for
+from core.busy import DatabaseBusyMiddleware, database_busy_for
+from core.api import exception_handler
 
 
 def _pool_timeout_as_django_raises_it() -> OperationalError:

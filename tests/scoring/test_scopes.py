@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from arena.models import Choice
-from config.errors import EarshotError
+from core.errors import EarshotError
 from scoring.models import ScopeRecompute
 from scoring.scopes import UnknownScope, scope_parse, scopes_with_votes, vote_scopes
 from scoring.services import leaderboards_request_recompute, recompute_mark
@@ -77,14 +77,14 @@ def test_a_request_queues_one_task_per_scope_after_the_commit_and_writes_no_row(
 def test_other_debounced_jobs_of_the_same_votes_go_in_the_same_callback(
     django_capture_on_commit_callbacks: Callable[..., Any], celery_app_on_queue: Any, published_tasks: list
 ) -> None:
-    from scoring.reward_scoring import agreement_recompute_job
+    from reward.jobs import agreement_recompute_job
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         leaderboards_request_recompute(scopes=["arena"], also=[agreement_recompute_job()])
         leaderboards_request_recompute(scopes=["arena"], also=[agreement_recompute_job()])  # already marked
     assert len(callbacks) == 2
     assert sorted(p.task for p in published_tasks) == [
-        "scoring.reward_tasks.agreement_recompute_task", "scoring.tasks.leaderboard_recompute"]
+        "reward.tasks.agreement_recompute_task", "scoring.tasks.leaderboard_recompute"]
 
 
 def test_requests_while_a_task_is_queued_queue_nothing_more(

@@ -260,7 +260,7 @@ def test_the_reveals_ratings_are_remembered_for_a_moment_then_read_again(
     # The memo's clock stands still unless the test moves it: "within the window" must not depend on how fast
     # this machine casts the votes and refreshes the snapshot in between.
     clock = [1000.0]
-    monkeypatch.setattr("config.memo.memo_clock", lambda: clock[0])
+    monkeypatch.setattr("core.memo.memo_clock", lambda: clock[0])
     first, second, third = _systems(3)
     vote_writer.cast([(first, second, Choice.A)] * 3)
     snapshot_refresh(scope=scope_parse("arena"))

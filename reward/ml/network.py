@@ -1,0 +1,311 @@
+"""The bundled reward network: a small CNN on log-mel with hashed-n-gram text conditioning and
+three heads (overall, musicality, prompt alignment), with learned null embeddings for absent inputs.
+
+Musicality looks at the audio alone: a head on its embedding, less a penalty for the artefact figures of
+reward.ml.analysis. Prompt alignment compares the audio embedding with the prompt text, lyrics and
+reference-audio embeddings, and gets how well the clip's rhythm and pitch classes fit the tempo and key the prompt
+states. Overall is a third head that sees all of it (with its own artefact penalty), so votes on the overall
+choice can teach it its own mix.
+
+The artefact penalty is monotone: each figure counts against a clip only in the direction damage moves it, with a
+non-negative learned weight (softplus). Votes can re-weigh hiss against dullness or wow, but cannot teach the
+network that more noise or clipping is better, which a free head fed the same figures learned from a few hundred
+demo votes (and then preferred noisy copies of real recordings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reward.ml.analysis import (
+    ANALYSIS_DIM,
+    ARTEFACT_DIM,
+    ARTEFACT_DIRECTION,
+    ATTRIBUTE_DIM,
+    MATCH_DIM,
+    attribute_match,
+)
+from reward.ml.audio import FrontEndConfig
+from reward.ml.text import TextBatch, TextConfig
+
+AXES: tuple[str, ...] = ("overall", "musicality", "prompt_alignment")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Architecture hyper-parameters; stored in the checkpoint beside the weights."""
+
+    channels: tuple[int, ...] = (16, 32, 64, 128)
+    embed_dim: int = 128
+    text_dim: int = 64
+    head_hidden: int = 64
+    axes: tuple[str, ...] = AXES
+    # Whether the heads also get reward.ml.analysis figures (artefacts; tempo and key against the prompt).
+    analysis: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["channels"] = list(self.channels)
+        values["axes"] = list(self.axes)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> NetworkConfig:
+        values = dict(values)
+        values["channels"] = tuple(values["channels"])
+        values["axes"] = tuple(values["axes"])
+        values.setdefault("analysis", False)  # checkpoints from before the analysis figures
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """Prompt text, lyrics and reference-audio embeddings for a batch, one row per clip."""
+
+    prompt: torch.Tensor
+    lyrics: torch.Tensor
+    reference: torch.Tensor
+    # The tempo and key each row's prompt states (reward.ml.analysis.prompt_attributes), (batch, 5).
+    attributes: torch.Tensor | None = None
+
+
+class AudioEncoder(nn.Module):
+    """Log-mel (batch, 1, n_mels, frames) to an embedding (batch, embed_dim).
+
+    Besides the convolution stack it pools per-band statistics of the input (mean, spread and
+    a low quantile over time, a noise-floor estimate), which carry band-limiting and added
+    noise directly.
+    """
+
+    def __init__(self, *, n_mels: int, channels: tuple[int, ...], embed_dim: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        previous = 1
+        for width in channels:
+            layers += [
+                nn.Conv2d(previous, width, kernel_size=3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
+            previous = width
+        layers += [
+            nn.Conv2d(previous, previous, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(previous),
+            nn.ReLU(inplace=True),
+        ]
+        self.convs = nn.Sequential(*layers)
+        bands_left = n_mels // (2 ** len(channels))
+        self.conv_projection = nn.Linear(previous * bands_left * 2, embed_dim)
+        self.band_projection = nn.Linear(n_mels * 3, embed_dim)
+        self.mix = nn.Sequential(nn.ReLU(), nn.Linear(embed_dim, embed_dim))
+
+    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+        maps = self.convs(log_mel)
+        pooled = torch.cat([maps.mean(dim=-1), maps.amax(dim=-1)], dim=-1).flatten(1)
+        bands = log_mel.squeeze(1)
+        band_stats = torch.cat(
+            [bands.mean(dim=-1), bands.std(dim=-1), torch.quantile(bands, 0.1, dim=-1)], dim=-1
+        )
+        return self.mix(self.conv_projection(pooled) + self.band_projection(band_stats))
+
+
+def _head(inputs: int, hidden: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+
+class RewardNetwork(nn.Module):
+    """Scores clips on each axis; P(A beats B on an axis) = sigmoid(score_A - score_B)."""
+
+    artefact_mean: torch.Tensor
+    artefact_scale: torch.Tensor
+    artefact_direction: torch.Tensor
+
+    def __init__(
+        self,
+        *,
+        front_end: FrontEndConfig | None = None,
+        text: TextConfig | None = None,
+        network: NetworkConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.front_end = front_end or FrontEndConfig()
+        self.text = text or TextConfig()
+        self.config = network or NetworkConfig()
+        embed, text_dim = self.config.embed_dim, self.config.text_dim
+        self.audio_encoder = AudioEncoder(
+            n_mels=self.front_end.n_mels, channels=self.config.channels, embed_dim=embed
+        )
+        self.text_table = nn.EmbeddingBag(self.text.buckets, text_dim, mode="mean")
+        nn.init.normal_(self.text_table.weight, std=0.1)
+        self.prompt_projection = nn.Linear(text_dim, text_dim)
+        self.lyrics_projection = nn.Linear(text_dim, text_dim)
+        self.reference_projection = nn.Linear(embed, text_dim)
+        self.audio_to_text = nn.Linear(embed, text_dim)
+        # Learned stand-ins for a prompt, lyrics or reference audio that a clip does not have.
+        self.null_prompt = nn.Parameter(torch.zeros(text_dim))
+        self.null_lyrics = nn.Parameter(torch.zeros(text_dim))
+        self.null_reference = nn.Parameter(torch.zeros(embed))
+        alignment_inputs = text_dim * 7
+        match = MATCH_DIM if self.config.analysis else 0
+        self.artefact_weights = nn.ParameterDict()
+        if self.config.analysis:
+            # Standardisation of the artefact figures, set from the stage-1 data (stored with the weights).
+            self.register_buffer("artefact_mean", torch.zeros(ARTEFACT_DIM))
+            self.register_buffer("artefact_scale", torch.ones(ARTEFACT_DIM))
+            self.register_buffer("artefact_direction", torch.tensor(ARTEFACT_DIRECTION))
+            for axis in ("overall", "musicality"):
+                if axis in self.config.axes:
+                    # softplus(-2) = 0.13: a small penalty per standard deviation until training sets it.
+                    self.artefact_weights[axis] = nn.Parameter(torch.full((ARTEFACT_DIM,), -2.0))
+        hidden = self.config.head_hidden
+        self.heads = nn.ModuleDict()
+        for axis in self.config.axes:
+            if axis == "musicality":
+                self.heads[axis] = _head(embed, hidden)
+            elif axis == "overall":
+                self.heads[axis] = _head(embed + alignment_inputs + match, hidden)
+            else:
+                self.heads[axis] = _head(alignment_inputs + match, hidden)
+
+    # Construction from and to the JSON config of a checkpoint.
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "front_end": self.front_end.to_dict(),
+            "text": self.text.to_dict(),
+            "network": self.config.to_dict(),
+        }
+
+    @classmethod
+    def from_hyperparameters(cls, values: dict[str, Any]) -> RewardNetwork:
+        return cls(
+            front_end=FrontEndConfig.from_dict(values["front_end"]),
+            text=TextConfig.from_dict(values["text"]),
+            network=NetworkConfig.from_dict(values["network"]),
+        )
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return self.config.axes
+
+    def encode_audio(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return self.audio_encoder(log_mel)
+
+    def artefact_standardise(self, analysis: torch.Tensor) -> None:
+        """Set the artefact figures' standardisation from a sample of analysis vectors (rows, ANALYSIS_DIM)."""
+        if not self.config.analysis:
+            return
+        artefacts = analysis[:, :ARTEFACT_DIM].to(torch.float32)
+        self.artefact_mean.copy_(artefacts.mean(dim=0))
+        self.artefact_scale.copy_(artefacts.std(dim=0).nan_to_num(1.0).clamp_min(1e-3))
+
+    def _analysis_inputs(
+        self, analysis: torch.Tensor | None, conditioning: Conditioning, rows: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if analysis is None or analysis.shape != (rows, ANALYSIS_DIM):
+            got = None if analysis is None else tuple(analysis.shape)
+            raise ValueError(f"this network needs analysis figures of shape ({rows}, {ANALYSIS_DIM}), got {got}")
+        analysis = analysis.to(self.artefact_mean.device, torch.float32)
+        artefacts = ((analysis[:, :ARTEFACT_DIM] - self.artefact_mean) / self.artefact_scale).clamp(-8.0, 8.0)
+        attributes = conditioning.attributes
+        if attributes is None:
+            attributes = torch.zeros(rows, ATTRIBUTE_DIM)
+        match = attribute_match(analysis=analysis, attributes=attributes.to(analysis.device, torch.float32))
+        return artefacts, match
+
+    def encode_text(self, batch: TextBatch, *, kind: str) -> torch.Tensor:
+        """Text embeddings (batch, text_dim); absent texts get the learned null embedding."""
+        device = self.text_table.weight.device
+        bag = self.text_table(batch.ids.to(device), batch.offsets.to(device))
+        if kind == "prompt":
+            projected, null = self.prompt_projection(bag), self.null_prompt
+        elif kind == "lyrics":
+            projected, null = self.lyrics_projection(bag), self.null_lyrics
+        else:
+            raise ValueError(f"unknown text kind {kind!r}")
+        present = batch.present.to(device).unsqueeze(1)
+        return torch.where(present, projected, null.expand_as(projected))
+
+    def reference_or_null(self, embedding: torch.Tensor | None, present: torch.Tensor, rows: int) -> torch.Tensor:
+        """Reference-audio embeddings (rows, embed_dim) where present, the null embedding elsewhere."""
+        null = self.null_reference.expand(rows, -1)
+        if embedding is None:
+            return null
+        return torch.where(present.to(null.device).unsqueeze(1), embedding, null)
+
+    def conditioning(
+        self,
+        *,
+        prompts: TextBatch,
+        lyrics: TextBatch,
+        reference_embedding: torch.Tensor | None,
+        reference_present: torch.Tensor,
+    ) -> Conditioning:
+        rows = prompts.present.shape[0]
+        return Conditioning(
+            prompt=self.encode_text(prompts, kind="prompt"),
+            lyrics=self.encode_text(lyrics, kind="lyrics"),
+            reference=self.reference_or_null(reference_embedding, reference_present, rows),
+            attributes=prompts.attributes,
+        )
+
+    def score_embeddings(
+        self, audio: torch.Tensor, conditioning: Conditioning, analysis: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Per-axis scores (batch,) from audio embeddings, matching conditioning rows and, when the network was
+        built with them, each row's analysis figures (reward.ml.analysis.analysis_vector)."""
+        as_text = self.audio_to_text(audio)
+        reference = self.reference_projection(conditioning.reference)
+        alignment = torch.cat(
+            [
+                as_text,
+                conditioning.prompt,
+                conditioning.lyrics,
+                reference,
+                as_text * conditioning.prompt,
+                as_text * conditioning.lyrics,
+                as_text * reference,
+            ],
+            dim=1,
+        )
+        fit = [alignment]
+        damage = None
+        if self.config.analysis:
+            artefacts, match = self._analysis_inputs(analysis, conditioning, audio.shape[0])
+            fit.append(match)
+            damage = artefacts * self.artefact_direction  # rises with damage, figure by figure
+        scores: dict[str, torch.Tensor] = {}
+        for axis, head in self.heads.items():
+            if axis == "musicality":
+                scores[axis] = head(audio).squeeze(1)
+            elif axis == "overall":
+                scores[axis] = head(torch.cat([audio, *fit], dim=1)).squeeze(1)
+            else:
+                scores[axis] = head(torch.cat(fit, dim=1)).squeeze(1)
+            if damage is not None and axis in self.artefact_weights:
+                scores[axis] = scores[axis] - damage @ F.softplus(self.artefact_weights[axis])
+        return scores
+
+    def forward(
+        self, log_mel: torch.Tensor, conditioning: Conditioning, analysis: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        return self.score_embeddings(self.encode_audio(log_mel), conditioning, analysis)
+
+
+def parameter_count(*, model: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+__all__ = [
+    "AXES",
+    "AudioEncoder",
+    "Conditioning",
+    "NetworkConfig",
+    "RewardNetwork",
+    "parameter_count",
+]

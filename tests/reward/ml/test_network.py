@@ -1,0 +1,174 @@
+"""The reward network: size, heads, null embeddings for absent inputs, segment-averaged scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reward.ml.analysis import ANALYSIS_DIM, analysis_vector
+from reward.ml.interface import ClipInput, network_score_clips
+from reward.ml.network import AXES, NetworkConfig, RewardNetwork, parameter_count
+from reward.ml.text import text_batch
+
+
+def _music(seconds: float, rate: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    time = np.arange(int(seconds * rate)) / rate
+    tone = sum(np.sin(2 * np.pi * f * time) / k for k, f in enumerate((220, 330, 440, 660), start=1))
+    return (0.2 * tone * (1 + 0.5 * np.sin(2 * np.pi * 2 * time)) + 0.01 * rng.standard_normal(time.shape)).astype(
+        np.float32
+    )
+
+
+def _model() -> RewardNetwork:
+    torch.manual_seed(0)
+    model = RewardNetwork()
+    # Non-zero nulls so that "the null was used" is visible in the output.
+    with torch.no_grad():
+        model.null_prompt.normal_()
+        model.null_lyrics.normal_()
+        model.null_reference.normal_()
+    return model.eval()
+
+
+def _analysis(rows: int) -> torch.Tensor:
+    return torch.stack([analysis_vector(waveform=torch.from_numpy(_music(2.0, 24_000, seed))) for seed in range(rows)])
+
+
+def test_it_has_at_most_five_million_parameters() -> None:
+    assert parameter_count(model=RewardNetwork()) <= 5_000_000
+
+
+def test_it_scores_every_axis_for_every_segment() -> None:
+    model = _model()
+    mels = torch.randn(3, 1, model.front_end.n_mels, model.front_end.crop_frames)
+    condition = model.conditioning(
+        prompts=text_batch(texts=["calm piano", None, "drums"], config=model.text),
+        lyrics=text_batch(texts=[None, None, "la la"], config=model.text),
+        reference_embedding=None,
+        reference_present=torch.zeros(3, dtype=torch.bool),
+    )
+    scores = model(mels, condition, _analysis(3))
+    assert tuple(scores) == AXES
+    assert all(value.shape == (3,) for value in scores.values())
+
+
+def test_it_uses_the_learned_null_embeddings_when_inputs_are_absent() -> None:
+    model = _model()
+    absent = model.conditioning(
+        prompts=text_batch(texts=[None, ""], config=model.text),
+        lyrics=text_batch(texts=[None, None], config=model.text),
+        reference_embedding=None,
+        reference_present=torch.zeros(2, dtype=torch.bool),
+    )
+    assert torch.equal(absent.prompt, model.null_prompt.expand(2, -1))
+    assert torch.equal(absent.lyrics, model.null_lyrics.expand(2, -1))
+    assert torch.equal(absent.reference, model.null_reference.expand(2, -1))
+    present = model.conditioning(
+        prompts=text_batch(texts=["calm piano"], config=model.text),
+        lyrics=text_batch(texts=["hello"], config=model.text),
+        reference_embedding=torch.randn(1, model.config.embed_dim),
+        reference_present=torch.ones(1, dtype=torch.bool),
+    )
+    assert not torch.equal(present.prompt[0], model.null_prompt)
+    assert not torch.equal(present.lyrics[0], model.null_lyrics)
+    assert not torch.equal(present.reference[0], model.null_reference)
+
+
+def test_changing_the_null_prompt_moves_only_clips_without_a_prompt() -> None:
+    model = _model()
+    audio = (_music(3.0, 24_000, 0), 24_000)
+    with_prompt = ClipInput(audio=audio, prompt_text="calm piano")
+    without = ClipInput(audio=audio)
+    before = network_score_clips(network=model, clips=[with_prompt, without])
+    with torch.no_grad():
+        model.null_prompt.add_(1.0)
+    after = network_score_clips(network=model, clips=[with_prompt, without])
+    assert before["prompt_alignment"][0] == after["prompt_alignment"][0]
+    assert before["prompt_alignment"][1] != after["prompt_alignment"][1]
+    # Musicality ignores the prompt altogether.
+    assert before["musicality"][1] == after["musicality"][1]
+
+
+def test_it_averages_segment_scores_over_a_long_clip() -> None:
+    model = _model()
+    audio = _music(9.0, 24_000, 1)
+    whole = network_score_clips(network=model, clips=[ClipInput(audio=(audio, 24_000))])
+    from reward.ml.audio import clip_segments
+
+    segments = clip_segments(source=(audio, 24_000), config=model.front_end)
+    assert segments.shape[0] > 1
+    condition = model.conditioning(
+        prompts=text_batch(texts=[None] * segments.shape[0], config=model.text),
+        lyrics=text_batch(texts=[None] * segments.shape[0], config=model.text),
+        reference_embedding=None,
+        reference_present=torch.zeros(segments.shape[0], dtype=torch.bool),
+    )
+    from reward.ml.analysis import clip_analysis
+
+    analysis = clip_analysis(mono=torch.from_numpy(audio), sample_rate=24_000).expand(segments.shape[0], -1)
+    with torch.no_grad():
+        each = model(segments, condition, analysis)
+    for axis in AXES:
+        assert np.isclose(whole[axis][0], float(each[axis].mean()), atol=1e-5)
+
+
+def test_a_reference_clip_changes_alignment_but_not_musicality() -> None:
+    model = _model()
+    audio = (_music(3.0, 44_100, 2), 44_100)
+    plain = network_score_clips(network=model, clips=[ClipInput(audio=audio)])
+    referenced = network_score_clips(
+        network=model, clips=[ClipInput(audio=audio, reference=(_music(4.0, 22_050, 3), 22_050))]
+    )
+    assert plain["prompt_alignment"][0] != referenced["prompt_alignment"][0]
+    assert plain["musicality"][0] == referenced["musicality"][0]
+
+
+def test_its_axes_are_configurable() -> None:
+    model = RewardNetwork(network=NetworkConfig(axes=("overall", "musicality", "prompt_alignment", "lyrics_alignment")))
+    assert "lyrics_alignment" in model.heads
+
+
+def test_it_refuses_to_score_without_the_analysis_figures_it_was_built_with() -> None:
+    model = _model()
+    condition = model.conditioning(
+        prompts=text_batch(texts=[None], config=model.text),
+        lyrics=text_batch(texts=[None], config=model.text),
+        reference_embedding=None,
+        reference_present=torch.zeros(1, dtype=torch.bool),
+    )
+    mels = torch.randn(1, 1, model.front_end.n_mels, model.front_end.crop_frames)
+    with pytest.raises(ValueError, match=f"analysis figures of shape \\(1, {ANALYSIS_DIM}\\)"):
+        model(mels, condition)
+
+
+def test_a_config_from_before_the_analysis_figures_builds_the_network_without_them() -> None:
+    values = RewardNetwork().hyperparameters()
+    del values["network"]["analysis"]
+    older = RewardNetwork.from_hyperparameters(values)
+    assert older.config.analysis is False
+    assert older.heads["overall"][0].in_features == RewardNetwork().heads["overall"][0].in_features - 7
+    assert not older.artefact_weights
+
+
+def test_damage_figures_can_only_lower_musicality() -> None:
+    model = _model()
+    with torch.no_grad():
+        for weights in model.artefact_weights.values():
+            weights.normal_()  # whatever training makes of the weights
+    audio = torch.randn(2, 1, model.front_end.n_mels, model.front_end.crop_frames)
+    audio[1] = audio[0]
+    condition = model.conditioning(
+        prompts=text_batch(texts=[None, None], config=model.text),
+        lyrics=text_batch(texts=[None, None], config=model.text),
+        reference_embedding=None,
+        reference_present=torch.zeros(2, dtype=torch.bool),
+    )
+    analysis = _analysis(1).repeat(2, 1)
+    direction = model.artefact_direction
+    analysis[1, : direction.numel()] += direction * model.artefact_scale  # one standard deviation more damage
+    with torch.no_grad():
+        scores = model(audio, condition, analysis)
+    assert scores["musicality"][1] < scores["musicality"][0]
+    assert scores["overall"][1] < scores["overall"][0]
