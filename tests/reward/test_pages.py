@@ -80,13 +80,13 @@ NO_TORCH_SCRIPT = textwrap.dedent(
     staff.force_login(get_user_model().objects.create_superuser("admin", "a@example.org", "x"))
     for path in ["/agreement/", "/rankings/", f"/prompts/{prompt.pk}/ranking/", "/api/agreement/",
                  f"/api/prompts/{prompt.pk}/ranking/", "/api/reward-models/",
-                 "/admin/scoring/rewardmodelversion/", "/admin/scoring/clipscore/",
-                 "/admin/scoring/agreementreport/",
-                 f"/admin/scoring/agreementreport/{AgreementReport.objects.get().pk}/change/"]:
+                 "/admin/reward/rewardmodelversion/", "/admin/reward/clipscore/",
+                 "/admin/reward/agreementreport/",
+                 f"/admin/reward/agreementreport/{AgreementReport.objects.get().pk}/change/"]:
         status = staff.get(path).status_code
         assert status == 200, (path, status)
     assert staff.post(f"/api/reward-models/{other.pk}/activate/").status_code == 200
-    assert staff.post("/admin/scoring/rewardmodelversion/", {"action": "activate_version",
+    assert staff.post("/admin/reward/rewardmodelversion/", {"action": "activate_version",
                       "_selected_action": [version.pk]}).status_code == 302
     with app.connection_for_write() as connection:
         connection.default_channel.queue_purge(queue)
