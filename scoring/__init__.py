@@ -1,1 +1,1 @@
-"""Scoring: rating maths, leaderboard snapshots, Celery recomputes, websocket pushes and the reward model."""
+"""Scoring: rating maths, leaderboard snapshots, Celery recomputes and websocket pushes of the boards."""
