@@ -7,7 +7,8 @@ from contextlib import ExitStack
 from typing import Any
 
 from demo.services import demo_axis_strengths
-from reward.training import NotEnoughData, Progress, vote_records_with_systems
+from reward.errors import NotEnoughData
+from reward.training import Progress, vote_records_with_systems
 
 
 def true_model_accuracy(*, votes: Sequence[tuple[Any, str, str]]) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Agreement reports: the active reward model's stored scores against the arena's votes, and people against people.
 
 Reads votes, clip scores and leaderboard snapshots from the database, hands plain arrays to the pure statistics of
-reward.ml.agreement (numpy and scipy, no torch), and stores the figures as an AgreementReport.
+reward.ml.agreement (model versus people) and scoring.agreement (people versus people), numpy and scipy with no torch,
+and stores the figures as an AgreementReport.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from reward.selectors import (
     version_score_count,
     version_scores_for_systems,
 )
+from scoring.agreement import MIN_BOOTSTRAP_ROUNDS, OUTCOMES, pair_votes_normalise, rater_agreement
 from scoring.selectors import system_ratings
 
 logger = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _rounds() -> int:
-    return max(stats.MIN_BOOTSTRAP_ROUNDS, int(settings.EARSHOT_BOOTSTRAP_ROUNDS))
+    return max(MIN_BOOTSTRAP_ROUNDS, int(settings.EARSHOT_BOOTSTRAP_ROUNDS))
 
 
 def _system_names(ids: set[int]) -> dict[int, str]:
@@ -159,16 +161,16 @@ def _axis_figures(
     figures["systems"] = {name: report.as_dict() for name, report in by_system.items()}
 
     # People versus people on every answered vote (scored or not): the ceiling does not need the model.
-    items, choices = stats.pair_votes_normalise(
+    items, choices = pair_votes_normalise(
         clip_a=votes.clip_a[answered], clip_b=votes.clip_b[answered], outcome=outcome[answered]
     )
     raters = votes.rater[answered]
     decisive = np.isin(choices, ("a", "b"))
-    figures["ceiling"] = stats.rater_agreement(
+    figures["ceiling"] = rater_agreement(
         item=items[decisive], choice=choices[decisive], rater=raters[decisive], categories=["a", "b"], rounds=rounds
     ).as_dict()
-    figures["rater_agreement"] = stats.rater_agreement(
-        item=items, choice=choices, rater=raters, categories=list(stats.OUTCOMES), rounds=rounds
+    figures["rater_agreement"] = rater_agreement(
+        item=items, choice=choices, rater=raters, categories=list(OUTCOMES), rounds=rounds
     ).as_dict()
 
     system_scores = version_scores_for_systems(version=version, axis=axis)

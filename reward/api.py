@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from arena.throttles import IpThrottle
 from core.api import ErrorSerializer
-from core.errors import NotFound
+from reward.errors import NoAgreementReport, VersionNotFound
 from reward.models import RewardModelVersion
 from reward.selectors import agreement_report_current, prompt_ranking, versions_list
 from reward.serializers import (
@@ -18,16 +18,6 @@ from reward.serializers import (
     RankingQuerySerializer,
     RewardModelVersionSerializer,
 )
-
-
-class NoAgreementReport(NotFound):
-    code = "no_agreement_report"
-    default_message = "No agreement report yet: it is computed once a reward model is active and votes arrive."
-
-
-class VersionNotFound(NotFound):
-    code = "reward_model_not_found"
-    default_message = "No such reward model version."
 
 
 class RewardModelListApi(APIView):

@@ -13,22 +13,12 @@ from django.conf import settings
 from django.db.models import Q
 
 from arena.models import Clip, Prompt
-from core.errors import NotFound
+from reward.errors import NoActiveRewardModel, PromptNotFound
 from reward.models import AgreementReport, ClipScore, RewardModelVersion
 
 OVERALL = "overall"
 # Vote columns holding each model axis's human outcome; the model has no lyrics head.
 AXIS_COLUMNS = {"overall": "choice", "musicality": "musicality", "prompt_alignment": "prompt_alignment"}
-
-
-class NoActiveRewardModel(NotFound):
-    code = "no_active_reward_model"
-    default_message = "No reward model version is active yet: an admin activates one."
-
-
-class PromptNotFound(NotFound):
-    code = "prompt_not_found"
-    default_message = "No such prompt."
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, InvalidInput
 from core.oncommit import enqueue_on_commit
+from reward.errors import CheckpointMissing, VersionNotReady
 from reward.jobs import AGREEMENT_TASK, RESCORE_TASK
 from reward.models import RewardModelVersion
 from reward.selectors import version_active
@@ -24,16 +25,6 @@ from reward.selectors import version_active
 logger = logging.getLogger(__name__)
 
 BUNDLED_NAME_PREFIX = "bundled"
-
-
-class CheckpointMissing(InvalidInput):
-    code = "checkpoint_missing"
-    default_message = "The reward model checkpoint does not exist."
-
-
-class VersionNotReady(Conflict):
-    code = "reward_model_not_ready"
-    default_message = "This reward model version has not finished training, so it cannot be activated."
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from arena.models import Clip, Vote
 from core.errors import Conflict, InvalidInput
+from reward.errors import NotEnoughData
 from reward.inference import stored_file_path
 from reward.models import RewardModelVersion
 from reward.selectors import AXIS_COLUMNS, version_active
@@ -31,11 +32,6 @@ STAGES = ("pretrain", "finetune", "both")
 PROGRESS_WRITE_SECONDS = 2.0
 
 Progress = Callable[[str, int, int, Mapping[str, float]], None]
-
-
-class NotEnoughData(InvalidInput):
-    code = "not_enough_training_data"
-    default_message = "There is not enough data to train the reward model."
 
 
 def _training_version_start(

@@ -11,22 +11,13 @@ from django.conf import settings
 
 from arena.raters import ip_hash
 from core.client_limits import open_count_add, open_count_remove
-from core.errors import EarshotError, InvalidInput, RateLimited
+from core.errors import EarshotError
+from scoring.errors import ReadOnly, TooManySockets
 from scoring.scopes import scope_parse
 from scoring.selectors import snapshot_current
 from scoring.serializers import snapshot_payload
 
 SOCKETS_LIMIT_NAME = "ws-open"
-
-
-class TooManySockets(RateLimited):
-    code = "too_many_sockets"
-    default_message = "Too many live leaderboards are open from this address: close some and reconnect."
-
-
-class ReadOnly(InvalidInput):
-    code = "read_only"
-    default_message = "This socket only sends leaderboards; votes go through the HTTP API."
 
 
 def _current_payload(scope: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from arena.models import Battle, Vote
-from core.errors import NotFound
+from scoring.errors import UnknownScope
 
 ARENA = "arena"
 # Axis views read their own column of Vote; the overall choice is `choice`.
@@ -27,11 +27,6 @@ _LABELS = {
     "instrumental": "Instrumental prompts",
     "lyrics": "Prompts with lyrics",
 }
-
-
-class UnknownScope(NotFound):
-    code = "unknown_scope"
-    default_message = "No such leaderboard."
 
 
 @dataclass(frozen=True)

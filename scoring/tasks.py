@@ -7,7 +7,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from scoring.scopes import UnknownScope, scopes_all, scopes_with_votes
+from scoring.errors import UnknownScope
+from scoring.scopes import scopes_all, scopes_with_votes
 from scoring.services import leaderboard_recompute_run, snapshots_prune
 
 logger = logging.getLogger(__name__)

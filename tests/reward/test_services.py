@@ -10,6 +10,7 @@ import pytest
 from arena.ingest import clip_import
 from arena.selectors import suggestion_public
 from core.errors import Conflict
+from reward.errors import CheckpointMissing, VersionNotReady
 from reward.inference import clips_score, version_rescore
 from reward.models import ClipScore, RewardModelVersion
 from reward.selectors import (
@@ -19,8 +20,6 @@ from reward.selectors import (
     suggestion_for_new_battle,
 )
 from reward.services import (
-    CheckpointMissing,
-    VersionNotReady,
     checkpoint_digest,
     reward_model_ensure_default,
     version_activate,

@@ -9,8 +9,9 @@ from django.core.cache import cache
 
 from arena.models import Choice
 from core.errors import EarshotError
+from scoring.errors import UnknownScope
 from scoring.models import ScopeRecompute
-from scoring.scopes import UnknownScope, scope_parse, scopes_with_votes, vote_scopes
+from scoring.scopes import scope_parse, scopes_with_votes, vote_scopes
 from scoring.services import leaderboards_request_recompute, recompute_mark
 from tests.factories import PromptFactory, SystemFactory
 

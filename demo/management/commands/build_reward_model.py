@@ -53,9 +53,9 @@ class Command(BaseCommand):
 
         from demo.build import demo_finetune
         from demo.pretrain import pretrain_parser, pretrain_run
+        from reward.errors import NotEnoughData
         from reward.ml.checkpoint import checkpoint_save
         from reward.ml.train import FinetuneSettings
-        from reward.training import NotEnoughData
 
         if Vote.objects.exists():
             raise CommandError("the database already has votes: run this on an empty scratch database "
