@@ -12,7 +12,8 @@ class LeaderboardSnapshotAdmin(admin.ModelAdmin):
     list_display = ["scope", "computed_at", "vote_count", "last_vote_id", "method"]
     list_filter = ["scope", "method"]
     date_hierarchy = "computed_at"
-    readonly_fields = ["scope", "method", "rows", "win_rate", "extra", "vote_count", "last_vote_id", "computed_at"]
+    readonly_fields = ["scope", "method", "rows", "win_rate", "extra", "digest", "vote_count", "last_vote_id",
+                       "computed_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

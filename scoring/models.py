@@ -12,6 +12,9 @@ class LeaderboardSnapshot(models.Model):
     rows = models.JSONField(default=list)
     win_rate = models.JSONField(default=dict)
     extra = models.JSONField(default=dict, blank=True)
+    # Fingerprint of the votes, systems and settings the snapshot was computed from: an unchanged digest means an
+    # unchanged leaderboard, so a recompute that finds it on the current snapshot writes nothing.
+    digest = models.CharField(max_length=64)
     vote_count = models.PositiveIntegerField(default=0)
     last_vote_id = models.BigIntegerField(default=0)
     computed_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -47,8 +47,12 @@ class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LeaderboardSnapshot
-        fields = ["id", "scope", "label", "method", "computed_at", "vote_count", "last_vote_id", "rows", "win_rate",
-                  "extra"]
+        fields = ["id", "scope", "label", "method", "computed_at", "vote_count", "last_vote_id", "digest", "rows",
+                  "win_rate", "extra"]
+        extra_kwargs = {
+            "digest": {"help_text": "Fingerprint of the votes, systems and settings behind the snapshot: an unchanged "
+                                    "digest means an unchanged leaderboard."},
+        }
 
     def get_label(self, snapshot: LeaderboardSnapshot) -> str:
         return str(snapshot.extra.get("label", snapshot.scope))

@@ -217,50 +217,82 @@ def _systems_of(tallies: list[PairTally]) -> dict[int, System]:
 def _snapshot_from(
     scope: Scope, tallies: list[PairTally], systems: dict[int, System], digest: str, *, with_battle_rows: bool
 ) -> SnapshotData:
+    """The leaderboard of these pair tallies: the systems with enough votes ranked, the others listed as hidden."""
     system_ids = sorted(systems)
     index = {pk: i for i, pk in enumerate(system_ids)}
-    counts = ratings.PairCounts.from_grouped(
+    configured = _method_of_settings()
+    if not system_ids:
+        return SnapshotData(scope=scope.name, rows=[], win_rate={"systems": [], "win_rate": [], "battles": []},
+                            extra={"method": configured, "hidden": [], "label": scope.label},
+                            vote_count=0, last_vote_id=0, digest=digest)
+
+    counts = _pair_counts(tallies, index)
+    # Same votes, same seed: a recompute of unchanged votes reproduces the intervals exactly.
+    board = ratings.leaderboard(counts, rounds=configured["rounds"], seed=int(digest[:15], 16))
+    shown = np.flatnonzero(board.rated & (board.n >= configured["min_votes"]))
+    elo, controlled_fit, controlled = _vote_order_ratings(scope, index, with_battle_rows=with_battle_rows)
+    rows = _board_rows(board, shown, system_ids, systems, elo=elo, controlled_fit=controlled_fit,
+                       preliminary_votes=configured["preliminary_votes"])
+    extra = {
+        "label": scope.label,
+        "method": {**configured, **board.method, "rounds": configured["rounds"]},
+        "groups": board.groups,
+        "hidden": _hidden_systems(board, shown, system_ids, systems),
+        "controlled": controlled,
+    }
+    return SnapshotData(scope=scope.name, rows=rows, win_rate=_win_rate_grid(board, rows, index), extra=extra,
+                        vote_count=counts.total, last_vote_id=max((t.last_vote_id for t in tallies), default=0),
+                        digest=digest)
+
+
+def _method_of_settings() -> dict[str, Any]:
+    """How the snapshot is computed, as far as the settings say (the rating model adds its own figures)."""
+    return {
+        "model": "bradley_terry",
+        "rounds": settings.EARSHOT_BOOTSTRAP_ROUNDS,
+        "min_votes": settings.EARSHOT_LEADERBOARD_MIN_VOTES,
+        "preliminary_votes": settings.EARSHOT_LEADERBOARD_PRELIMINARY_VOTES,
+        "elo_k": ELO_K,
+    }
+
+
+def _pair_counts(tallies: list[PairTally], index: dict[int, int]) -> ratings.PairCounts:
+    return ratings.PairCounts.from_grouped(
         sys_a=[index[t.system_a] for t in tallies],
         sys_b=[index[t.system_b] for t in tallies],
         wins_a=[t.wins_a for t in tallies],
         wins_b=[t.wins_b for t in tallies],
         ties=[t.ties for t in tallies],
         both_bad=[t.both_bad for t in tallies],
-        n_systems=len(system_ids),
+        n_systems=len(index),
     )
-    last_vote_id = max((t.last_vote_id for t in tallies), default=0)
-    min_votes = settings.EARSHOT_LEADERBOARD_MIN_VOTES
-    preliminary_votes = settings.EARSHOT_LEADERBOARD_PRELIMINARY_VOTES
-    rounds = settings.EARSHOT_BOOTSTRAP_ROUNDS
-    method: dict[str, Any] = {"model": "bradley_terry", "rounds": rounds, "min_votes": min_votes,
-                              "preliminary_votes": preliminary_votes, "elo_k": ELO_K}
-    if not system_ids:
-        return SnapshotData(scope=scope.name, rows=[], win_rate={"systems": [], "win_rate": [], "battles": []},
-                            extra={"digest": digest, "method": method, "hidden": [], "label": scope.label},
-                            vote_count=0, last_vote_id=0, digest=digest)
 
-    # Same votes, same seed: a recompute of unchanged votes reproduces the intervals exactly.
-    board = ratings.leaderboard(counts, rounds=rounds, seed=int(digest[:15], 16))
-    method.update(board.method)
-    method["rounds"] = rounds
-    shown = np.flatnonzero(board.rated & (board.n >= min_votes))
-    shown_set = set(shown.tolist())
-    hidden = [
-        {"system_id": pk, "name": systems[pk].name, "n": int(board.n[index[pk]])}
-        for pk in system_ids
-        if index[pk] not in shown_set
-    ]
-    # Ranks among the systems shown, so a hidden system never leaves a gap in the ranking.
+
+def _vote_order_ratings(
+    scope: Scope, index: dict[int, int], *, with_battle_rows: bool
+) -> tuple[np.ndarray, ratings.CovariateFit | None, dict[str, Any]]:
+    """Online Elo and the loudness/duration controlled fit, which need the votes one by one (the second query);
+    without them, no Elo and a controlled fit marked as not computed."""
+    if not with_battle_rows:
+        return np.full(len(index), np.nan), None, {"error": "not computed"}
+    battles = scope_battle_rows(scope=scope)
+    elo = _online_elo(battles, index)
+    controlled_fit, controlled = _controlled(battles, index)
+    return elo, controlled_fit, controlled
+
+
+def _board_rows(
+    board: ratings.Leaderboard,
+    shown: np.ndarray,
+    system_ids: list[int],
+    systems: dict[int, System],
+    *,
+    elo: np.ndarray,
+    controlled_fit: ratings.CovariateFit | None,
+    preliminary_votes: int,
+) -> list[dict[str, Any]]:
+    """One row per shown system, best first; ranks count only the systems shown, so a hidden one leaves no gap."""
     shown_rank = ratings.ranks_from_intervals(board.ci_low[shown], board.ci_high[shown])
-
-    elo = np.full(len(system_ids), np.nan)
-    controlled_fit = None
-    extra_controlled: dict[str, Any] = {"error": "not computed"}
-    if with_battle_rows:
-        battles = scope_battle_rows(scope=scope)
-        elo = _online_elo(battles, index)
-        controlled_fit, extra_controlled = _controlled(battles, index)
-
     rows: list[dict[str, Any]] = []
     for position, i in enumerate(shown.tolist()):
         pk = system_ids[i]
@@ -286,23 +318,30 @@ def _snapshot_from(
             }
         )
     rows.sort(key=lambda row: (row["rank"], -row["rating"], row["name"]))
+    return rows
+
+
+def _hidden_systems(
+    board: ratings.Leaderboard, shown: np.ndarray, system_ids: list[int], systems: dict[int, System]
+) -> list[dict[str, Any]]:
+    """The systems left off the board (too few votes, or not rated), with their vote counts."""
+    shown_set = set(shown.tolist())
+    return [
+        {"system_id": pk, "name": systems[pk].name, "n": int(board.n[i])}
+        for i, pk in enumerate(system_ids)
+        if i not in shown_set
+    ]
+
+
+def _win_rate_grid(board: ratings.Leaderboard, rows: list[dict[str, Any]], index: dict[int, int]) -> dict[str, Any]:
+    """Pairwise win rates and battle counts among the shown systems, in row order."""
     order = [index[row["system_id"]] for row in rows]
     grid = np.ix_(order, order)
-    win_rate = {
+    return {
         "systems": [row["system_id"] for row in rows],
         "win_rate": [[_round(x, 4) for x in line] for line in board.win_rate_matrix[grid]],
         "battles": board.battle_matrix[grid].tolist(),
     }
-    extra = {
-        "digest": digest,
-        "label": scope.label,
-        "method": method,
-        "groups": board.groups,
-        "hidden": hidden,
-        "controlled": extra_controlled,
-    }
-    return SnapshotData(scope=scope.name, rows=rows, win_rate=win_rate, extra=extra,
-                        vote_count=counts.total, last_vote_id=last_vote_id, digest=digest)
 
 
 def snapshot_store(*, data: SnapshotData) -> LeaderboardSnapshot:
@@ -316,6 +355,7 @@ def snapshot_store(*, data: SnapshotData) -> LeaderboardSnapshot:
             rows=data.rows,
             win_rate=data.win_rate,
             extra=data.extra,
+            digest=data.digest,
             vote_count=data.vote_count,
             last_vote_id=data.last_vote_id,
         )
@@ -329,7 +369,7 @@ def snapshot_refresh(*, scope: Scope) -> LeaderboardSnapshot | None:
     systems = _systems_of(tallies)
     digest = _digest(tallies, systems)
     current = snapshot_current(scope=scope.name)
-    if current is not None and current.extra.get("digest") == digest:
+    if current is not None and current.digest == digest:
         return None
     return snapshot_store(data=_snapshot_from(scope, tallies, systems, digest, with_battle_rows=True))
 

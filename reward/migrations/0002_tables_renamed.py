@@ -7,6 +7,18 @@ OLD_MODULE, NEW_MODULE = "scoring.reward.", "reward.ml."
 OLD_WEIGHTS, NEW_WEIGHTS = "scoring/reward/weights", "reward/ml/weights"
 
 
+def _moved(path, old, new):
+    """The bundled weights' folder at its new place; any other checkpoint path as it was."""
+    return path[: -len(old)] + new if path.endswith(old) else path
+
+
+def _config_moved(config, old, new):
+    # The bundled version also notes its path in its config.
+    if isinstance(config, dict) and isinstance(config.get("path"), str):
+        return {**config, "path": _moved(config["path"], old, new)}
+    return config
+
+
 def forwards(apps, schema_editor):
     ContentType = apps.get_model("contenttypes", "ContentType")
     db = schema_editor.connection.alias
@@ -18,9 +30,10 @@ def forwards(apps, schema_editor):
     Version = apps.get_model("reward", "RewardModelVersion")
     for version in Version.objects.using(db).all():
         class_path = version.class_path.replace(OLD_MODULE, NEW_MODULE, 1)
-        path = version.path.replace(OLD_WEIGHTS, NEW_WEIGHTS) if version.path.endswith(OLD_WEIGHTS) else version.path
-        if (class_path, path) != (version.class_path, version.path):
-            Version.objects.using(db).filter(pk=version.pk).update(class_path=class_path, path=path)
+        path = _moved(version.path, OLD_WEIGHTS, NEW_WEIGHTS)
+        config = _config_moved(version.config, OLD_WEIGHTS, NEW_WEIGHTS)
+        if (class_path, path, config) != (version.class_path, version.path, version.config):
+            Version.objects.using(db).filter(pk=version.pk).update(class_path=class_path, path=path, config=config)
 
 
 def backwards(apps, schema_editor):
@@ -30,8 +43,9 @@ def backwards(apps, schema_editor):
     Version = apps.get_model("reward", "RewardModelVersion")
     for version in Version.objects.using(db).all():
         class_path = version.class_path.replace(NEW_MODULE, OLD_MODULE, 1)
-        path = version.path.replace(NEW_WEIGHTS, OLD_WEIGHTS) if version.path.endswith(NEW_WEIGHTS) else version.path
-        Version.objects.using(db).filter(pk=version.pk).update(class_path=class_path, path=path)
+        path = _moved(version.path, NEW_WEIGHTS, OLD_WEIGHTS)
+        config = _config_moved(version.config, NEW_WEIGHTS, OLD_WEIGHTS)
+        Version.objects.using(db).filter(pk=version.pk).update(class_path=class_path, path=path, config=config)
 
 
 class Migration(migrations.Migration):

@@ -40,7 +40,7 @@ def long_history(transactional_db: None, vote_writer: VoteWriter, settings: Any)
     data = snapshot_compute(scope=scope_parse("arena"))
     LeaderboardSnapshot.objects.bulk_create(
         LeaderboardSnapshot(scope="arena", rows=data.rows, win_rate=data.win_rate, extra=data.extra,
-                            vote_count=data.vote_count, last_vote_id=data.last_vote_id)
+                            digest=data.digest, vote_count=data.vote_count, last_vote_id=data.last_vote_id)
         for _ in range(HISTORY)
     )
 

@@ -225,6 +225,17 @@ def test_only_both_bad_votes_rate_nobody_and_say_why(vote_writer: VoteWriter, se
     assert "no decided battles" in data.extra["controlled"]["error"]
 
 
+def test_the_digest_is_a_column_of_its_own(vote_writer: VoteWriter, settings: Any) -> None:
+    settings.EARSHOT_BOOTSTRAP_ROUNDS = 20
+    first, second = _systems(2)
+    vote_writer.cast([(first, second, Choice.A)] * 3)
+    written = snapshot_refresh(scope=scope_parse("arena"))
+    assert written is not None
+    stored = LeaderboardSnapshot.objects.get(pk=written.pk)
+    assert len(stored.digest) == 64 and stored.digest == snapshot_compute(scope=scope_parse("arena")).digest
+    assert "digest" not in stored.extra
+
+
 def test_an_empty_scope_gives_an_empty_leaderboard() -> None:
     data = snapshot_compute(scope=scope_parse("arena:lyrics"))
     assert (data.rows, data.vote_count, data.win_rate["systems"]) == ([], 0, [])
@@ -246,6 +257,7 @@ def test_a_refresh_keeps_history_and_writes_nothing_when_votes_are_unchanged(
     newer = snapshot_refresh(scope=scope)
     assert newer is not None and newer.vote_count == 4
     assert LeaderboardSnapshot.objects.filter(scope="arena").count() == 2
+    assert newer.digest == snapshot_compute(scope=scope).digest != written.digest
     assert snapshot_current(scope="arena") == newer
     assert [s.vote_count for s in snapshot_history(scope="arena", limit=10)] == [3, 4]
     assert set(system_ratings(scope="arena")) == {first.pk, second.pk}
