@@ -8,7 +8,7 @@ import soundfile as sf
 from django.contrib.auth.models import User
 from django.test import Client
 
-from arena import audio
+from arena import audio_processing
 from arena.models import Prompt
 from tests.factories import write_tone
 
@@ -40,7 +40,7 @@ def test_an_uploaded_reference_is_stored_as_its_re_encoded_delivery_copy(  # typ
     assert "harp" not in stored.name
     with stored.open("rb") as handle:
         samples, rate = sf.read(handle, always_2d=True)
-    assert audio.integrated_loudness(samples, rate) == pytest.approx(-16.0, abs=1.0)
+    assert audio_processing.integrated_loudness(samples, rate) == pytest.approx(-16.0, abs=1.0)
     assert [p.name for p in media_root.rglob("*") if p.is_file()] == [Path(stored.name).name]
 
 
