@@ -46,11 +46,12 @@ class ClipUploadNotFound(NotFound):
 def task_by_name(name: str) -> Signature:
     """A Celery task's signature by its name, so web code never imports the tasks.
 
-    With eager Celery (the embedded demo) this process is its own worker and runs the task when it is queued, so
-    the app's task modules are loaded first; a real worker loads them itself and the web process never does.
+    With eager Celery (the embedded demo) this process is its own worker and runs the tasks queued in it (those
+    the import queues in turn, such as the reward model's scoring, included), so the app's task modules are loaded
+    first; a real worker loads them itself and the web process never does.
     """
     app = current_app
-    if app.conf.task_always_eager and name not in app.tasks:
+    if app.conf.task_always_eager:
         app.loader.import_default_modules()
     return app.signature(name)
 
