@@ -341,9 +341,9 @@ def clip_upload_process(*, upload_id: int) -> ClipUpload | None:
     the outcome, delete the staged file once that is committed.
 
     Idempotent: a finished upload is left as it is, so a redelivered message does nothing; one that died half-way
-    (its transaction left no row and clip_import no file) runs again from the start. A second delivery running at
-    the same moment waits on the upload's row lock and then finds it finished. A database outage is raised for the
-    task to retry; any other failure is recorded as such, so no upload stays pending for ever.
+    (its transaction committed nothing, the staged file is still there) runs again from the start. A second
+    delivery running at the same moment waits on the upload's row lock and then finds it finished. A database
+    outage is raised for the task to retry; any other failure is recorded as such, so no upload stays pending.
     """
     pending = ClipUpload.objects.filter(pk=upload_id, status__in=ClipUpload.PENDING)
     if not pending.update(status=ClipUpload.Status.RUNNING, started_at=timezone.now()):
