@@ -1,23 +1,26 @@
-"""Admin pages for the catalogue, the raters (with their flags) and the battles."""
-import tempfile
-from pathlib import Path
+"""Admin pages for the catalogue, the uploads, the raters (with their flags) and the battles.
+
+Web code: nothing here decodes more than a check or encodes; encoding runs in a Celery worker, queued by name.
+"""
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from arena.ingest import ClipRefused, reference_audio_encode
-from arena.models import Battle, Clip, Prompt, Rater, System, Vote
+from arena.models import Battle, Clip, ClipUpload, Prompt, Rater, System, Vote
 from arena.selectors import RaterFlag, rater_flag_condition, raters_flagged, raters_with_flags
 from arena.services.raters import raters_board_exclusion_set
+from arena.services.uploads import ClipRefused, prompt_reference_queue, reference_audio_check
 
 
 class PromptAdminForm(forms.ModelForm):
-    """A reference audio upload passes the clips' checks and is stored as its re-encoded delivery copy only: what
-    listeners fetch is audio this server wrote, never the uploaded bytes."""
+    """A reference audio upload passes the clips' checks on the form; a worker then stores its re-encoded delivery
+    copy as the reference: what listeners fetch is audio this server wrote, never the uploaded bytes."""
+
+    reference_upload: UploadedFile | None = None
 
     class Meta:
         model = Prompt
@@ -27,18 +30,12 @@ class PromptAdminForm(forms.ModelForm):
         upload = self.cleaned_data.get("reference_audio")
         if not isinstance(upload, UploadedFile):
             return upload  # unchanged, or cleared
-        name = Path(upload.name or "reference").name
         try:
-            if isinstance(upload, TemporaryUploadedFile):
-                return reference_audio_encode(path=Path(upload.temporary_file_path()), name=name)
-            with tempfile.TemporaryDirectory(prefix="earshot-reference-") as folder:
-                path = Path(folder) / f"upload{Path(name).suffix.lower()[:8]}"
-                with path.open("wb") as handle:
-                    for chunk in upload.chunks():
-                        handle.write(chunk)
-                return reference_audio_encode(path=path, name=name)
+            reference_audio_check(upload=upload)
         except ClipRefused as exc:
             raise forms.ValidationError(exc.message, code=exc.reason) from exc
+        self.reference_upload = upload
+        return None  # the field keeps its file until the worker stores the re-encoded one
 
 
 @admin.register(System)
@@ -64,6 +61,14 @@ class PromptAdmin(admin.ModelAdmin):
     def has_lyrics(self, obj: Prompt) -> bool:
         return obj.has_lyrics
 
+    def save_model(self, request: HttpRequest, obj: Prompt, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        upload = getattr(form, "reference_upload", None)
+        if upload is not None:
+            prompt_reference_queue(prompt=obj, upload=upload)
+            self.message_user(request, "The reference audio is being re-encoded; it is in place once the worker "
+                              "is done.")
+
 
 @admin.register(Clip)
 class ClipAdmin(admin.ModelAdmin):
@@ -86,6 +91,24 @@ class ClipAdmin(admin.ModelAdmin):
     @admin.display(description="delivered at", ordering="delivery_lufs")
     def delivery_loudness(self, obj: Clip) -> str:
         return f"{obj.delivery_lufs:.1f} LUFS"
+
+
+@admin.register(ClipUpload)
+class ClipUploadAdmin(admin.ModelAdmin):
+    """Uploads through POST /api/clips/, to follow (read only: the worker writes them)."""
+
+    list_display = ("public_id", "file_name", "system_key", "status", "reason", "uploaded_by", "created_at",
+                    "finished_at")
+    list_filter = ("status", "reason")
+    search_fields = ("public_id", "file_name", "system_key", "message")
+    list_select_related = ("uploaded_by",)
+    raw_id_fields = ("clip",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ClipUpload | None = None) -> bool:
+        return False
 
 
 class RaterFlagFilter(admin.SimpleListFilter):

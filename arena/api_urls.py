@@ -12,4 +12,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("systems/", api.SystemListApi.as_view(), name="system-list"),
     path("prompts/", api.PromptListApi.as_view(), name="prompt-list"),
     path("clips/", upload_api.ClipUploadApi.as_view(), name="clip-upload"),
+    path("clips/uploads/<uuid:upload_id>/", upload_api.ClipUploadDetailApi.as_view(), name="clip-upload-detail"),
 ]

@@ -4,7 +4,7 @@ itself, or handed to the front server.
 Nothing in a delivery response names the clip or its system: no Content-Disposition, no ETag, no Last-Modified,
 and the stored file name (random hex) never leaves the server except inside an internal redirect.
 
-Per-battle bytes: a stored delivery file is a bare constant-bitrate MP3 stream (arena.audio.delivery_copy). Each
+Per-battle bytes: a stored delivery file is a bare constant-bitrate MP3 stream (arena.audio_processing). Each
 battle's side is that stream behind an ID3v2 tag holding only padding (0 to EARSHOT_DELIVERY_PADDING_BYTES bytes,
 so the size differs), with the private bit of the frame headers (which every decoder ignores) set in a pattern of
 its own (so the first bytes and the hash differ). Both are drawn from an HMAC of the battle's id and side under

@@ -1,4 +1,9 @@
-"""Ingest of clips: one file at a time (admin upload) or a JSONL manifest; every refused file leaves nothing behind."""
+"""Ingest of clips: one file at a time (an admin's upload, run by the worker) or a JSONL manifest; every refused file
+leaves nothing behind.
+
+It decodes, measures and encodes (arena.audio_processing, torch): only Celery workers and management commands
+import it. The web half of an upload (form checks, staging, the job) is arena.services.uploads.
+"""
 from __future__ import annotations
 
 import json
@@ -15,24 +20,15 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, OperationalError, transaction
+from django.utils import timezone
 
-from arena import audio, hooks
-from arena.models import Clip, Prompt, System
-from core.errors import EarshotError
+from arena import audio, audio_processing, hooks
+from arena.models import Clip, ClipUpload, Prompt, System
+from arena.services.uploads import ClipRefused, system_find
 
 logger = logging.getLogger(__name__)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus"}
-
-
-class ClipRefused(EarshotError):
-    code = "clip_refused"
-    status = 400
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, reason=reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -91,8 +87,8 @@ def clip_import(
     try:
         decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS,
                                max_decoded_bytes=settings.EARSHOT_MAX_DECODED_BYTES)
-        loudness = audio.integrated_loudness(decoded.samples, decoded.sample_rate)
-        delivery = audio.delivery_copy(
+        loudness = audio_processing.integrated_loudness(decoded.samples, decoded.sample_rate)
+        delivery = audio_processing.delivery_copy(
             decoded,
             target_lufs=settings.EARSHOT_TARGET_LUFS,
             bitrate_kbps=settings.EARSHOT_DELIVERY_BITRATE_KBPS,
@@ -155,7 +151,7 @@ def clip_delivery_reencode(*, clip: Clip) -> Clip:
         try:
             decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS,
                                    max_decoded_bytes=settings.EARSHOT_MAX_DECODED_BYTES)
-            delivery = audio.delivery_copy(
+            delivery = audio_processing.delivery_copy(
                 decoded,
                 target_lufs=settings.EARSHOT_TARGET_LUFS,
                 bitrate_kbps=settings.EARSHOT_DELIVERY_BITRATE_KBPS,
@@ -190,7 +186,7 @@ def reference_audio_encode(*, path: Path, name: str = "") -> ContentFile[bytes]:
     try:
         decoded = audio.decode(path, max_seconds=settings.EARSHOT_MAX_CLIP_SECONDS,
                                max_decoded_bytes=settings.EARSHOT_MAX_DECODED_BYTES)
-        delivery = audio.delivery_copy(
+        delivery = audio_processing.delivery_copy(
             decoded, target_lufs=settings.EARSHOT_TARGET_LUFS, bitrate_kbps=settings.EARSHOT_DELIVERY_BITRATE_KBPS
         )
     except audio.AudioProblem as exc:
@@ -321,41 +317,114 @@ def _import_line(*, root: Path, number: int, raw: str, create_systems: bool) -> 
 def clip_upload(
     *,
     system_key: str,
-    audio_file: UploadedFile,
+    path: Path,
+    original_name: str,
     prompt_id: int | None = None,
     prompt_text: str = "",
     lyrics: str = "",
     language: str = "en",
 ) -> tuple[Clip, bool]:
-    """Import one uploaded file (the admin API): the same checks as a manifest line, whole or not at all."""
-    name = Path(audio_file.name or "upload").name
-    limit = settings.EARSHOT_MAX_UPLOAD_BYTES
-    if audio_file.size is not None and audio_file.size > limit:
-        raise ClipRefused("too_large", f"{name}: {audio_file.size} bytes is larger than the limit of {limit} bytes")
+    """Import one uploaded file (the admin API, in the worker): the same checks as a manifest line, whole or not at
+    all."""
     entry: dict[str, Any] = {"system": system_key, "prompt_id": prompt_id, "prompt": prompt_text,
                              "lyrics": lyrics, "language": language}
-    with ExitStack() as stack:
-        if isinstance(audio_file, TemporaryUploadedFile):
-            path = Path(audio_file.temporary_file_path())
+    with transaction.atomic():
+        system = _system_for(entry, create=False)
+        prompt = _prompt_for(entry)
+        if prompt.pk is None:
+            prompt.save()
+        return clip_import(system=system, prompt=prompt, path=path, original_name=original_name)
+
+
+def clip_upload_process(*, upload_id: int) -> ClipUpload | None:
+    """Run a queued admin upload (arena.tasks.clip_upload_task): import its staged file with `clip_upload`, record
+    the outcome, delete the staged file once that is committed.
+
+    Idempotent: a finished upload is left as it is, so a redelivered message does nothing; one that died half-way
+    (its transaction committed nothing, the staged file is still there) runs again from the start. A second
+    delivery running at the same moment waits on the upload's row lock and then finds it finished. A database
+    outage is raised for the task to retry; any other failure is recorded as such, so no upload stays pending.
+    """
+    pending = ClipUpload.objects.filter(pk=upload_id, status__in=ClipUpload.PENDING)
+    if not pending.update(status=ClipUpload.Status.RUNNING, started_at=timezone.now()):
+        return None
+    with ExitStack() as stack, transaction.atomic():
+        upload = ClipUpload.objects.select_for_update().get(pk=upload_id)
+        if upload.finished:
+            return upload
+        try:
+            clip, created = clip_upload(
+                system_key=upload.system_key,
+                path=_local_path(stack, upload.staged),
+                original_name=upload.file_name,
+                prompt_id=upload.given_prompt_id,
+                prompt_text=upload.prompt_text,
+                lyrics=upload.lyrics,
+                language=upload.language,
+            )
+        except ClipRefused as exc:
+            upload.status, upload.reason, upload.message = ClipUpload.Status.REFUSED, exc.reason, exc.message
+        except OperationalError:
+            raise
+        except Exception as exc:
+            logger.exception("upload %s failed", upload.public_id)
+            upload.status, upload.reason = ClipUpload.Status.FAILED, "failed"
+            upload.message = f"{upload.file_name}: the import failed ({type(exc).__name__}); try again"
         else:
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="earshot-upload-")))
-            path = folder / f"upload{Path(name).suffix.lower()[:8]}"
-            with path.open("wb") as handle:
-                for chunk in audio_file.chunks():
-                    handle.write(chunk)
+            upload.status, upload.clip, upload.clip_created = ClipUpload.Status.DONE, clip, created
+            upload.message = f"clip {clip.public_id}" if created else f"already imported as clip {clip.public_id}"
+        upload.finished_at = timezone.now()
+        upload.save(update_fields=["status", "reason", "message", "clip", "clip_created", "finished_at"])
+        staged = upload.staged
+        transaction.on_commit(lambda: default_storage.delete(staged))
+    return upload
+
+
+def prompt_reference_store(*, prompt_id: int, staged: str, name: str = "") -> Prompt | None:
+    """Encode a reference audio upload the admin's form checked and staged, and make it the prompt's reference
+    (arena.tasks.prompt_reference_store_task); the staged file and the reference it replaces are deleted once that
+    is committed. A staged file already gone (a redelivered message) does nothing."""
+    if not default_storage.exists(staged):
+        return None
+    with ExitStack() as stack:
+        try:
+            encoded = reference_audio_encode(path=_local_path(stack, staged), name=name)
+        except ClipRefused as exc:
+            logger.warning("reference audio for prompt %s refused: %s", prompt_id, exc.message)
+            default_storage.delete(staged)
+            return None
+    stored = default_storage.save(f"references/{encoded.name}", encoded)
+    try:
         with transaction.atomic():
-            system = _system_for(entry, create=False)
-            prompt = _prompt_for(entry)
-            if prompt.pk is None:
-                prompt.save()
-            return clip_import(system=system, prompt=prompt, path=path, original_name=name)
+            prompt = Prompt.objects.select_for_update().filter(pk=prompt_id).first()
+            obsolete = [staged, prompt.reference_audio.name if prompt is not None else stored]
+            if prompt is not None:
+                prompt.reference_audio = stored
+                prompt.save(update_fields=["reference_audio"])
+            transaction.on_commit(lambda: _delete([stale for stale in obsolete if stale]))
+    except BaseException:
+        default_storage.delete(stored)
+        raise
+    return prompt
+
+
+def _local_path(stack: ExitStack, name: str) -> Path:
+    """A local path of a stored file: the file itself, or a temporary copy for storage without local paths."""
+    try:
+        return Path(default_storage.path(name))
+    except NotImplementedError:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="earshot-staged-")))
+        path = folder / f"staged{Path(name).suffix}"
+        with default_storage.open(name, "rb") as source, path.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        return path
 
 
 def _system_for(entry: dict[str, Any], *, create: bool) -> System:
     key = entry.get("system")
     if not isinstance(key, str) or not key.strip():
         raise ClipRefused("bad_line", "each line needs a 'system' (its slug or name)")
-    system = System.objects.filter(slug=key).first() or System.objects.filter(name=key).first()
+    system = system_find(key)
     if system is not None:
         return system
     if not create:

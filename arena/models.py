@@ -83,6 +83,62 @@ class Clip(models.Model):
         return f"{self.system} / prompt {self.prompt_id} / {self.public_id}"
 
 
+
+class ClipUpload(models.Model):
+    """An admin's upload of one clip, imported by a Celery worker: the form's values, the staged file, the outcome.
+
+    The web request only checks the form and stages the file; decoding, loudness and encoding run in the worker
+    (arena.tasks.clip_upload_task), which records here what became of it.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    system_key = models.CharField(max_length=120, help_text="The system's slug or name, as given on the form.")
+    given_prompt_id = models.BigIntegerField(null=True, blank=True, help_text="The prompt id given on the form.")
+    prompt_text = models.TextField(blank=True)
+    lyrics = models.TextField(blank=True)
+    language = models.CharField(max_length=16, default="en")
+    file_name = models.CharField(max_length=255)
+    file_size = models.BigIntegerField()
+    staged = models.CharField(max_length=255, help_text="The uploaded file in storage until the worker is done.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    reason = models.CharField(max_length=32, blank=True, help_text="Why it was refused or failed, in one word.")
+    message = models.TextField(blank=True)
+    clip = models.ForeignKey(Clip, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    clip_created = models.BooleanField(
+        null=True, blank=True, help_text="False when the same file was already imported for this system and prompt."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    PENDING = (Status.QUEUED, Status.RUNNING)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "refused", "failed"]),
+                name="clip_upload_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"upload {self.public_id} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in self.PENDING
+
 class Rater(models.Model):
     """Who votes: an account, or an anonymous identity bound to a browser session."""
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from arena import audio
+from arena import audio, audio_processing
 from arena.ingest import ClipRefused, clip_import, manifest_import
 from arena.models import Clip, Prompt
 from tests.factories import PromptFactory, SystemFactory, write_tone
@@ -41,7 +41,7 @@ def test_the_delivery_copy_is_within_half_a_lu_of_the_target(tmp_path: Path, set
         clip, _ = clip_import(system=SystemFactory(), prompt=PromptFactory(), path=path)
         with clip.delivery.open("rb") as handle:
             samples, rate = sf.read(handle, dtype="float32", always_2d=True)
-        measured = audio.integrated_loudness(samples, rate)
+        measured = audio_processing.integrated_loudness(samples, rate)
         assert abs(measured - -18.0) < 0.5, (path.name, measured)
         assert abs(clip.delivery_lufs - -18.0) < 0.5
         assert np.max(np.abs(samples)) <= 1.0
@@ -232,7 +232,7 @@ def test_a_manifests_reference_audio_is_checked_and_stored_re_encoded(tmp_path: 
     assert name.startswith("references/") and name.endswith(".mp3") and "ref" not in Path(name).name
     with prompt.reference_audio.open("rb") as handle:
         samples, rate = sf.read(handle, always_2d=True)
-    assert audio.integrated_loudness(samples, rate) == pytest.approx(-16.0, abs=1.0)
+    assert audio_processing.integrated_loudness(samples, rate) == pytest.approx(-16.0, abs=1.0)
     assert len(stored_files(media_root)) == 3  # the clip's original and delivery copy, the reference's copy
 
 
