@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from celery import Signature, Task
+from celery import Signature, Task, current_app
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
@@ -23,6 +23,19 @@ from core.cache import CACHE_ERRORS, cache_add_many
 logger = logging.getLogger(__name__)
 # The hooks' Redis is down or unreachable: what they meet then (the cache, the broker or the channel layer).
 REDIS_DOWN_ERRORS: tuple[type[Exception], ...] = (*CACHE_ERRORS, BrokerError)
+
+
+def task_by_name(name: str) -> Signature:
+    """A Celery task's signature by its name, so that code which queues a task need not import the task's module
+    (web processes never import the tasks, nor what they import: torch, for the reward model's).
+
+    With eager Celery (the embedded demo) this process is its own worker and runs what it queues, so the app's task
+    modules are loaded first (Celery's autodiscovery is otherwise left to workers); a real worker loads them itself.
+    """
+    app = current_app
+    if app.conf.task_always_eager:
+        app.loader.import_default_modules()
+    return app.signature(name)
 
 
 def _after_commit(action: Callable[[], object], *, what: str) -> None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from celery import Signature, signature
+from celery import Signature
 
-from core.oncommit import enqueue_on_commit, enqueue_once_on_commit
+from core.oncommit import enqueue_on_commit, enqueue_once_on_commit, task_by_name
 
 # Named rather than imported: reward.tasks imports this module, and the web process never imports the tasks.
 SCORE_TASK = "reward.tasks.clips_score_task"
@@ -21,7 +21,7 @@ def clip_scoring_queue(*, clip_ids: Sequence[int]) -> None:
     """
     ids = sorted({int(clip_id) for clip_id in clip_ids})
     if ids:
-        enqueue_on_commit(signature(SCORE_TASK), ids)
+        enqueue_on_commit(task_by_name(SCORE_TASK), ids)
 
 
 AGREEMENT_QUEUED_KEY = "scoring:agreement:queued"
@@ -31,7 +31,7 @@ def agreement_recompute_job() -> tuple[str, Signature]:
     """The (mark, task) of a debounced agreement recompute, for enqueue_once_on_commit."""
     from django.conf import settings
 
-    return AGREEMENT_QUEUED_KEY, signature(AGREEMENT_TASK).set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
+    return AGREEMENT_QUEUED_KEY, task_by_name(AGREEMENT_TASK).set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
 
 
 def agreement_recompute_request() -> None:

@@ -10,13 +10,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from celery import signature
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict, InvalidInput
-from core.oncommit import enqueue_on_commit
+from core.oncommit import enqueue_on_commit, task_by_name
 from reward.errors import CheckpointMissing, VersionNotReady
 from reward.jobs import AGREEMENT_TASK, RESCORE_TASK
 from reward.models import RewardModelVersion
@@ -98,15 +97,15 @@ def version_activate(*, version: RewardModelVersion) -> RewardModelVersion:
         metrics["rescore"] = {"status": "queued", "done": 0, "total": None, "queued_at": timezone.now().isoformat()}
         target.metrics = metrics
         target.save(update_fields=["active", "metrics"])
-        enqueue_on_commit(signature(RESCORE_TASK), target.pk)
-        enqueue_on_commit(signature(AGREEMENT_TASK), target.pk)
+        enqueue_on_commit(task_by_name(RESCORE_TASK), target.pk)
+        enqueue_on_commit(task_by_name(AGREEMENT_TASK), target.pk)
     logger.info("reward model version %s activated", target.name)
     return target
 
 
 def version_rescore_queue(*, version: RewardModelVersion) -> None:
     """Once the current transaction commits, have a worker score the clips this version has not scored yet."""
-    enqueue_on_commit(signature(RESCORE_TASK), version.pk)
+    enqueue_on_commit(task_by_name(RESCORE_TASK), version.pk)
 
 
 def reward_model_ensure_default() -> RewardModelVersion | None:

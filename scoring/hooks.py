@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from celery import Signature, signature
+from celery import Signature
 
 from arena import hooks as arena_hooks
 from arena.hooks import SystemRating
 from arena.models import Vote
-from core.oncommit import enqueue_on_commit
+from core.oncommit import enqueue_on_commit, task_by_name
 from scoring.scopes import vote_scopes
 from scoring.selectors import system_ratings
 from scoring.services import leaderboards_request_recompute
@@ -32,7 +32,7 @@ def _vote_recorded(vote: Vote) -> None:
 
 def _raters_exclusion_changed() -> None:
     # The boards' pair counts are rebuilt from the votes: a full recompute, once the change is committed.
-    enqueue_on_commit(signature("scoring.tasks.leaderboards_recompute_all"))
+    enqueue_on_commit(task_by_name("scoring.tasks.leaderboards_recompute_all"))
 
 
 def _system_ratings(scope: str) -> dict[int, SystemRating]:

@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from celery import Signature, signature
+from celery import Signature
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from arena.models import System
-from core.oncommit import broadcast_on_commit, enqueue_once_on_commit, queued_mark_clear, queued_mark_set
+from core.oncommit import broadcast_on_commit, enqueue_once_on_commit, queued_mark_clear, queued_mark_set, task_by_name
 from scoring import ratings
 from scoring.models import LeaderboardSnapshot, ScopeRecompute
 from scoring.scopes import Scope, scope_parse
@@ -63,7 +63,7 @@ RECOMPUTE_TASK = "scoring.tasks.leaderboard_recompute"
 
 
 def _recompute_job(scope: str) -> Signature:
-    return signature(RECOMPUTE_TASK, args=(scope,)).set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
+    return task_by_name(RECOMPUTE_TASK).clone(args=(scope,)).set(countdown=settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS)
 
 
 def _rows_ensure(scopes: list[str]) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from celery import Signature, current_app
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
@@ -21,7 +20,7 @@ from django.db import transaction
 from arena import audio
 from arena.models import ClipUpload, Prompt, System
 from core.errors import EarshotError, NotFound
-from core.oncommit import enqueue_on_commit
+from core.oncommit import enqueue_on_commit, task_by_name
 
 # Named rather than imported: arena.tasks imports the ingest (and torch through it).
 CLIP_UPLOAD_TASK = "arena.tasks.clip_upload_task"
@@ -41,19 +40,6 @@ class ClipRefused(EarshotError):
 class ClipUploadNotFound(NotFound):
     code = "clip_upload_not_found"
     default_message = "No such upload."
-
-
-def task_by_name(name: str) -> Signature:
-    """A Celery task's signature by its name, so web code never imports the tasks.
-
-    With eager Celery (the embedded demo) this process is its own worker and runs the tasks queued in it (those
-    the import queues in turn, such as the reward model's scoring, included), so the app's task modules are loaded
-    first; a real worker loads them itself and the web process never does.
-    """
-    app = current_app
-    if app.conf.task_always_eager:
-        app.loader.import_default_modules()
-    return app.signature(name)
 
 
 def system_find(key: str) -> System | None:
