@@ -8,12 +8,14 @@ from rest_framework import serializers
 
 from arena.models import Battle, Choice, Prompt, System
 from arena.services.listening import EVENT_TYPES, SIDES, ListeningEvent
+from core.axes import VOTE_AXES, choices
 
 MAX_EVENTS_PER_BATCH = 500
 MAX_POSITION_MS = 24 * 3600 * 1000
 MAX_CLIENT_MS = 2**53  # Date.now() and performance.now() both fit
 MAX_CLIENT_HINTS_CHARS = 4096
-AXIS_CHOICES = Choice.choices
+# A per-axis answer takes the same outcomes as the overall choice.
+AXIS_OUTCOME_CHOICES = Choice.choices
 
 
 # Inputs
@@ -35,10 +37,10 @@ class BattleEventsInputSerializer(serializers.Serializer):
 
 class VoteInputSerializer(serializers.Serializer):
     choice = serializers.ChoiceField(choices=Choice.choices)
-    musicality = serializers.ChoiceField(choices=AXIS_CHOICES, required=False, allow_blank=True, default="")
-    prompt_alignment = serializers.ChoiceField(choices=AXIS_CHOICES, required=False, allow_blank=True, default="")
+    musicality = serializers.ChoiceField(choices=AXIS_OUTCOME_CHOICES, required=False, allow_blank=True, default="")
+    prompt_alignment = serializers.ChoiceField(choices=AXIS_OUTCOME_CHOICES, required=False, allow_blank=True, default="")
     lyrics_alignment = serializers.ChoiceField(
-        choices=AXIS_CHOICES,
+        choices=AXIS_OUTCOME_CHOICES,
         required=False,
         allow_blank=True,
         default="",
@@ -109,7 +111,10 @@ class BattleOutputSerializer(serializers.Serializer):
         "min(EARSHOT_MIN_LISTEN_SECONDS, clip duration)."
     )
     expires_at = serializers.DateTimeField()
-    axes = serializers.ListField(child=serializers.CharField())
+    axes = serializers.ListField(
+        child=serializers.ChoiceField(choices=choices(VOTE_AXES)),
+        help_text="The per-axis questions of this battle; lyrics_alignment only where the prompt has lyrics.",
+    )
     suggestion = SuggestionSerializer(allow_null=True)
 
 
