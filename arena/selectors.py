@@ -12,7 +12,9 @@ from django.db.models.functions import Coalesce
 from arena import hooks
 from arena.errors import BattleNotFound
 from arena.models import Battle, Prompt, Rater, System, Vote
-from core.axes import VOTE_AXES
+from core.axes import VOTE_AXES, Axis
+
+LYRICS_AXIS = Axis.LYRICS_ALIGNMENT.value  # the vote service names it when a prompt without lyrics gets an answer
 
 
 class RevealedSystem(TypedDict):
