@@ -88,11 +88,11 @@ def _battle_audio_url(serializer: serializers.Field, battle: Battle, side: str) 
 
 
 class BattlePromptSerializer(serializers.Serializer):
-    """The battle's prompt (the instance is the battle: the reference audio has a per-battle URL)."""
+    # The instance is the battle: the reference audio has a per-battle URL.
 
     text = serializers.CharField(source="prompt.text")
     lyrics = serializers.CharField(source="prompt.lyrics", help_text="Empty when the prompt has no lyrics.")
-    reference_audio_url = serializers.SerializerMethodField()
+    reference_audio_url = serializers.SerializerMethodField(allow_null=True)
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_reference_audio_url(self, battle: Battle) -> str | None:
@@ -100,7 +100,7 @@ class BattlePromptSerializer(serializers.Serializer):
 
 
 class BattleClipSerializer(serializers.Serializer):
-    """One side's clip (the instance is the battle, `side` says which)."""
+    # The instance is the battle; `side` says which clip.
 
     audio_url = serializers.SerializerMethodField(
         help_text="Per-battle URL; says nothing about the clip or its system."
@@ -146,7 +146,7 @@ class BattleOutputSerializer(serializers.Serializer):
     axes = serializers.SerializerMethodField(
         help_text="The per-axis questions of this battle; lyrics_alignment only where the prompt has lyrics."
     )
-    suggestion = serializers.SerializerMethodField()
+    suggestion = serializers.SerializerMethodField(allow_null=True)
 
     @extend_schema_field(serializers.ChoiceField(choices=Battle.Status.values))
     def get_status(self, battle: Battle) -> str:
@@ -163,7 +163,7 @@ class BattleOutputSerializer(serializers.Serializer):
     def get_axes(self, battle: Battle) -> list[str]:
         return selectors.battle_axes(battle=battle)
 
-    @extend_schema_field(SuggestionSerializer(allow_null=True))
+    @extend_schema_field(SuggestionSerializer)
     def get_suggestion(self, battle: Battle) -> dict[str, Any] | None:
         return selectors.suggestion_public(
             shown=battle.suggestion_shown, side=battle.suggestion_side, p=battle.suggestion_p
@@ -176,7 +176,7 @@ class PlayedMsSerializer(serializers.Serializer):
 
 
 class BattleEventsOutputSerializer(serializers.Serializer):
-    """Listening credited so far (the instance is the battle)."""
+    # The instance is the battle.
 
     ms_played = PlayedMsSerializer(source="*")
 
@@ -195,11 +195,10 @@ class RevealedSystemsSerializer(serializers.Serializer):
 
 
 class VoteOutputSerializer(serializers.Serializer):
-    """The answer to a vote: its choice, the systems revealed, and the next battle when one was asked for.
+    """The vote's choice, the systems revealed, and the next battle when the vote asked for one."""
 
-    The instance is a mapping with `choice`, `systems` and, only when the vote asked for `next`, `next_battle`
-    (a Battle, or None when no pair is left): without that key the answer has no `next_battle`.
-    """
+    # The instance is a mapping with `choice`, `systems` and, only when the vote asked for `next`, `next_battle`
+    # (a Battle, or None when no pair is left): without that key the answer has no `next_battle`.
 
     choice = serializers.ChoiceField(choices=Choice.choices)
     systems = RevealedSystemsSerializer()
