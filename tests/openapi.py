@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import Any
 
 from drf_spectacular.generators import SchemaGenerator
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
+from jsonschema.exceptions import ValidationError
+from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 
 JSON = "application/json"
 
@@ -36,6 +37,9 @@ def _template_for(path: str, paths: dict[str, Any]) -> str:
     raise AssertionError(f"no operation in the OpenAPI schema serves {path!r}")
 
 
+_NULL = {"enum": [None]}
+
+
 def _nullable_refs(schema: Any) -> Any:
     """A copy of `schema` where drf-spectacular's nullable reference, {allOf: [ref], nullable: true}, admits null.
 
@@ -49,7 +53,7 @@ def _nullable_refs(schema: Any) -> Any:
     copy = {key: _nullable_refs(value) for key, value in schema.items()}
     if copy.get("nullable") is True and "allOf" in copy and "type" not in copy:
         copy.pop("nullable")
-        return {"anyOf": [copy, {"enum": [None]}]}
+        return {"anyOf": [copy, _NULL]}
     return copy
 
 
@@ -86,13 +90,24 @@ def response_schema(*, method: str, path: str, status: int, closed: bool = False
 
 def schema_errors(body: Any, *, method: str, path: str, status: int, closed: bool = False) -> list[str]:
     """Every way `body` departs from the documented answer (empty when it matches)."""
-    validator = OAS30Validator(
+    # The read validator: a response must hold its readOnly properties too (the plain one lets them be missing).
+    validator = OAS30ReadValidator(
         response_schema(method=method, path=path, status=status, closed=closed), format_checker=oas30_format_checker
     )
-    return [
-        f"{'/'.join(str(part) for part in error.absolute_path) or '(body)'}: {error.message}"
-        for error in sorted(validator.iter_errors(body), key=lambda error: list(map(str, error.absolute_path)))
+    errors = [leaf for error in validator.iter_errors(body) for leaf in _leaves(error)]
+    return sorted(f"{'/'.join(str(part) for part in error.absolute_path) or '(body)'}: {error.message}"
+                  for error in errors)
+
+
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    """The errors under an anyOf/allOf that say what is wrong, not "not valid under any of the given schemas"; the
+    null branch of a nullable reference has nothing to say about a value that is not null."""
+    if not error.context:
+        return [error]
+    found = [
+        leaf for sub in error.context if sub.schema != _NULL for leaf in _leaves(sub)
     ]
+    return found or [error]
 
 
 def assert_matches_schema(
