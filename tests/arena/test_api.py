@@ -15,7 +15,6 @@ from rest_framework.test import APIClient
 from arena.models import Battle, Rater, System, Vote
 from arena.raters import SESSION_KEY, ip_hash
 from scoring.models import LeaderboardSnapshot
-from tests.openapi import assert_matches_schema
 from tests.arena.arena_support import (  # noqa: F401 - autouse fixture
     arena_isolated,
     audio_fetch,
@@ -23,6 +22,7 @@ from tests.arena.arena_support import (  # noqa: F401 - autouse fixture
     catalogue_import,
     listening_events,
 )
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
