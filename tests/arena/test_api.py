@@ -290,6 +290,25 @@ def test_a_vote_carries_its_last_listening_events_and_asks_for_the_next_battle(c
     assert (battle.ms_played_a, battle.ms_played_b) == (1000, 1000)
 
 
+def test_the_answer_to_a_vote_with_its_next_battle_costs_no_query_of_its_own(catalogue) -> None:  # type: ignore[no-untyped-def]
+    """The output serializers read what the services loaded: no lazy load of a prompt, clip or system, and nothing
+    read after the services' last write."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = APIClient()
+    body = battle_start(client)
+    listen_fully(client, body)
+    with CaptureQueriesContext(connection) as captured:
+        voted = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "a", "next": True}, format="json")
+    assert voted.status_code == 201 and assert_matches_schema(voted, closed=True)["next_battle"] is not None
+    statements = [query["sql"] for query in captured]
+    last_write = max(i for i, sql in enumerate(statements) if sql.startswith(("INSERT", "UPDATE")))
+    assert statements[last_write + 1 :] == []
+    lazy = [sql for sql in statements for table in ("arena_prompt", "arena_system") if f'FROM "{table}"' in sql]
+    assert lazy == []
+
+
 def test_events_sent_with_a_refused_vote_are_kept(catalogue) -> None:  # type: ignore[no-untyped-def]
     client = APIClient()
     body = battle_start(client)
