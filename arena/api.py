@@ -1,7 +1,7 @@
 """REST API of the open arena: battles, listening telemetry, votes, per-battle audio, and the catalogue lists.
 
-Thin shells: an input serializer, one service or selector call, an answer in the shape its output serializer
-documents (built as a plain dict: these endpoints are the hot path, and the tests check the shapes). Browsers
+Thin shells: an input serializer, one service or selector call, and the output serializer that builds the answer
+(the same serializer the OpenAPI schema documents, so the two cannot drift apart). Browsers
 authenticate by session (CSRF checked on every unsafe request, anonymous ones included), scripts by token.
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import router
 from django.http import HttpResponse
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.authentication import SessionScheme, TokenScheme
 from drf_spectacular.types import OpenApiTypes
@@ -137,34 +136,6 @@ class ArenaApi(APIView):
     parser_classes = [StrictJsonParser]
 
 
-def battle_body(battle: Battle, request: Request) -> dict[str, Any]:
-    """The battle as its rater sees it: nothing in it names a clip or a system."""
-
-    def url(side: str) -> str:
-        path = reverse("arena:battle-audio", kwargs={"battle_id": battle.public_id, "side": side})
-        return request.build_absolute_uri(path)
-
-    suggestion = selectors.suggestion_public(
-        shown=battle.suggestion_shown, side=battle.suggestion_side, p=battle.suggestion_p
-    )
-    return {
-        "id": battle.public_id,
-        "status": Battle.Status.EXPIRED
-        if battle.status == Battle.Status.OPEN and battle.expires_at <= timezone.now()
-        else battle.status,
-        "prompt": {
-            "text": battle.prompt.text,
-            "lyrics": battle.prompt.lyrics,
-            "reference_audio_url": url("reference") if battle.prompt.reference_audio else None,
-        },
-        "clips": {"a": {"audio_url": url("a")}, "b": {"audio_url": url("b")}},
-        "min_listen_ms": selectors.listening_required_ms(battle=battle),
-        "expires_at": battle.expires_at,
-        "axes": selectors.battle_axes(battle=battle),
-        "suggestion": suggestion,
-    }
-
-
 class BattleCreateApi(ArenaApi):
     throttle_classes = [BattleCreateThrottle]
     parser_classes = [UnreadBodyParser]  # takes no body: whatever is sent (the page sends {}) is never read
@@ -191,7 +162,8 @@ class BattleCreateApi(ArenaApi):
     )
     def post(self, request: Request) -> Response:
         battle = battle_create(rater=rater_for_request(request))
-        return Response(battle_body(battle, request), status=status.HTTP_201_CREATED)
+        return Response(BattleOutputSerializer(battle, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class BattleDetailApi(ArenaApi):
@@ -205,7 +177,7 @@ class BattleDetailApi(ArenaApi):
     )
     def get(self, request: Request, battle_id: uuid.UUID) -> Response:
         battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater_for_request(request, create=False))
-        return Response(battle_body(battle, request))
+        return Response(BattleOutputSerializer(battle, context={"request": request}).data)
 
 
 class BattleEventsApi(ArenaApi):
@@ -256,7 +228,7 @@ class BattleEventsApi(ArenaApi):
         battle = battle_events_record(
             battle_public_id=battle_id, rater=rater, events=incoming.validated_data["events"]
         )
-        return Response({"ms_played": {"a": battle.ms_played_a, "b": battle.ms_played_b}})
+        return Response(BattleEventsOutputSerializer(battle).data)
 
 
 class BattleVoteApi(ArenaApi):
@@ -306,14 +278,17 @@ class BattleVoteApi(ArenaApi):
         vote, created = vote_record(
             battle_public_id=battle_id, rater=rater, ip_hash=ip_hash_for_request(request), **answers
         )
-        body: dict[str, Any] = {"choice": vote.choice, "systems": selectors.vote_reveal(vote=vote)}
+        answer: dict[str, Any] = {"choice": vote.choice, "systems": selectors.vote_reveal(vote=vote)}
         if wants_next:
             # After the vote's commit: no pair left is an answer (null), not a failure of the vote.
             try:
-                body["next_battle"] = battle_body(battle_create(rater=rater), request)
+                answer["next_battle"] = battle_create(rater=rater)
             except NoPairAvailable:
-                body["next_battle"] = None
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+                answer["next_battle"] = None
+        return Response(
+            VoteOutputSerializer(answer, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class _AnyAccept(BaseContentNegotiation):

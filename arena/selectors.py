@@ -12,9 +12,9 @@ from django.db.models.functions import Coalesce
 from arena import hooks
 from arena.errors import BattleNotFound
 from arena.models import Battle, Prompt, Rater, System, Vote
+from core.axes import VOTE_AXES, Axis
 
-BASE_AXES = ["musicality", "prompt_alignment"]
-LYRICS_AXIS = "lyrics_alignment"
+LYRICS_AXIS = Axis.LYRICS_ALIGNMENT.value  # the vote service names it when a prompt without lyrics gets an answer
 
 
 class RevealedSystem(TypedDict):
@@ -37,7 +37,8 @@ def battle_get_for_rater(*, public_id: uuid.UUID | str, rater: Rater | None) -> 
 
 def battle_axes(*, battle: Battle) -> list[str]:
     """The per-axis questions of this battle: lyrics alignment only where the prompt has lyrics."""
-    return [*BASE_AXES, LYRICS_AXIS] if battle.prompt.has_lyrics else list(BASE_AXES)
+    has_lyrics = battle.prompt.has_lyrics
+    return [axis.value for axis in VOTE_AXES if has_lyrics or not axis.needs_lyrics]
 
 CLIP_END_TOLERANCE_MS = 100
 

@@ -1,19 +1,27 @@
-"""Input and output shapes of the arena API; the output shapes are what the OpenAPI schema documents."""
+"""Input and output shapes of the arena API: the output serializers build the answers and the OpenAPI schema."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arena import selectors
 from arena.models import Battle, Choice, Prompt, System
 from arena.services.listening import EVENT_TYPES, SIDES, ListeningEvent
+from core.axes import VOTE_AXES, choices
 
 MAX_EVENTS_PER_BATCH = 500
 MAX_POSITION_MS = 24 * 3600 * 1000
 MAX_CLIENT_MS = 2**53  # Date.now() and performance.now() both fit
 MAX_CLIENT_HINTS_CHARS = 4096
-AXIS_CHOICES = Choice.choices
+# A per-axis answer takes the same outcomes as the overall choice.
+OUTCOME_CHOICES = Choice.choices
 
 
 # Inputs
@@ -35,10 +43,10 @@ class BattleEventsInputSerializer(serializers.Serializer):
 
 class VoteInputSerializer(serializers.Serializer):
     choice = serializers.ChoiceField(choices=Choice.choices)
-    musicality = serializers.ChoiceField(choices=AXIS_CHOICES, required=False, allow_blank=True, default="")
-    prompt_alignment = serializers.ChoiceField(choices=AXIS_CHOICES, required=False, allow_blank=True, default="")
+    musicality = serializers.ChoiceField(choices=OUTCOME_CHOICES, required=False, allow_blank=True, default="")
+    prompt_alignment = serializers.ChoiceField(choices=OUTCOME_CHOICES, required=False, allow_blank=True, default="")
     lyrics_alignment = serializers.ChoiceField(
-        choices=AXIS_CHOICES,
+        choices=OUTCOME_CHOICES,
         required=False,
         allow_blank=True,
         default="",
@@ -73,19 +81,43 @@ class VoteInputSerializer(serializers.Serializer):
 # Outputs
 
 
+def _battle_audio_url(serializer: serializers.Field, battle: Battle, side: str) -> str:
+    """The absolute per-battle URL of one side's audio (or the reference), for the request in the context."""
+    path = reverse("arena:battle-audio", kwargs={"battle_id": battle.public_id, "side": side})
+    return serializer.context["request"].build_absolute_uri(path)
+
+
 class BattlePromptSerializer(serializers.Serializer):
-    text = serializers.CharField()
-    lyrics = serializers.CharField(help_text="Empty when the prompt has no lyrics.")
-    reference_audio_url = serializers.URLField(allow_null=True)
+    # The instance is the battle: the reference audio has a per-battle URL.
+
+    text = serializers.CharField(source="prompt.text")
+    lyrics = serializers.CharField(source="prompt.lyrics", help_text="Empty when the prompt has no lyrics.")
+    reference_audio_url = serializers.SerializerMethodField(allow_null=True)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_reference_audio_url(self, battle: Battle) -> str | None:
+        return _battle_audio_url(self, battle, "reference") if battle.prompt.reference_audio else None
 
 
 class BattleClipSerializer(serializers.Serializer):
-    audio_url = serializers.URLField(help_text="Per-battle URL; says nothing about the clip or its system.")
+    # The instance is the battle; `side` says which clip.
+
+    audio_url = serializers.SerializerMethodField(
+        help_text="Per-battle URL; says nothing about the clip or its system."
+    )
+
+    def __init__(self, *args: Any, side: str = "a", **kwargs: Any) -> None:
+        self.side = side
+        super().__init__(*args, **kwargs)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_audio_url(self, battle: Battle) -> str:
+        return _battle_audio_url(self, battle, self.side)
 
 
 class BattleClipsSerializer(serializers.Serializer):
-    a = BattleClipSerializer()
-    b = BattleClipSerializer()
+    a = BattleClipSerializer(source="*", side="a")
+    b = BattleClipSerializer(source="*", side="b")
 
 
 class SidesMsSerializer(serializers.Serializer):
@@ -100,21 +132,53 @@ class SuggestionSerializer(serializers.Serializer):
 
 
 class BattleOutputSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=Battle.Status.values)
-    prompt = BattlePromptSerializer()
-    clips = BattleClipsSerializer()
-    min_listen_ms = SidesMsSerializer(
+    """A battle as its rater sees it: nothing in it names a clip or a system."""
+
+    id = serializers.UUIDField(source="public_id")
+    status = serializers.SerializerMethodField()
+    prompt = BattlePromptSerializer(source="*")
+    clips = BattleClipsSerializer(source="*")
+    min_listen_ms = serializers.SerializerMethodField(
         help_text="Milliseconds of each clip to play before a vote is taken: "
         "min(EARSHOT_MIN_LISTEN_SECONDS, clip duration)."
     )
     expires_at = serializers.DateTimeField()
-    axes = serializers.ListField(child=serializers.CharField())
-    suggestion = SuggestionSerializer(allow_null=True)
+    axes = serializers.SerializerMethodField(
+        help_text="The per-axis questions of this battle; lyrics_alignment only where the prompt has lyrics."
+    )
+    suggestion = serializers.SerializerMethodField(allow_null=True)
+
+    @extend_schema_field(serializers.ChoiceField(choices=Battle.Status.values))
+    def get_status(self, battle: Battle) -> str:
+        """An open battle past its expiry reads as expired before the sweep closes it."""
+        if battle.status == Battle.Status.OPEN and battle.expires_at <= timezone.now():
+            return Battle.Status.EXPIRED.value
+        return str(battle.status)
+
+    @extend_schema_field(SidesMsSerializer)
+    def get_min_listen_ms(self, battle: Battle) -> dict[str, int]:
+        return selectors.listening_required_ms(battle=battle)
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=choices(VOTE_AXES))))
+    def get_axes(self, battle: Battle) -> list[str]:
+        return selectors.battle_axes(battle=battle)
+
+    @extend_schema_field(SuggestionSerializer)
+    def get_suggestion(self, battle: Battle) -> dict[str, Any] | None:
+        return selectors.suggestion_public(
+            shown=battle.suggestion_shown, side=battle.suggestion_side, p=battle.suggestion_p
+        )
+
+
+class PlayedMsSerializer(serializers.Serializer):
+    a = serializers.IntegerField(source="ms_played_a")
+    b = serializers.IntegerField(source="ms_played_b")
 
 
 class BattleEventsOutputSerializer(serializers.Serializer):
-    ms_played = SidesMsSerializer()
+    # The instance is the battle.
+
+    ms_played = PlayedMsSerializer(source="*")
 
 
 class RevealedSystemSerializer(serializers.Serializer):
@@ -131,6 +195,11 @@ class RevealedSystemsSerializer(serializers.Serializer):
 
 
 class VoteOutputSerializer(serializers.Serializer):
+    """The vote's choice, the systems revealed, and the next battle when the vote asked for one."""
+
+    # The instance is a mapping with `choice`, `systems` and, only when the vote asked for `next`, `next_battle`
+    # (a Battle, or None when no pair is left): without that key the answer has no `next_battle`.
+
     choice = serializers.ChoiceField(choices=Choice.choices)
     systems = RevealedSystemsSerializer()
     next_battle = BattleOutputSerializer(
@@ -138,6 +207,12 @@ class VoteOutputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Only when the vote asked for `next`: the rater's next battle, or null when no pair is left.",
     )
+
+    def to_representation(self, instance: Mapping[str, Any]) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if "next_battle" not in instance:
+            del data["next_battle"]
+        return data
 
 
 class SystemOutputSerializer(serializers.ModelSerializer):

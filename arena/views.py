@@ -7,13 +7,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from core.axes import VOTE_AXES
+
 PROGRESS_EVENT_INTERVAL_MS = 1000
 TELEMETRY_FLUSH_INTERVAL_MS = 4000
-AXES = [
-    ("musicality", "Musicality"),
-    ("prompt_alignment", "Fits the prompt"),
-    ("lyrics_alignment", "Follows the lyrics"),
-]
 AXIS_OPTIONS = [("a", "A"), ("b", "B"), ("tie", "Tie"), ("both_bad", "Both bad")]
 _ANY_BATTLE = uuid.UUID(int=0)
 
@@ -36,7 +33,7 @@ def arena_page(request: HttpRequest) -> HttpResponse:
             "min_listen_seconds": settings.EARSHOT_MIN_LISTEN_SECONDS,
             "progress_interval_ms": PROGRESS_EVENT_INTERVAL_MS,
             "flush_interval_ms": TELEMETRY_FLUSH_INTERVAL_MS,
-            "axes": AXES,
+            "axes": VOTE_AXES,
             "axis_options": AXIS_OPTIONS,
         },
     )

@@ -13,12 +13,13 @@ from django.conf import settings
 from django.db.models import Q
 
 from arena.models import Clip, Prompt
+from core.axes import MODEL_AXES, Axis
 from reward.errors import NoActiveRewardModel, PromptNotFound
 from reward.models import AgreementReport, ClipScore, RewardModelVersion
 
-OVERALL = "overall"
+OVERALL = Axis.OVERALL.value
 # Vote columns holding each model axis's human outcome; the model has no lyrics head.
-AXIS_COLUMNS = {"overall": "choice", "musicality": "musicality", "prompt_alignment": "prompt_alignment"}
+AXIS_COLUMNS = {axis.value: axis.column for axis in MODEL_AXES}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.axes import MODEL_AXES, Axis, choices
 from reward.models import RewardModelVersion
 from reward.selectors import version_progress, version_score_count
 
@@ -59,7 +60,7 @@ class PromptRankingSerializer(serializers.Serializer):
 
 class RankingQuerySerializer(serializers.Serializer):
     axis = serializers.ChoiceField(
-        choices=["overall", "musicality", "prompt_alignment"], required=False, default="overall"
+        choices=choices(MODEL_AXES), required=False, default=Axis.OVERALL.value
     )
 
 

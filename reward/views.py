@@ -7,6 +7,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from core.axes import AXES, MODEL_AXES, Axis, page_axes
 from core.errors import EarshotError
 from reward.selectors import (
     agreement_report_current,
@@ -15,7 +16,8 @@ from reward.selectors import (
     version_active,
 )
 
-AXIS_LABELS = {"overall": "Overall", "musicality": "Musicality", "prompt_alignment": "Prompt alignment"}
+AXIS_LABELS = {axis.value: axis.label for axis in AXES}
+RANKING_AXES = {axis.value: axis.label for axis in MODEL_AXES}
 
 
 def _estimate(entry: dict[str, Any] | None) -> dict[str, Any]:
@@ -91,6 +93,7 @@ def agreement_page(request: HttpRequest) -> HttpResponse:
             {
                 "figures": figures,
                 "axes": _axis_rows(figures),
+                "axis_vocabulary": page_axes(),
                 "anchoring": {
                     key: _estimate((figures.get("anchoring") or {}).get(key)) for key in ("shown", "hidden",
                                                                                           "difference")
@@ -113,9 +116,9 @@ def rankings_page(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def prompt_ranking_page(request: HttpRequest, prompt_id: int) -> HttpResponse:
     """/prompts/<id>/ranking/: one prompt's clips ranked by the active version, per axis."""
-    axis = request.GET.get("axis", "overall")
-    if axis not in AXIS_LABELS:
-        axis = "overall"
+    axis = request.GET.get("axis", Axis.OVERALL.value)
+    if axis not in RANKING_AXES:
+        axis = Axis.OVERALL.value
     try:
         ranking = prompt_ranking(prompt_id=prompt_id, axis=axis)
     except EarshotError as error:
@@ -126,5 +129,5 @@ def prompt_ranking_page(request: HttpRequest, prompt_id: int) -> HttpResponse:
     return render(
         request,
         "reward/prompt_ranking.html",
-        {"ranking": ranking, "axis": axis, "axis_labels": AXIS_LABELS, "active": version_active()},
+        {"ranking": ranking, "axis": axis, "axis_labels": RANKING_AXES, "active": version_active()},
     )

@@ -15,13 +15,14 @@ from rest_framework.views import APIView
 from arena.throttles import IpThrottle
 from core.api import ErrorSerializer
 from core.cache import cache_get_quietly, cache_set_quietly
-from scoring.scopes import scope_parse
+from scoring.scopes import ARENA, AXES, SUBSETS, scope_parse
 from scoring.selectors import leaderboard_detail, leaderboards_summary, snapshot_current_version
 from scoring.serializers import LeaderboardDetailSerializer, ScopeSummarySerializer
 
 HISTORY_MAX = 500
 # A snapshot never changes once written, so its answer is cached by snapshot id; the time only bounds the memory.
 DETAIL_CACHE_SECONDS = 600
+SCOPE_EXAMPLES = ", ".join([ARENA, *(f"{ARENA}:{view}" for view in (*AXES, *SUBSETS))])
 
 
 class LeaderboardQuerySerializer(serializers.Serializer):
@@ -58,8 +59,7 @@ class LeaderboardDetailApi(APIView):
         "ws/leaderboards/<scope>/ whenever a recompute lands.",
         parameters=[
             OpenApiParameter("scope", OpenApiTypes.STR, OpenApiParameter.PATH,
-                             description="e.g. arena, arena:musicality, arena:prompt_alignment, "
-                             "arena:lyrics_alignment, arena:instrumental, arena:lyrics"),
+                             description=f"e.g. {SCOPE_EXAMPLES}"),
             LeaderboardQuerySerializer,
         ],
         responses={

@@ -10,20 +10,19 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from arena.models import Battle, Vote
+from core.axes import VOTE_AXES, Axis
 from scoring.errors import UnknownScope
 
 ARENA = "arena"
 # Axis views read their own column of Vote; the overall choice is `choice`.
-AXES = ("musicality", "prompt_alignment", "lyrics_alignment")
+AXES = tuple(axis.value for axis in VOTE_AXES)
 SUBSETS = ("instrumental", "lyrics")
 # Prompts "with lyrics" have a non-blank lyrics field, the same rule as Prompt.has_lyrics.
 _HAS_LYRICS = Q(prompt__lyrics__regex=r"\S")
 
 _LABELS = {
-    "": "Overall",
-    "musicality": "Musicality",
-    "prompt_alignment": "Prompt alignment",
-    "lyrics_alignment": "Lyrics alignment",
+    "": Axis.OVERALL.label,
+    **{axis.value: axis.label for axis in VOTE_AXES},
     "instrumental": "Instrumental prompts",
     "lyrics": "Prompts with lyrics",
 }
@@ -53,8 +52,8 @@ class Scope:
 def _scope_from(base: str, base_filter: Q, view: str) -> Scope:
     name = base if not view else f"{base}:{view}"
     if view in AXES:
-        column = view
-        votes_filter = base_filter & ~Q(**{view: ""})
+        column = Axis(view).column
+        votes_filter = base_filter & ~Q(**{column: ""})
     else:
         column = "choice"
         if view == "instrumental":

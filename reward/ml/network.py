@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.axes import MODEL_AXES, Axis
 from reward.ml.analysis import (
     ANALYSIS_DIM,
     ARTEFACT_DIM,
@@ -33,7 +34,10 @@ from reward.ml.analysis import (
 from reward.ml.audio import FrontEndConfig
 from reward.ml.text import TextBatch, TextConfig
 
-AXES: tuple[str, ...] = ("overall", "musicality", "prompt_alignment")
+# The default heads of a new network; a checkpoint stores the axes it was built with (NetworkConfig.axes).
+AXES: tuple[str, ...] = tuple(axis.value for axis in MODEL_AXES)
+# Heads that read the audio embedding and take the artefact penalty.
+_AUDIO_AXES = (Axis.OVERALL.value, Axis.MUSICALITY.value)
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class NetworkConfig:
     def from_dict(cls, values: dict[str, Any]) -> NetworkConfig:
         values = dict(values)
         values["channels"] = tuple(values["channels"])
-        values["axes"] = tuple(values["axes"])
+        values["axes"] = tuple(Axis(name).value for name in values["axes"])  # an unknown axis name is refused
         values.setdefault("analysis", False)  # checkpoints from before the analysis figures
         return cls(**values)
 
@@ -159,16 +163,16 @@ class RewardNetwork(nn.Module):
             self.register_buffer("artefact_mean", torch.zeros(ARTEFACT_DIM))
             self.register_buffer("artefact_scale", torch.ones(ARTEFACT_DIM))
             self.register_buffer("artefact_direction", torch.tensor(ARTEFACT_DIRECTION))
-            for axis in ("overall", "musicality"):
+            for axis in _AUDIO_AXES:
                 if axis in self.config.axes:
                     # softplus(-2) = 0.13: a small penalty per standard deviation until training sets it.
                     self.artefact_weights[axis] = nn.Parameter(torch.full((ARTEFACT_DIM,), -2.0))
         hidden = self.config.head_hidden
         self.heads = nn.ModuleDict()
         for axis in self.config.axes:
-            if axis == "musicality":
+            if axis == Axis.MUSICALITY:
                 self.heads[axis] = _head(embed, hidden)
-            elif axis == "overall":
+            elif axis == Axis.OVERALL:
                 self.heads[axis] = _head(embed + alignment_inputs + match, hidden)
             else:
                 self.heads[axis] = _head(alignment_inputs + match, hidden)
@@ -281,9 +285,9 @@ class RewardNetwork(nn.Module):
             damage = artefacts * self.artefact_direction  # rises with damage, figure by figure
         scores: dict[str, torch.Tensor] = {}
         for axis, head in self.heads.items():
-            if axis == "musicality":
+            if axis == Axis.MUSICALITY:
                 scores[axis] = head(audio).squeeze(1)
-            elif axis == "overall":
+            elif axis == Axis.OVERALL:
                 scores[axis] = head(torch.cat([audio, *fit], dim=1)).squeeze(1)
             else:
                 scores[axis] = head(torch.cat(fit, dim=1)).squeeze(1)

@@ -11,7 +11,10 @@ import {
 Chart.register(...registerables, BarWithErrorBarsController, BarWithErrorBar, ScatterWithErrorBarsController,
   PointWithErrorBar);
 
-const LABELS = { overall: "Overall", musicality: "Musicality", prompt_alignment: "Prompt alignment" };
+// The axes' labels come from the page (core/axes.py through json_script), not from a list kept here.
+const LABELS = Object.fromEntries(
+  JSON.parse(document.getElementById("axis-vocabulary").textContent).map((axis) => [axis.value, axis.label]),
+);
 const COLOURS = {
   model: "#2f6fdf",
   coin: "#9a9a9a",

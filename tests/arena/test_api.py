@@ -22,9 +22,9 @@ from tests.arena.arena_support import (  # noqa: F401 - autouse fixture
     catalogue_import,
     listening_events,
 )
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
-BATTLE_KEYS = {"id", "status", "prompt", "clips", "min_listen_ms", "expires_at", "axes", "suggestion"}
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def catalogue(tmp_path: Path):  # type: ignore[no-untyped-def]
 def battle_start(client: APIClient) -> dict[str, Any]:
     response = client.post("/api/battles/")
     assert response.status_code == 201, response.content
-    return response.json()
+    return assert_matches_schema(response, closed=True)
 
 
 def listen_fully(client: APIClient, body: dict[str, Any]) -> None:
@@ -49,8 +49,7 @@ def listen_fully(client: APIClient, body: dict[str, Any]) -> None:
 
 def test_it_starts_a_battle_with_the_agreed_shape(catalogue) -> None:  # type: ignore[no-untyped-def]
     client = APIClient()
-    body = battle_start(client)
-    assert set(body) == BATTLE_KEYS
+    body = battle_start(client)  # exactly the documented fields, each of its documented type
     battle = Battle.objects.get(public_id=body["id"])
     assert body["status"] == "open"
     assert body["prompt"] == {"text": battle.prompt.text, "lyrics": "", "reference_audio_url": None}
@@ -96,10 +95,11 @@ def test_it_shows_a_battle_only_to_its_own_rater(catalogue) -> None:  # type: ig
     battle_start(stranger)
     own = owner.get(f"/api/battles/{body['id']}/")
     assert own.status_code == 200
-    assert own.json() == body
+    assert assert_matches_schema(own, closed=True) == body
     refused = stranger.get(f"/api/battles/{body['id']}/")
     unknown = owner.get("/api/battles/00000000-0000-4000-8000-000000000000/")
     assert refused.status_code == unknown.status_code == 404
+    assert_matches_schema(refused, closed=True)
     assert refused.json() == unknown.json() == {"code": "battle_not_found", "message": "No such battle."}
     assert APIClient().get(f"/api/battles/{body['id']}/").status_code == 404
 
@@ -112,7 +112,7 @@ def test_it_reports_the_milliseconds_played_per_side(catalogue) -> None:  # type
         f"/api/battles/{body['id']}/events/", {"events": listening_events(a_ms=900, b_ms=400)}, format="json"
     )
     assert response.status_code == 200
-    assert response.json() == {"ms_played": {"a": 900, "b": 400}}
+    assert assert_matches_schema(response, closed=True) == {"ms_played": {"a": 900, "b": 400}}
 
 
 def test_it_refuses_malformed_events_with_a_json_error(catalogue) -> None:  # type: ignore[no-untyped-def]
@@ -124,7 +124,7 @@ def test_it_refuses_malformed_events_with_a_json_error(catalogue) -> None:  # ty
         format="json",
     )
     assert response.status_code == 400
-    error = response.json()
+    error = assert_matches_schema(response)
     assert error["code"] == "invalid_input"
     assert "rewind" in error["message"] and "details" in error
 
@@ -151,10 +151,10 @@ def test_a_vote_reveals_the_systems_and_the_same_vote_again_answers_the_same(cat
             "name": system.name, "slug": system.slug,
             "rating": 1000.0 + 10 * i, "ci_low": 990.0 + 10 * i, "ci_high": 1010.0 + 10 * i,
         }
-    assert first.json() == {"choice": "a", "systems": expected}
+    assert assert_matches_schema(first, closed=True) == {"choice": "a", "systems": expected}
     again = client.post(f"/api/battles/{body['id']}/vote/", vote, format="json")
     assert again.status_code == 200
-    assert again.json() == first.json()
+    assert assert_matches_schema(again, closed=True) == first.json()
     stored = Vote.objects.get()
     assert stored.ip_hash == ip_hash("198.51.100.7") and "198.51.100.7" not in stored.ip_hash
     assert len(stored.ip_hash) == 64
@@ -176,7 +176,7 @@ def test_it_refuses_a_different_second_vote_with_409(catalogue) -> None:  # type
     client.post(f"/api/battles/{body['id']}/vote/", {"choice": "a"}, format="json")
     response = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "b"}, format="json")
     assert response.status_code == 409
-    assert response.json()["code"] == "vote_conflict"
+    assert assert_matches_schema(response)["code"] == "vote_conflict"
     events = client.post(f"/api/battles/{body['id']}/events/", {"events": []}, format="json")
     assert events.status_code == 409
     assert events.json()["code"] == "battle_voted"
@@ -280,14 +280,33 @@ def test_a_vote_carries_its_last_listening_events_and_asks_for_the_next_battle(c
     assert (battle.ms_played_a, battle.ms_played_b, battle.status) == (1000, 1000, "voted")
     vote = Vote.objects.get(battle=battle)
     assert (vote.ms_played_a, vote.ms_played_b) == (1000, 1000)
-    following = voted.json()["next_battle"]
-    assert set(following) == BATTLE_KEYS and following["status"] == "open" and following["id"] != body["id"]
+    following = assert_matches_schema(voted, closed=True)["next_battle"]  # a whole battle, as documented
+    assert following["status"] == "open" and following["id"] != body["id"]
     assert Battle.objects.get(public_id=following["id"]).rater_id == battle.rater_id
     # Without `next` the answer has no next battle, and the same vote again credits nothing more.
     again = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "a", "events": events}, format="json")
-    assert again.status_code == 200 and "next_battle" not in again.json()
+    assert again.status_code == 200 and "next_battle" not in assert_matches_schema(again, closed=True)
     battle.refresh_from_db()
     assert (battle.ms_played_a, battle.ms_played_b) == (1000, 1000)
+
+
+def test_the_answer_to_a_vote_with_its_next_battle_costs_no_query_of_its_own(catalogue) -> None:  # type: ignore[no-untyped-def]
+    """The output serializers read what the services loaded: no lazy load of a prompt, clip or system, and nothing
+    read after the services' last write."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = APIClient()
+    body = battle_start(client)
+    listen_fully(client, body)
+    with CaptureQueriesContext(connection) as captured:
+        voted = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "a", "next": True}, format="json")
+    assert voted.status_code == 201 and assert_matches_schema(voted, closed=True)["next_battle"] is not None
+    statements = [query["sql"] for query in captured]
+    last_write = max(i for i, sql in enumerate(statements) if sql.startswith(("INSERT", "UPDATE")))
+    assert statements[last_write + 1 :] == []
+    lazy = [sql for sql in statements for table in ("arena_prompt", "arena_system") if f'FROM "{table}"' in sql]
+    assert lazy == []
 
 
 def test_events_sent_with_a_refused_vote_are_kept(catalogue) -> None:  # type: ignore[no-untyped-def]
@@ -316,7 +335,7 @@ def test_a_vote_asking_for_the_next_battle_when_no_pair_is_left_still_counts(  #
     listen_fully(client, body)
     System.objects.update(active=False)
     voted = client.post(f"/api/battles/{body['id']}/vote/", {"choice": "tie", "next": True}, format="json")
-    assert voted.status_code == 201 and voted.json()["next_battle"] is None
+    assert voted.status_code == 201 and assert_matches_schema(voted, closed=True)["next_battle"] is None
     assert Vote.objects.count() == 1
 
 
@@ -381,15 +400,14 @@ def test_a_signed_in_browser_post_needs_the_csrf_token(catalogue) -> None:  # ty
 def test_it_says_when_there_is_nothing_to_compare() -> None:
     response = APIClient().post("/api/battles/")
     assert response.status_code == 503
-    assert response.json()["code"] == "no_pair_available"
+    assert assert_matches_schema(response, closed=True)["code"] == "no_pair_available"
 
 
 def test_it_lists_systems_without_their_clips(catalogue) -> None:  # type: ignore[no-untyped-def]
     response = APIClient().get("/api/systems/")
     assert response.status_code == 200
-    rows = response.json()["results"]
+    rows = assert_matches_schema(response, closed=True)["results"]  # the documented fields and no others
     assert [row["slug"] for row in rows] == sorted(s.slug for s in catalogue.systems)
-    assert set(rows[0]) == {"id", "name", "slug", "organisation", "description", "active", "clip_count"}
     assert rows[0]["clip_count"] == 1
     assert not any(clip.public_id in response.content.decode() for clip in catalogue.clips)
 
@@ -397,7 +415,7 @@ def test_it_lists_systems_without_their_clips(catalogue) -> None:  # type: ignor
 def test_it_lists_prompts(catalogue) -> None:  # type: ignore[no-untyped-def]
     response = APIClient().get("/api/prompts/")
     assert response.status_code == 200
-    (row,) = response.json()["results"]
+    (row,) = assert_matches_schema(response, closed=True)["results"]
     assert row["text"] == catalogue.prompts[0].text
     assert (row["has_lyrics"], row["has_reference_audio"], row["clip_count"]) == (False, False, 3)
 

@@ -10,6 +10,7 @@ from django.test import Client
 
 from reward.models import AgreementReport, ClipScore, RewardModelVersion
 from tests.factories import ClipFactory, PromptFactory
+from tests.openapi import assert_matches_schema
 from tests.reward.reward_support import version_make
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ def test_the_ranking_api_lists_a_prompts_clips_best_first_for_staff(staff: Clien
     for clip, score in zip(clips, [0.1, 0.9, -0.4], strict=True):
         ClipScore.objects.create(version=version, clip=clip, axis="overall", score=score)
         ClipScore.objects.create(version=version, clip=clip, axis="musicality", score=-score)
-    body = staff.get(f"/api/prompts/{prompt.pk}/ranking/").json()
+    body = assert_matches_schema(staff.get(f"/api/prompts/{prompt.pk}/ranking/"), closed=True)
     assert [row["clip_public_id"] for row in body["clips"]] == [clips[i].public_id for i in (1, 0, 2)]
     assert [row["rank"] for row in body["clips"]] == [1, 2, 3]
     assert body["version_name"] == version.name and body["axis"] == "overall"
@@ -46,19 +47,21 @@ def test_the_ranking_api_lists_a_prompts_clips_best_first_for_staff(staff: Clien
 
 def test_the_ranking_api_refuses_anonymous_and_non_staff_callers(client: Client, member: Client) -> None:
     prompt = PromptFactory()
-    assert client.get(f"/api/prompts/{prompt.pk}/ranking/").status_code == 403
+    refused = client.get(f"/api/prompts/{prompt.pk}/ranking/")
+    assert refused.status_code == 403
+    assert_matches_schema(refused, closed=True)
     assert member.get(f"/api/prompts/{prompt.pk}/ranking/").status_code == 403
 
 
 def test_the_ranking_api_answers_typed_errors(staff: Client, tmp_path: Path) -> None:
     prompt = PromptFactory()
     response = staff.get(f"/api/prompts/{prompt.pk}/ranking/")
-    assert response.status_code == 404 and response.json()["code"] == "no_active_reward_model"
+    assert response.status_code == 404 and assert_matches_schema(response)["code"] == "no_active_reward_model"
     version_make(tmp_path / "ckpt", active=True)
     response = staff.get("/api/prompts/999999/ranking/")
     assert response.status_code == 404 and response.json()["code"] == "prompt_not_found"
     response = staff.get(f"/api/prompts/{prompt.pk}/ranking/?axis=loudness")
-    assert response.status_code == 400 and response.json()["code"] == "invalid_input"
+    assert response.status_code == 400 and assert_matches_schema(response)["code"] == "invalid_input"
 
 
 def test_the_versions_api_shows_progress_and_staff_can_activate(
@@ -66,25 +69,26 @@ def test_the_versions_api_shows_progress_and_staff_can_activate(
 ) -> None:
     old = version_make(tmp_path / "a", name="old", active=True)
     new = version_make(tmp_path / "b", name="new", seed=1)
-    listed = client.get("/api/reward-models/").json()
+    listed = assert_matches_schema(client.get("/api/reward-models/"), closed=True)
     assert {row["name"] for row in listed} == {"old", "new"}
     assert "path" not in listed[0]
     assert Client().post(f"/api/reward-models/{new.pk}/activate/").status_code == 403
     with django_capture_on_commit_callbacks() as callbacks:
         response = staff.post(f"/api/reward-models/{new.pk}/activate/")
-    assert response.status_code == 200 and response.json()["active"] is True
+    assert response.status_code == 200 and assert_matches_schema(response, closed=True)["active"] is True
     assert response.json()["rescore"]["status"] == "queued"
     assert len(callbacks) == 2
     assert RewardModelVersion.objects.get(active=True) == new
     old.refresh_from_db()
     assert not old.active
-    assert staff.post("/api/reward-models/999999/activate/").json()["code"] == "reward_model_not_found"
+    missing = staff.post("/api/reward-models/999999/activate/")
+    assert missing.status_code == 404 and assert_matches_schema(missing)["code"] == "reward_model_not_found"
 
 
 def test_the_agreement_api_is_404_until_a_report_exists_then_serves_it(client: Client, tmp_path: Path) -> None:
     response = client.get("/api/agreement/")
-    assert response.status_code == 404 and response.json()["code"] == "no_agreement_report"
+    assert response.status_code == 404 and assert_matches_schema(response)["code"] == "no_agreement_report"
     version = version_make(tmp_path / "ckpt", active=True)
     AgreementReport.objects.create(version=version, figures={"vote_count": 0, "axes": {}}, vote_count=0)
-    body = client.get("/api/agreement/").json()
+    body = assert_matches_schema(client.get("/api/agreement/"), closed=True)
     assert body["version"] == version.name and body["figures"] == {"vote_count": 0, "axes": {}}

@@ -12,6 +12,7 @@ from scoring.scopes import scope_parse
 from scoring.serializers import snapshot_payload
 from scoring.services import snapshot_refresh
 from tests.factories import SystemFactory
+from tests.openapi import assert_matches_schema
 
 if TYPE_CHECKING:
     from tests.realstack import VoteWriter
@@ -37,7 +38,7 @@ def lenient(settings: Any) -> None:
 def test_it_lists_every_scope_before_any_vote(client: APIClient) -> None:
     response = client.get("/api/leaderboards/")
     assert response.status_code == 200
-    assert [entry["scope"] for entry in response.json()] == ALL_SCOPES
+    assert [entry["scope"] for entry in assert_matches_schema(response, closed=True)] == ALL_SCOPES
     assert all(entry["vote_count"] == 0 and entry["computed_at"] is None for entry in response.json())
     assert response.json()[1]["label"] == "Arena · Musicality"
 
@@ -50,7 +51,7 @@ def test_the_list_shows_each_scopes_current_vote_count(
     snapshot_refresh(scope=scope_parse("arena"))
     vote_writer.cast([(alpha, beta, Choice.B)])
     snapshot_refresh(scope=scope_parse("arena"))
-    listing = {entry["scope"]: entry for entry in client.get("/api/leaderboards/").json()}
+    listing = {entry["scope"]: entry for entry in assert_matches_schema(client.get("/api/leaderboards/"))}
     assert listing["arena"]["vote_count"] == 3
     assert listing["arena"]["computed_at"] is not None
     assert listing["arena:lyrics"]["vote_count"] == 0
@@ -64,14 +65,14 @@ def test_it_returns_the_current_snapshot_as_the_websocket_pushes_it(
     snapshot = snapshot_refresh(scope=scope_parse("arena"))
     assert snapshot is not None
 
-    body = client.get("/api/leaderboards/arena/").json()
+    response = client.get("/api/leaderboards/arena/")
+    assert response.status_code == 200
+    body = assert_matches_schema(response, closed=True)  # every documented row field, of its type, and no others
     assert body["scope"] == "arena" and body["label"] == "Arena · Overall"
     assert body["history"] == []
     assert body["snapshot"] == snapshot_payload(snapshot)
     top = body["snapshot"]["rows"][0]
     assert (top["name"], top["wins"], top["ties"], top["n"]) == ("Alpha", 4, 1, 5)
-    assert set(top) >= {"system_id", "name", "slug", "rating", "ci_low", "ci_high", "rank", "wins", "losses",
-                        "ties", "n", "win_rate", "elo", "preliminary"}
 
 
 def test_history_returns_the_latest_snapshots_oldest_first(
@@ -81,20 +82,20 @@ def test_history_returns_the_latest_snapshots_oldest_first(
     for _ in range(4):
         vote_writer.cast([(alpha, beta, Choice.A)])
         snapshot_refresh(scope=scope_parse("arena"))
-    body = client.get("/api/leaderboards/arena/", {"history": 3}).json()
+    body = assert_matches_schema(client.get("/api/leaderboards/arena/", {"history": 3}), closed=True)
     assert [point["vote_count"] for point in body["history"]] == [2, 3, 4]
     assert {rating["system_id"] for rating in body["history"][-1]["ratings"]} == {alpha.pk, beta.pk}
 
 
 def test_a_scope_without_votes_has_no_snapshot(client: APIClient) -> None:
-    body = client.get("/api/leaderboards/arena:lyrics/?history=5").json()
+    body = assert_matches_schema(client.get("/api/leaderboards/arena:lyrics/?history=5"), closed=True)
     assert body == {"scope": "arena:lyrics", "label": "Arena · Prompts with lyrics", "snapshot": None, "history": []}
 
 
 def test_it_refuses_an_unknown_scope(client: APIClient) -> None:
     response = client.get("/api/leaderboards/arena:tempo/")
     assert response.status_code == 404
-    assert response.json()["code"] == "unknown_scope"
+    assert assert_matches_schema(response, closed=True)["code"] == "unknown_scope"
     assert response.json()["details"] == {"scope": "arena:tempo"}
 
 
@@ -102,7 +103,7 @@ def test_it_refuses_an_unknown_scope(client: APIClient) -> None:
 def test_it_refuses_a_bad_history_length(client: APIClient, history: str) -> None:
     response = client.get("/api/leaderboards/arena/", {"history": history})
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid_input"
+    assert assert_matches_schema(response, closed=True)["code"] == "invalid_input"
     assert "history" in response.json()["message"]
 
 
