@@ -29,6 +29,8 @@ from scoring.services import leaderboards_request_recompute
 DEMO_SOURCE_PREFIX = "earshot-demo"
 # Stream tags for SeedSequence, so prompts, clips and votes draw from independent random streams.
 _PROMPT_STREAM, _CLIP_STREAM, _VOTE_STREAM = 1, 2, 3
+# The demo's size by default: `seed_demo` and the bundled reward model's build both use it.
+DEMO_PROMPTS, DEMO_VOTES, DEMO_RATERS, DEMO_SAMPLE_RATE = 30, 1500, 60, 44100
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,10 @@ def _prompt_tags(spec: synth.MusicSpec) -> list[str]:
 def demo_catalogue_seed(
     *,
     seed: int = 0,
-    systems: int = 6,
-    prompts: int = 30,
+    systems: int = len(synth.DEMO_SYSTEMS),
+    prompts: int = DEMO_PROMPTS,
     duration_s: float | None = None,
-    sample_rate: int = 44100,
+    sample_rate: int = DEMO_SAMPLE_RATE,
     progress: Callable[[], None] | None = None,
 ) -> CatalogueSummary:
     """Register the demo systems, create the prompts and import one synthesised clip per system and prompt.
@@ -212,8 +214,8 @@ def _demo_rater_prefix(seed: int) -> str:
 def demo_votes_simulate(
     *,
     seed: int = 0,
-    votes: int = 1500,
-    raters: int = 60,
+    votes: int = DEMO_VOTES,
+    raters: int = DEMO_RATERS,
     tie_probability: float = 0.08,
     both_bad_probability: float = 0.06,
     progress: Callable[[int], None] | None = None,
