@@ -43,7 +43,8 @@ bench: venv services
 fault-drill: venv services
 	$(TEST_ENV) $(PY) bench/fault_drill.py
 
-# Rebuild the bundled reward model (reward/ml/weights) on a scratch embedded database; about 16 minutes on 2 cores.
+# Rebuild the bundled reward model (reward/ml/weights) on a scratch embedded database; its time per stage is in the
+# checkpoint's config.json (training.seconds) and NOTES.md.
 reward-model: venv
 	@unset DATABASE_URL REDIS_URL; export EARSHOT_DATA_DIR=$$(mktemp -d); \
 	  $(PY) manage.py migrate --noinput -v0 && $(PY) manage.py build_reward_model; \

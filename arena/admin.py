@@ -10,10 +10,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from arena.errors import ClipRefused
 from arena.models import Battle, Clip, ClipUpload, Prompt, Rater, System, Vote
 from arena.selectors import RaterFlag, rater_flag_condition, raters_flagged, raters_with_flags
 from arena.services.raters import raters_board_exclusion_set
-from arena.services.uploads import ClipRefused, prompt_reference_queue, reference_audio_check
+from arena.services.uploads import prompt_reference_queue, reference_audio_check
 
 
 class PromptAdminForm(forms.ModelForm):

@@ -33,10 +33,9 @@ from rest_framework.views import APIView
 
 from arena import selectors
 from arena.delivery import RangeNotSatisfiable, audio_response, copy_response, range_header, range_refused
-from arena.errors import BattleNotFound
+from arena.errors import BattleNotFound, NoPairAvailable
 from arena.models import Battle, Rater
 from arena.raters import ip_hash_for_request, rater_for_request, token_scheme
-from arena.sampling import NoPairAvailable
 from arena.serializers import (
     BattleEventsInputSerializer,
     BattleEventsOutputSerializer,

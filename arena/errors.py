@@ -1,4 +1,4 @@
-"""Domain errors of battles and votes, each with a stable code a client can branch on."""
+"""The arena's errors (battles, votes, sampling, clip uploads), each with a stable code a client can branch on."""
 from __future__ import annotations
 
 from core.errors import Conflict, EarshotError, InvalidInput, NotFound
@@ -59,3 +59,23 @@ class AudioNotFetched(InvalidInput):
 class AxisNotApplicable(InvalidInput):
     code = "axis_not_applicable"
     default_message = "This axis does not apply to this battle."
+
+
+class NoPairAvailable(EarshotError):
+    code = "no_pair_available"
+    status = 503
+    default_message = "The arena has no prompt with clips from two active systems yet: try again later."
+
+
+class ClipRefused(EarshotError):
+    code = "clip_refused"
+    status = 400
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, reason=reason)
+        self.reason = reason
+
+
+class ClipUploadNotFound(NotFound):
+    code = "clip_upload_not_found"
+    default_message = "No such upload."

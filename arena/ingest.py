@@ -24,8 +24,9 @@ from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from arena import audio, audio_processing, hooks
+from arena.errors import ClipRefused
 from arena.models import Clip, ClipUpload, Prompt, System
-from arena.services.uploads import ClipRefused, system_find
+from arena.services.uploads import system_find
 
 logger = logging.getLogger(__name__)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus"}

@@ -17,8 +17,8 @@ from django.db import connections, router
 from django.db.models import Count
 from django.utils.module_loading import import_string
 
+from arena.errors import NoPairAvailable
 from arena.models import Battle, Clip, Rater, Vote
-from core.errors import EarshotError
 from core.memo import process_memo, process_memo_clear
 from core.rows import quoted
 
@@ -28,11 +28,6 @@ PAIR_COUNTS_CACHE_KEY = "pair_counts"
 SystemPair = tuple[int, int]  # (lower system id, higher system id)
 ClipPair = tuple[int, int]  # (lower clip id, higher clip id)
 
-
-class NoPairAvailable(EarshotError):
-    code = "no_pair_available"
-    status = 503
-    default_message = "The arena has no prompt with clips from two active systems yet: try again later."
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,39 @@
-"""Building the bundled reward model from the demo: stage 2 on the demo's simulated votes, judged against the
-simulation's true preference model (which only the demo knows)."""
+"""Building the bundled reward model from the demo, reproducibly: stage 1 on synthesised music, the demo catalogue
+with its simulated votes, stage 2 on those votes, judged against the simulation's true preference model (which only
+the demo knows); `manage.py build_reward_model` runs it."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Sequence
 from contextlib import ExitStack
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from demo.services import demo_axis_strengths
+from arena.models import Vote
+from core.progress import Progress
+from demo import synth
+from demo.errors import DatabaseNotEmpty
+from demo.services import (
+    DEMO_PROMPTS,
+    DEMO_VOTES,
+    CatalogueSummary,
+    VoteSummary,
+    demo_axis_strengths,
+    demo_catalogue_seed,
+    demo_votes_simulate,
+)
 from reward.errors import NotEnoughData
-from reward.training import Progress, vote_records_with_systems
+from reward.training import vote_records_with_systems
+
+if TYPE_CHECKING:
+    from reward.ml.checkpoint import CheckpointInfo
+
+VERSION = "bundled-demo-v3"
+COMMAND = "make reward-model"
 
 
 def true_model_accuracy(*, votes: Sequence[tuple[Any, str, str]]) -> dict[str, dict[str, Any]]:
@@ -62,3 +87,183 @@ def demo_finetune(
         "systems": sorted({slug for _, a, b in votes for slug in (a, b)}),
     }
     return result.model, metrics, summary
+
+
+@dataclass(frozen=True)
+class BuildRecipe:
+    """How the bundled checkpoint is built. Smaller budgets are for trying the recipe out; the bundled checkpoint
+    uses the defaults (None: demo.pretrain's own default)."""
+
+    seed: int = 0  # of both stages and of the demo
+    threads: int = 2  # torch CPU threads
+    pieces: int | None = None  # stage-1 pieces
+    pairs: int | None = None  # stage-1 pairs
+    steps: int | None = None  # stage-1 steps
+    validation_pieces: int | None = None  # stage-1 pieces held out for its validation figures
+    piece_seconds: float | None = None  # length of each stage-1 piece
+    demo_prompts: int = DEMO_PROMPTS
+    demo_votes: int = DEMO_VOTES
+    demo_seconds: float | None = None  # length of each demo clip (None: 8-12 s, as seed_demo)
+    # Stage 2 has few votes for the network's size. A fixed stage-1 audio encoder keeps what stage 1 learnt about
+    # damage (the generalisation test) and trains faster; the heads learn the demo's tastes.
+    epochs: int = 8
+    learning_rate: float = 3e-4
+    patience: int = 3
+    train_encoder: bool = False
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """What a build wrote and measured."""
+
+    out: Path
+    stage1_validation: dict[str, float]
+    catalogue: CatalogueSummary
+    votes: VoteSummary | None
+    # Per axis on the held-out votes: the model's accuracy, the true preference model's, the stage-1 model's.
+    held_out: dict[str, dict[str, Any]]
+    seconds: dict[str, float]
+    weights_bytes: int
+    sha256: str
+
+
+
+def reward_model_build(*, out: Path, recipe: BuildRecipe, progress: Progress | None = None) -> BuiltModel:
+    """Stage 1 as `python -m demo.pretrain` (synthesised music against degraded copies), then the demo catalogue and
+    its simulated votes, then stage 2 on those votes from the stage-1 network, evaluated on votes held out by prompt
+    against the simulation's true preference model; the checkpoint replaces the one in `out` only once complete.
+    Needs a database without votes. Stages report to `progress` (render, pairs, pretrain, demo clips, finetune)."""
+    import torch
+
+    from reward.ml.train import FinetuneSettings
+
+    if Vote.objects.exists():
+        raise DatabaseNotEmpty()
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    pretrained, stage1 = _stage1_train(out=out, recipe=recipe, progress=progress)
+    seconds["stage1"] = round(time.perf_counter() - started, 1)
+
+    mark = time.perf_counter()
+    catalogue, votes_made = _demo_seed(recipe=recipe, progress=progress)
+    seconds["seed_demo"] = round(time.perf_counter() - mark, 1)
+
+    mark = time.perf_counter()
+    torch.set_num_threads(recipe.threads)
+    settings_ft = FinetuneSettings(
+        epochs=recipe.epochs, learning_rate=recipe.learning_rate, patience=recipe.patience, seed=recipe.seed,
+        freeze_audio_encoder=not recipe.train_encoder,
+    )
+    network, stage2, votes = demo_finetune(network=pretrained.model.to("cpu"), settings_ft=settings_ft,
+                                           progress=progress)
+    seconds["stage2"] = round(time.perf_counter() - mark, 1)
+    seconds["total"] = round(time.perf_counter() - started, 1)
+    held_out = _held_out_accuracy(stage2)
+    training = _training_record(recipe=recipe, stage1=stage1, stage2=stage2, votes=votes, settings_ft=settings_ft,
+                                seconds=seconds)
+    metrics = _metrics_record(pretrained=pretrained.metrics, stage2=stage2, held_out=held_out)
+    info = _checkpoint_replace(network=network, out=out, training=training, metrics=metrics)
+    return BuiltModel(
+        out=out,
+        stage1_validation={k: v for k, v in pretrained.metrics.items() if k.startswith("validation_")},
+        catalogue=catalogue,
+        votes=votes_made,
+        held_out=held_out,
+        seconds=seconds,
+        weights_bytes=info.config["weights"]["bytes"],
+        sha256=info.sha256,
+    )
+
+
+def _stage1_train(*, out: Path, recipe: BuildRecipe, progress: Progress | None) -> tuple[Any, dict[str, Any]]:
+    from demo.pretrain import pretrain_parser, pretrain_run
+
+    options = {"pieces": recipe.pieces, "pairs": recipe.pairs, "steps": recipe.steps,
+               "validation-pieces": recipe.validation_pieces, "piece-seconds": recipe.piece_seconds}
+    budget = [f"--{key}={value}" for key, value in options.items() if value is not None]
+    args = pretrain_parser().parse_args(["--out", str(out), "--seed", str(recipe.seed),
+                                         "--threads", str(recipe.threads), *budget])
+    return pretrain_run(args, command=COMMAND, progress=progress)
+
+
+def _demo_seed(*, recipe: BuildRecipe, progress: Progress | None) -> tuple[CatalogueSummary, VoteSummary | None]:
+    """The demo catalogue and its votes, as `seed_demo --no-reward-model` makes them: the bundled model is what this
+    build replaces, so scoring the demo with it would be wasted time (and it may not load into a changed network)."""
+    total = len(synth.DEMO_SYSTEMS) * recipe.demo_prompts
+    done = 0
+
+    def clip_done() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress("demo clips", done, total, {})
+
+    catalogue = demo_catalogue_seed(seed=recipe.seed, prompts=recipe.demo_prompts, duration_s=recipe.demo_seconds,
+                                    progress=clip_done)
+    votes = demo_votes_simulate(seed=recipe.seed, votes=recipe.demo_votes) if recipe.demo_votes > 0 else None
+    return catalogue, votes
+
+
+def _held_out_accuracy(stage2: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        axis: {"model": figures.get("accuracy"), "true_model": stage2["true_model_holdout"].get(axis, {}).get(
+            "accuracy"), "stage1_model": stage2["holdout_before_finetune"].get(axis, {}).get("accuracy"),
+            "decisive_pairs": figures.get("decisive_pairs"), "log_loss": figures.get("log_loss")}
+        for axis, figures in stage2["holdout"].items()
+    }
+
+
+def _training_record(
+    *, recipe: BuildRecipe, stage1: dict[str, Any], stage2: dict[str, Any], votes: dict[str, Any], settings_ft: Any,
+    seconds: dict[str, float],
+) -> dict[str, Any]:
+    """The checkpoint's "training" section: the command, the data of both stages, their settings and timings.
+    Takes the stage-2 history out of `stage2`."""
+    history = stage2.pop("history")
+    return {
+        "command": COMMAND,
+        "seed": recipe.seed,
+        "data": (
+            f"{stage1['data'].replace('; no votes', '')}; stage 2: {votes['votes']} simulated votes "
+            f"(manage.py seed_demo --seed {recipe.seed}: {len(votes['systems'])} demo systems x {votes['prompts']} "
+            "prompts, Bradley-Terry on each system's true strengths with noisy raters), "
+            f"{stage2['holdout_votes']} of them on {stage2['holdout_groups']} held-out prompts"
+        ),
+        "stage1": {key: value for key, value in stage1.items() if key not in {"command", "data"}},
+        "stage2": {"settings": vars(settings_ft), "votes": votes, "history": history},
+        "seconds": seconds,
+    }
+
+
+def _metrics_record(
+    *, pretrained: dict[str, Any], stage2: dict[str, Any], held_out: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "stage": "finetune",
+        "pretrain": pretrained,
+        "finetune": {key: value for key, value in stage2.items()
+                     if key not in {"holdout", "true_model_holdout", "holdout_before_finetune"}},
+        "held_out": stage2["holdout"],
+        "held_out_before_finetune": stage2["holdout_before_finetune"],
+        "true_model_held_out": stage2["true_model_holdout"],
+        "held_out_accuracy": held_out,
+    }
+
+
+def _checkpoint_replace(
+    *, network: Any, out: Path, training: dict[str, Any], metrics: dict[str, Any]
+) -> CheckpointInfo:
+    """Write the checkpoint beside `out`, then swap it in file by file, so a failed run leaves `out` as it was."""
+    from reward.ml.checkpoint import checkpoint_save
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=out.parent))
+    try:
+        info = checkpoint_save(model=network.to("cpu"), directory=staging, version=VERSION, training=training,
+                               metrics=metrics)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (info.config["weights"]["file"], "config.json"):
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return info

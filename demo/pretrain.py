@@ -35,10 +35,10 @@ VERSION = "bundled-stage1-v1"
 
 
 def synth_sources(
-    *, count: int, seconds: float, sample_rate: int, seed: int, progress: bool = True
+    *, count: int, seconds: float, sample_rate: int, seed: int, progress: Progress | None = None
 ) -> list[SourceClip]:
     """Render `count` random pieces (mono mixdown) with their prompts; every spec draws its own
-    reverb, EQ tilt, compression and stereo width."""
+    reverb, EQ tilt, compression and stereo width. Reports stage "render" to `progress`."""
     rng = np.random.default_rng(seed)
     sources = []
     for index in range(count):
@@ -46,12 +46,14 @@ def synth_sources(
         stereo = render(spec, sample_rate=sample_rate, seed=seed * 100_003 + index)
         mono = stereo.mean(axis=1)
         sources.append(SourceClip(samples=mono, sample_rate=sample_rate, prompt_text=spec_prompt_text(spec)))
-        if progress and ((index + 1) % 25 == 0 or index + 1 == count):
-            print(f"rendered {index + 1}/{count} pieces", file=sys.stderr, flush=True)
+        if progress is not None:
+            progress("render", index + 1, count, {})
     return sources
 
 
 def _printer(stage: str, done: int, total: int, figures: Mapping[str, float]) -> None:
+    if stage == "render" and done % 25 and done != total:
+        return
     if stage == "pretrain" and done % 100 and done != total:
         return
     if stage == "pairs" and done % 500 and done != total:
@@ -85,7 +87,7 @@ def pretrain_parser() -> argparse.ArgumentParser:
 
 
 def pretrain_run(
-    args: argparse.Namespace, *, command: str, progress: Progress | None = None, show_render: bool = True
+    args: argparse.Namespace, *, command: str, progress: Progress | None = None
 ) -> tuple[TrainResult, dict[str, Any]]:
     """Stage 1 with the options of `pretrain_parser`: the trained network (on its device) and the training summary
     to store in the checkpoint (data, settings, seconds per step)."""
@@ -95,7 +97,7 @@ def pretrain_run(
     config = FrontEndConfig()
     pieces = synth_sources(
         count=args.pieces + args.validation_pieces, seconds=args.piece_seconds,
-        sample_rate=args.render_rate, seed=args.seed, progress=show_render,
+        sample_rate=args.render_rate, seed=args.seed, progress=progress,
     )
     train_pieces, validation_pieces = pieces[: args.pieces], pieces[args.pieces :]
     rendered = time.perf_counter()

@@ -29,6 +29,8 @@ from scoring.services import leaderboards_request_recompute
 DEMO_SOURCE_PREFIX = "earshot-demo"
 # Stream tags for SeedSequence, so prompts, clips and votes draw from independent random streams.
 _PROMPT_STREAM, _CLIP_STREAM, _VOTE_STREAM = 1, 2, 3
+# The demo's size by default: `seed_demo` and the bundled reward model's build both use it.
+DEMO_PROMPTS, DEMO_VOTES, DEMO_RATERS, DEMO_SAMPLE_RATE = 30, 1500, 60, 44100
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,10 @@ def _prompt_tags(spec: synth.MusicSpec) -> list[str]:
 def demo_catalogue_seed(
     *,
     seed: int = 0,
-    systems: int = 6,
-    prompts: int = 30,
+    systems: int = len(synth.DEMO_SYSTEMS),
+    prompts: int = DEMO_PROMPTS,
     duration_s: float | None = None,
-    sample_rate: int = 44100,
+    sample_rate: int = DEMO_SAMPLE_RATE,
     progress: Callable[[], None] | None = None,
 ) -> CatalogueSummary:
     """Register the demo systems, create the prompts and import one synthesised clip per system and prompt.
@@ -212,8 +214,8 @@ def _demo_rater_prefix(seed: int) -> str:
 def demo_votes_simulate(
     *,
     seed: int = 0,
-    votes: int = 1500,
-    raters: int = 60,
+    votes: int = DEMO_VOTES,
+    raters: int = DEMO_RATERS,
     tie_probability: float = 0.08,
     both_bad_probability: float = 0.06,
     progress: Callable[[int], None] | None = None,
@@ -227,14 +229,7 @@ def demo_votes_simulate(
     if votes < 0 or raters < 1:
         raise InvalidInput("votes must be >= 0 and raters >= 1")
     profiles = {profile.slug: profile for profile in synth.DEMO_SYSTEMS}
-    clips = list(
-        Clip.objects.filter(prompt__source=demo_source(seed), system__slug__in=profiles, active=True)
-        .select_related("system", "prompt")
-        .order_by("prompt_id", "system__slug", "id")
-    )
-    by_prompt: dict[int, list[Clip]] = defaultdict(list)
-    for clip in clips:
-        by_prompt[clip.prompt_id].append(clip)
+    by_prompt = _demo_clips_by_prompt(seed=seed, slugs=list(profiles))
     prompt_ids = sorted(pid for pid, group in by_prompt.items() if len(group) >= 2)
     if not prompt_ids:
         raise InvalidInput(f"no demo catalogue for seed {seed}: run demo_catalogue_seed first")
@@ -247,72 +242,120 @@ def demo_votes_simulate(
     min_listen_ms = int(settings.EARSHOT_MIN_LISTEN_SECONDS * 1000)
     now = timezone.now()
 
-    pending: list[tuple[Battle, Vote]] = []
-    history: list[datetime] = []
+    pending: list[tuple[Battle, Vote, datetime]] = []
     # The whole sequence is drawn every time so that vote k is the same vote on every run; only new ones are saved.
     for index in range(votes):
         rater_index = int(rng.integers(raters))
-        rater, rater_traits = rater_rows[rater_index], traits[rater_index]
         group = by_prompt[prompt_ids[int(rng.integers(len(prompt_ids)))]]
-        first, second = rng.choice(len(group), size=2, replace=False)
-        clip_a, clip_b = group[int(first)], group[int(second)]
-        a, b = profiles[clip_a.system.slug], profiles[clip_b.system.slug]
-        choice = _preference(rng, rater_traits, a.true_strength, b.true_strength, allow_both_bad=True)
-        answers_axes = rng.random() < rater_traits.axis_rate
-        musicality = _preference(rng, rater_traits, a.musicality_strength, b.musicality_strength, allow_both_bad=True)
-        alignment = _preference(
-            rng, rater_traits, _prompt_alignment_strength(a), _prompt_alignment_strength(b), allow_both_bad=False
-        )
-        listening = _telemetry(rng, clip_a.duration_s, clip_b.duration_s, min_listen_ms)
+        answer = _answer_draw(rng=rng, traits=traits[rater_index], group=group, profiles=profiles,
+                              min_listen_ms=min_listen_ms)
         if index < existing:
             continue
         created = now - timedelta(seconds=(votes - index) * 37)
-        battle = Battle(
-            rater=rater,
-            prompt=clip_a.prompt,
-            clip_a=clip_a,
-            clip_b=clip_b,
-            mode=Battle.Mode.ARENA,
-            status=Battle.Status.VOTED,
-            expires_at=created + timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS),
-            ms_played_a=listening.ms_played_a,
-            ms_played_b=listening.ms_played_b,
-            seeks=listening.seeks,
-            switches=listening.switches,
-        )
-        vote = Vote(
-            battle=battle,
-            rater=rater,
-            system_a_id=clip_a.system_id,
-            system_b_id=clip_b.system_id,
-            prompt=clip_a.prompt,
-            choice=choice,
-            musicality=musicality if answers_axes else "",
-            prompt_alignment=alignment if answers_axes else "",
-            ms_played_a=listening.ms_played_a,
-            ms_played_b=listening.ms_played_b,
-            seeks=listening.seeks,
-            switches=listening.switches,
-            decision_ms=listening.decision_ms,
-            client_hints={"simulated": True, "demo_seed": seed, "rater_skill": round(rater_traits.skill, 3)},
-        )
-        pending.append((battle, vote))
-        history.append(created)
+        battle, vote = _vote_rows(answer=answer, rater=rater_rows[rater_index], traits=traits[rater_index],
+                                  created=created, seed=seed)
+        pending.append((battle, vote, created))
+    _simulated_votes_save(pending=pending)
+    if progress is not None:
+        progress(len(pending))
+    return VoteSummary(raters=raters, votes_created=len(pending), votes_total=existing + len(pending))
+
+
+def _demo_clips_by_prompt(*, seed: int, slugs: list[str]) -> dict[int, list[Clip]]:
+    """The active demo clips of a seed, by prompt, in a fixed order (so the same draws pick the same clips)."""
+    clips = (
+        Clip.objects.filter(prompt__source=demo_source(seed), system__slug__in=slugs, active=True)
+        .select_related("system", "prompt")
+        .order_by("prompt_id", "system__slug", "id")
+    )
+    by_prompt: dict[int, list[Clip]] = defaultdict(list)
+    for clip in clips:
+        by_prompt[clip.prompt_id].append(clip)
+    return by_prompt
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One simulated rater's battle: the two clips as shown, the answers and how they listened."""
+
+    clip_a: Clip
+    clip_b: Clip
+    choice: str
+    musicality: str  # "" when the rater skipped the per-axis questions
+    prompt_alignment: str
+    listening: _Listening
+
+
+def _answer_draw(
+    *, rng: np.random.Generator, traits: _RaterTraits, group: list[Clip], profiles: dict[str, synth.SystemProfile],
+    min_listen_ms: int,
+) -> _Answer:
+    first, second = rng.choice(len(group), size=2, replace=False)
+    clip_a, clip_b = group[int(first)], group[int(second)]
+    a, b = profiles[clip_a.system.slug], profiles[clip_b.system.slug]
+    choice = _preference(rng, traits, a.true_strength, b.true_strength, allow_both_bad=True)
+    answers_axes = rng.random() < traits.axis_rate
+    musicality = _preference(rng, traits, a.musicality_strength, b.musicality_strength, allow_both_bad=True)
+    alignment = _preference(
+        rng, traits, _prompt_alignment_strength(a), _prompt_alignment_strength(b), allow_both_bad=False
+    )
+    listening = _telemetry(rng, clip_a.duration_s, clip_b.duration_s, min_listen_ms)
+    return _Answer(clip_a=clip_a, clip_b=clip_b, choice=choice, musicality=musicality if answers_axes else "",
+                   prompt_alignment=alignment if answers_axes else "", listening=listening)
+
+
+def _vote_rows(
+    *, answer: _Answer, rater: Rater, traits: _RaterTraits, created: datetime, seed: int
+) -> tuple[Battle, Vote]:
+    """The voted battle and its vote, unsaved, as the arena would have recorded them at `created`."""
+    clip_a, clip_b, listening = answer.clip_a, answer.clip_b, answer.listening
+    battle = Battle(
+        rater=rater,
+        prompt=clip_a.prompt,
+        clip_a=clip_a,
+        clip_b=clip_b,
+        mode=Battle.Mode.ARENA,
+        status=Battle.Status.VOTED,
+        expires_at=created + timedelta(seconds=settings.EARSHOT_BATTLE_TTL_SECONDS),
+        ms_played_a=listening.ms_played_a,
+        ms_played_b=listening.ms_played_b,
+        seeks=listening.seeks,
+        switches=listening.switches,
+    )
+    vote = Vote(
+        battle=battle,
+        rater=rater,
+        system_a_id=clip_a.system_id,
+        system_b_id=clip_b.system_id,
+        prompt=clip_a.prompt,
+        choice=answer.choice,
+        musicality=answer.musicality,
+        prompt_alignment=answer.prompt_alignment,
+        ms_played_a=listening.ms_played_a,
+        ms_played_b=listening.ms_played_b,
+        seeks=listening.seeks,
+        switches=listening.switches,
+        decision_ms=listening.decision_ms,
+        client_hints={"simulated": True, "demo_seed": seed, "rater_skill": round(traits.skill, 3)},
+    )
+    return battle, vote
+
+
+def _simulated_votes_save(*, pending: list[tuple[Battle, Vote, datetime]]) -> None:
+    """Save the battles and votes in one transaction, each dated when it was simulated; the leaderboards they
+    change are recomputed once it commits, as for a real vote."""
     with transaction.atomic():
-        new_battles = Battle.objects.bulk_create([battle for battle, _ in pending], batch_size=500)
-        for battle, (_, vote) in zip(new_battles, pending, strict=True):
+        new_battles = Battle.objects.bulk_create([battle for battle, _, _ in pending], batch_size=500)
+        for battle, (_, vote, _) in zip(new_battles, pending, strict=True):
             vote.battle = battle
-        new_votes = Vote.objects.bulk_create([vote for _, vote in pending], batch_size=500)
+        new_votes = Vote.objects.bulk_create([vote for _, vote, _ in pending], batch_size=500)
         # auto_now_add stamps every row "now"; spread them back over the simulated history (online Elo, charts).
+        history = [created for _, _, created in pending]
         for battle, vote, created in zip(new_battles, new_votes, history, strict=True):
             battle.created_at = vote.created_at = created
         Battle.objects.bulk_update(new_battles, ["created_at"], batch_size=500)
         Vote.objects.bulk_update(new_votes, ["created_at"], batch_size=500)
-        # As for a real vote: the leaderboards these votes change are recomputed once the transaction commits.
         leaderboards_request_recompute(scopes=sorted({name for vote in new_votes for name in vote_scopes(vote)}))
-    if progress is not None:
-        progress(len(pending))
-    return VoteSummary(raters=raters, votes_created=len(pending), votes_total=existing + len(pending))
 
 
 @dataclass(frozen=True)

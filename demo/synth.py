@@ -274,124 +274,137 @@ def _chord_indices(degree: int, seventh: bool) -> list[int]:
     return indices
 
 
+class _Arrangement:
+    """What every part of a piece shares: its grid, its chords bar by bar and the random humanisation."""
+
+    def __init__(self, spec: MusicSpec, rng: np.random.Generator) -> None:
+        self.spec, self.rng = spec, rng
+        self.style = _STYLES[spec.mood]
+        self.orchestration = _ORCHESTRATION[spec.instrument]
+        self.step_s = 60.0 / spec.tempo_bpm / 4.0
+        self.bar_s = 16 * self.step_s
+        bars_per_chord = 1 if spec.tempo_bpm <= 120 else 2
+        self.n_bars = math.ceil(spec.duration_s / self.bar_s) + 1
+        progression = _PROGRESSIONS[spec.mode][int(rng.integers(len(_PROGRESSIONS[spec.mode])))]
+        self.chord_of_bar = [progression[(bar // bars_per_chord) % len(progression)] for bar in range(self.n_bars)]
+        self.sevenths = [bool(rng.random() < self.style.seventh_probability) for _ in range(self.n_bars)]
+
+    def midi_of(self, index: int, octave_c: int, degree: int) -> int:
+        spec = self.spec
+        return _degree_midi(index, key=spec.key, mode=spec.mode, octave_c=octave_c,
+                            raise_seventh=spec.mode == "minor" and degree == 4)
+
+    def jitter(self) -> float:
+        return float(self.rng.normal(0.0, 0.004))
+
+    def vel(self, scale: float = 1.0) -> float:
+        return float(np.clip(self.style.velocity * scale * self.rng.uniform(0.88, 1.08), 0.05, 1.0))
+
+
 def _compose(spec: MusicSpec, rng: np.random.Generator) -> list[_Note]:
-    style = _STYLES[spec.mood]
-    orchestration = _ORCHESTRATION[spec.instrument]
-    step_s = 60.0 / spec.tempo_bpm / 4.0
-    bar_s = 16 * step_s
-    bars_per_chord = 1 if spec.tempo_bpm <= 120 else 2
-    n_bars = math.ceil(spec.duration_s / bar_s) + 1
-    progression = _PROGRESSIONS[spec.mode][int(rng.integers(len(_PROGRESSIONS[spec.mode])))]
-    chord_of_bar = [progression[(bar // bars_per_chord) % len(progression)] for bar in range(n_bars)]
-    sevenths = [bool(rng.random() < style.seventh_probability) for _ in range(n_bars)]
-    minor = spec.mode == "minor"
+    """The piece's notes, part by part (chords, bass, melody, drums: the order of the random draws)."""
+    piece = _Arrangement(spec, rng)
+    notes = [*_chord_part(piece), *_bass_part(piece), *_melody_part(piece), *_drum_part(piece)]
+    return [note for note in notes if note.start_s < spec.duration_s]
 
-    def midi_of(index: int, octave_c: int, degree: int) -> int:
-        return _degree_midi(index, key=spec.key, mode=spec.mode, octave_c=octave_c, raise_seventh=minor and degree == 4)
 
-    def jitter() -> float:
-        return float(rng.normal(0.0, 0.004))
-
-    def vel(scale: float = 1.0) -> float:
-        return float(np.clip(style.velocity * scale * rng.uniform(0.88, 1.08), 0.05, 1.0))
-
+def _chord_part(piece: _Arrangement) -> list[_Note]:
+    orchestration, step_s, bar_s = piece.orchestration, piece.step_s, piece.bar_s
     notes: list[_Note] = []
+    if orchestration.chords is None:
+        return notes
+    for bar in range(piece.n_bars):
+        degree = piece.chord_of_bar[bar]
+        indices = _chord_indices(degree, piece.sevenths[bar])
+        if piece.midi_of(degree, 48, degree) > 60 + piece.spec.key % 6:
+            indices = [i - 7 for i in indices]
+        pitches = [piece.midi_of(i, 48, degree) for i in indices]
+        bar_start = bar * bar_s
+        spread = np.linspace(-0.45, 0.45, len(pitches))
+        gain = orchestration.chord_gain / math.sqrt(len(pitches))
+        if orchestration.chord_style == "sustain":
+            for pitch, voice_pan in zip(pitches, spread.tolist(), strict=True):
+                notes.append(_Note(bar_start, bar_s * 1.02, pitch, piece.vel(0.8), voice_pan, orchestration.chords,
+                                   gain))
+            continue
+        for step, length, choice in _comp_pattern(piece.style.comp, len(pitches)):
+            start = bar_start + step * step_s + piece.jitter()
+            chosen = pitches if choice < 0 else [pitches[choice % len(pitches)] + 12 * (choice // len(pitches))]
+            for pitch in chosen:
+                tone_pan = float(spread[pitches.index(pitch) if pitch in pitches else -1])
+                notes.append(
+                    _Note(max(start, 0.0), length * step_s, pitch, piece.vel(0.75), tone_pan, orchestration.chords,
+                          gain)
+                )
+    return notes
 
-    # Chords.
-    if orchestration.chords is not None:
-        for bar in range(n_bars):
-            degree = chord_of_bar[bar]
-            indices = _chord_indices(degree, sevenths[bar])
-            if midi_of(degree, 48, degree) > 60 + spec.key % 6:
-                indices = [i - 7 for i in indices]
-            pitches = [midi_of(i, 48, degree) for i in indices]
-            bar_start = bar * bar_s
-            spread = np.linspace(-0.45, 0.45, len(pitches))
-            gain = orchestration.chord_gain / math.sqrt(len(pitches))
-            if orchestration.chord_style == "sustain":
-                for pitch, voice_pan in zip(pitches, spread.tolist(), strict=True):
-                    notes.append(_Note(bar_start, bar_s * 1.02, pitch, vel(0.8), voice_pan, orchestration.chords, gain))
-                continue
-            for step, length, choice in _comp_pattern(style.comp, len(pitches)):
-                start = bar_start + step * step_s + jitter()
-                chosen = pitches if choice < 0 else [pitches[choice % len(pitches)] + 12 * (choice // len(pitches))]
-                for pitch in chosen:
-                    tone_pan = float(spread[pitches.index(pitch) if pitch in pitches else -1])
-                    notes.append(
-                        _Note(max(start, 0.0), length * step_s, pitch, vel(0.75), tone_pan, orchestration.chords, gain)
-                    )
 
-    # Bass.
-    bass_timbre = "bass"
-    bass_gain = 0.42
-    bass_pattern = style.bass_pattern
-    if spec.instrument == "bass + drums":
-        bass_gain = 0.3
-    for bar in range(n_bars):
-        degree = chord_of_bar[bar]
-        for step, length, offset in bass_pattern:
-            pitch = midi_of(degree + offset, 36, degree)
+def _bass_part(piece: _Arrangement) -> list[_Note]:
+    gain = 0.3 if piece.spec.instrument == "bass + drums" else 0.42
+    notes: list[_Note] = []
+    for bar in range(piece.n_bars):
+        degree = piece.chord_of_bar[bar]
+        for step, length, offset in piece.style.bass_pattern:
+            pitch = piece.midi_of(degree + offset, 36, degree)
             while pitch > 50:
                 pitch -= 12
-            notes.append(
-                _Note(
-                    max(bar * bar_s + step * step_s + jitter(), 0.0),
-                    length * step_s * 0.92,
-                    pitch,
-                    vel(0.9),
-                    0.0,
-                    bass_timbre,
-                    bass_gain,
-                )
-            )
+            start = max(bar * piece.bar_s + step * piece.step_s + piece.jitter(), 0.0)
+            notes.append(_Note(start, length * piece.step_s * 0.92, pitch, piece.vel(0.9), 0.0, "bass", gain))
+    return notes
 
-    # Melody: two motifs in an A A' B A phrase, strong beats snapped to chord tones.
-    melody_octave = style.melody_octave if spec.instrument != "bass + drums" else 36
+
+def _melody_part(piece: _Arrangement) -> list[_Note]:
+    """Two motifs in an A A' B A phrase, strong beats snapped to chord tones."""
+    style, rng, n_bars = piece.style, piece.rng, piece.n_bars
+    melody_octave = style.melody_octave if piece.spec.instrument != "bass + drums" else 36
     motif_a = _motif(style, rng)
     motif_a_varied = [(s, d, r, int(c + rng.integers(-1, 2)) if rng.random() < 0.3 else c) for s, d, r, c in motif_a]
     motif_b = _motif(style, rng)
     phrase = [motif_a, motif_a_varied, motif_b, motif_a]
-    index = 7
+    notes: list[_Note] = []
     for segment in range(math.ceil(n_bars / 2)):
         motif = phrase[segment % len(phrase)]
         segment_start_step = segment * 32
-        index = 7 + chord_of_bar[min(segment * 2, n_bars - 1)] % 3
+        index = 7 + piece.chord_of_bar[min(segment * 2, n_bars - 1)] % 3
         for step, length, rest, contour in motif:
             index = int(np.clip(index + contour, 3, 15))
             absolute = segment_start_step + step
-            bar = min(absolute // 16, n_bars - 1)
-            degree = chord_of_bar[bar]
+            degree = piece.chord_of_bar[min(absolute // 16, n_bars - 1)]
             if absolute % 8 == 0:
                 index = _nearest_chord_tone(index, degree)
             if rest:
                 continue
-            pitch = midi_of(index, melody_octave, degree)
             notes.append(
                 _Note(
-                    max(absolute * step_s + jitter(), 0.0),
-                    length * step_s * 0.95,
-                    pitch,
-                    vel(1.0 if absolute % 4 == 0 else 0.85),
+                    max(absolute * piece.step_s + piece.jitter(), 0.0),
+                    length * piece.step_s * 0.95,
+                    piece.midi_of(index, melody_octave, degree),
+                    piece.vel(1.0 if absolute % 4 == 0 else 0.85),
                     float(rng.uniform(-0.12, 0.12)),
-                    orchestration.lead,
-                    orchestration.lead_gain,
+                    piece.orchestration.lead,
+                    piece.orchestration.lead_gain,
                 )
             )
+    return notes
 
-    # Drums.
-    if spec.with_drums or spec.instrument == "bass + drums":
-        for bar in range(n_bars):
-            bar_start = bar * bar_s
-            for step in style.kick:
-                notes.append(
-                    _Note(bar_start + step * step_s, 0.0, 0, vel(1.0 if step == 0 else 0.85), 0.0, "kick", 0.45)
-                )
-            for step in style.snare:
-                notes.append(_Note(bar_start + step * step_s + jitter(), 0.0, 0, vel(), 0.05, "snare", 0.18))
-            for step in style.hat:
-                accent = 1.0 if step % 4 == 0 else 0.7
-                notes.append(_Note(bar_start + step * step_s + jitter(), 0.0, 0, vel(accent), 0.3, "hat", 0.08))
-    return [note for note in notes if note.start_s < spec.duration_s]
+
+def _drum_part(piece: _Arrangement) -> list[_Note]:
+    spec, style, step_s = piece.spec, piece.style, piece.step_s
+    notes: list[_Note] = []
+    if not (spec.with_drums or spec.instrument == "bass + drums"):
+        return notes
+    for bar in range(piece.n_bars):
+        bar_start = bar * piece.bar_s
+        for step in style.kick:
+            notes.append(_Note(bar_start + step * step_s, 0.0, 0, piece.vel(1.0 if step == 0 else 0.85), 0.0, "kick",
+                               0.45))
+        for step in style.snare:
+            notes.append(_Note(bar_start + step * step_s + piece.jitter(), 0.0, 0, piece.vel(), 0.05, "snare", 0.18))
+        for step in style.hat:
+            accent = 1.0 if step % 4 == 0 else 0.7
+            notes.append(_Note(bar_start + step * step_s + piece.jitter(), 0.0, 0, piece.vel(accent), 0.3, "hat",
+                               0.08))
+    return notes
 
 
 def _comp_pattern(comp: str, voices: int) -> list[tuple[int, int, int]]:

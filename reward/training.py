@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from arena.models import Clip, Vote
 from core.errors import Conflict, InvalidInput
+from core.progress import Progress
 from reward.errors import NotEnoughData
 from reward.inference import stored_file_path
 from reward.models import RewardModelVersion
@@ -30,8 +31,6 @@ BUNDLED_CLASS_PATH = "reward.ml.interface.BundledRewardModel"
 STAGES = ("pretrain", "finetune", "both")
 # Progress is written to the version row at most this often, so a fast loop does not hammer the database.
 PROGRESS_WRITE_SECONDS = 2.0
-
-Progress = Callable[[str, int, int, Mapping[str, float]], None]
 
 
 def _training_version_start(

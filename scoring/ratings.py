@@ -805,7 +805,7 @@ def bt_covariate_fit(
     when `position` is None, i.e. sys_a is the clip shown as A) and -1 where it was in position B.
     Ties count half to each side; both-bad votes are left out unless include_both_bad. weights repeat rows;
     collapse merges identical rows first: it pays off when rows repeat (few clip pairs, rounded covariates) and
-    costs about as much as the fit when they do not (1M distinct rows: ~1 s each). prior (a ridge on the
+    costs about as much as the fit when they do not (NOTES.md, "Measured figures"). prior (a ridge on the
     strengths and the effects) keeps everything finite; without it a ValueError names a model with no estimate.
     """
     a, b, o, n = _battle_rows(sys_a, sys_b, outcome, n_systems)

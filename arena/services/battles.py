@@ -14,9 +14,9 @@ from django.db.models import Field, Model
 from django.utils import timezone
 
 from arena import hooks
-from arena.errors import BattleAbandoned, BattleExpired, BattleNotFound, BattleVoted, RaterGone
+from arena.errors import BattleAbandoned, BattleExpired, BattleNotFound, BattleVoted, NoPairAvailable, RaterGone
 from arena.models import Battle, Clip, Prompt, Rater, System
-from arena.sampling import NoPairAvailable, SamplingPolicy, policy_get
+from arena.sampling import SamplingPolicy, policy_get
 from arena.services.listening import ListeningEvent, ListeningState, listening_apply
 from core.rows import instance_from_db, quoted, row_insert
 

@@ -18,8 +18,8 @@ from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.db import transaction
 
 from arena import audio
+from arena.errors import ClipRefused, ClipUploadNotFound
 from arena.models import ClipUpload, Prompt, System
-from core.errors import EarshotError, NotFound
 from core.oncommit import enqueue_on_commit, task_by_name
 
 # Named rather than imported: arena.tasks imports the ingest (and torch through it).
@@ -28,18 +28,6 @@ REFERENCE_STORE_TASK = "arena.tasks.prompt_reference_store_task"
 STAGING_FOLDER = "staging"
 
 
-class ClipRefused(EarshotError):
-    code = "clip_refused"
-    status = 400
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, reason=reason)
-        self.reason = reason
-
-
-class ClipUploadNotFound(NotFound):
-    code = "clip_upload_not_found"
-    default_message = "No such upload."
 
 
 def system_find(key: str) -> System | None:

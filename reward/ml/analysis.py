@@ -1,6 +1,6 @@
 """Signal analysis the network gets beside its log-mel: fixed DSP measurements that a small CNN on 64 mel bands
 cannot make well, computed once per clip (on its middle 6 s at most; per 2 s crop in stage 1) from the mono
-waveform. About 5-10 ms for a clip on one CPU thread.
+waveform; cheap next to the network (its cost per clip: NOTES.md, "Measured figures").
 
 - Artefacts (ARTEFACT_DIM values, for musicality and overall): the steepest drop of the long-term spectrum across
   300 Hz (a band limit leaves a cliff), the noise floor per high band (the 5th percentile over time, absolute and

@@ -211,8 +211,7 @@ class PretrainSettings:
     # when people compare clips that differ in content: a clean crop of one piece beats a damaged crop of another
     # (weight cross_source_weight), and two clean crops of different pieces tie (weight content_tie_weight).
     # Without them stage 1 only ever compares a clip with its own damaged copy, and the score's spread between
-    # clean pieces came out as large as between damages (on the demo, a standard deviation of 28-55 across prompts
-    # within a system against 67 between the highest and lowest system means; NOTES.md).
+    # clean pieces came out as large as between damages (the demo's figures: NOTES.md).
     cross_source_weight: float = 1.0
     content_tie_weight: float = 0.5
 
@@ -310,6 +309,120 @@ def pretrain_accuracy(*, model: RewardNetwork, data: PretrainSet, batch: int = 6
     return shares
 
 
+@dataclass(frozen=True)
+class _PretrainBatch:
+    """One step's draw of stage-1 examples (indices into the PretrainSet)."""
+
+    picks: np.ndarray  # quality pairs
+    aligned: np.ndarray  # alignment pairs: a clip with its own prompt or reference...
+    strangers: np.ndarray  # ...against a clip of another piece
+    with_reference: np.ndarray  # (alignment_pairs,) bool: conditioned on reference audio
+    references: np.ndarray  # another crop of the same piece, the reference audio
+
+
+def _pretrain_batch_draw(
+    *, data: PretrainSet, settings: PretrainSettings, by_source: Mapping[int, np.ndarray], rng: np.random.Generator
+) -> _PretrainBatch:
+    picks = rng.integers(0, len(data), settings.batch_pairs)
+    aligned = rng.integers(0, len(data), settings.alignment_pairs)
+    strangers = np.array([_pick_other(data.source, data.prompts, int(i), rng) for i in aligned], dtype=np.int64)
+    # Reference audio: another crop of the same piece, for half the alignment pairs.
+    with_reference = rng.random(settings.alignment_pairs) < 0.5
+    references = np.array(
+        [_same_source(by_source, int(data.source[i]), int(i), rng) for i in aligned], dtype=np.int64
+    )
+    return _PretrainBatch(picks=picks, aligned=aligned, strangers=strangers, with_reference=with_reference,
+                          references=references)
+
+
+def _cross_piece_losses(
+    *, quality: Mapping[str, torch.Tensor], data: PretrainSet, picks: np.ndarray, settings: PretrainSettings,
+    axes: set[str], device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """Each pair's better side against the next pair's sides: different pieces, so content is no cue. A clean crop
+    beats the other piece's damaged one; two clean crops of different pieces tie."""
+    losses: dict[str, torch.Tensor] = {}
+    q = settings.batch_pairs
+    partner = np.roll(np.arange(q), -1)
+    clean = ~data.graded[picks].numpy()
+    apart = (data.source[picks].numpy() != data.source[picks[partner]].numpy()) & clean
+    crossed = torch.from_numpy(apart).to(device)
+    both_clean = torch.from_numpy(apart & clean[partner]).to(device)
+    partner_t = torch.from_numpy(partner).to(device)
+    for axis in ("overall", "musicality"):
+        if axis not in axes:
+            continue
+        first = quality[axis][:q]
+        if settings.cross_source_weight and crossed.any():
+            worse_other = quality[axis][q:][partner_t]
+            losses[f"cross_{axis}"] = settings.cross_source_weight * _bt_loss(
+                first[crossed], worse_other[crossed], torch.ones_like(first[crossed]))
+        if settings.content_tie_weight and both_clean.any():
+            better_other = first[partner_t]
+            losses[f"tie_{axis}"] = settings.content_tie_weight * _bt_loss(
+                first[both_clean], better_other[both_clean], torch.full_like(first[both_clean], 0.5))
+    return losses
+
+
+def _alignment_losses(
+    *, model: RewardNetwork, data: PretrainSet, batch: _PretrainBatch, embeddings: torch.Tensor,
+    analysis: torch.Tensor, rng: np.random.Generator, device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """A clip fits its own prompt (or a reference cut from its piece; sometimes the reference alone) better than a
+    clip of another piece does. `embeddings`: own clips, strangers, references; `analysis`: own clips, strangers."""
+    a = batch.aligned.shape[0]
+    own_prompts: list[str | None] = [
+        None if (batch.with_reference[k] and rng.random() < 0.5) else data.prompts[int(data.source[i])]
+        for k, i in enumerate(batch.aligned)
+    ]
+    reference_embedding = embeddings[2 * a :]
+    present = torch.from_numpy(batch.with_reference)
+    condition = _conditioning(model, own_prompts * 2, reference_embedding.repeat(2, 1), present.repeat(2))
+    alignment = model.score_embeddings(embeddings[: 2 * a], condition, analysis)
+    ones = torch.ones(a, device=device)
+    losses = {"alignment": _bt_loss(alignment["prompt_alignment"][:a], alignment["prompt_alignment"][a:], ones)}
+    if "overall" in model.axes:
+        losses["alignment_overall"] = 0.5 * _bt_loss(alignment["overall"][:a], alignment["overall"][a:], ones)
+    return losses
+
+
+def _pretrain_losses(
+    *, model: RewardNetwork, data: PretrainSet, batch: _PretrainBatch, settings: PretrainSettings,
+    rng: np.random.Generator, device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """One step's losses by name: quality pairs within a piece (the less damaged side wins), across pieces, and
+    alignment pairs. Every audio crop goes through the encoder once."""
+    picks, aligned, strangers = batch.picks, batch.aligned, batch.strangers
+    mels = torch.cat(
+        [data.better[picks], data.worse[picks], data.better[aligned], data.better[strangers],
+         data.better[batch.references]]
+    ).float().unsqueeze(1).to(device)
+    embeddings = model.encode_audio(mels)
+    analysis = torch.cat(
+        [data.better_analysis[picks], data.worse_analysis[picks], data.better_analysis[aligned],
+         data.better_analysis[strangers]]
+    ).to(device)
+    q, a = settings.batch_pairs, settings.alignment_pairs
+    axes = set(model.axes)
+    quality_prompts = [
+        data.prompts[int(data.source[i])] if rng.random() < settings.prompt_probability else None for i in picks
+    ]
+    quality_condition = _conditioning(model, quality_prompts * 2, None, torch.zeros(2 * q, dtype=torch.bool))
+    quality = model.score_embeddings(embeddings[: 2 * q], quality_condition, analysis[: 2 * q])
+    ones = torch.ones(q, device=device)
+    losses: dict[str, torch.Tensor] = {}
+    for axis in ("overall", "musicality"):
+        if axis in axes:
+            losses[f"quality_{axis}"] = _bt_loss(quality[axis][:q], quality[axis][q:], ones)
+    if settings.cross_source_weight or settings.content_tie_weight:
+        losses.update(_cross_piece_losses(quality=quality, data=data, picks=picks, settings=settings, axes=axes,
+                                          device=device))
+    if a and "prompt_alignment" in axes:
+        losses.update(_alignment_losses(model=model, data=data, batch=batch, embeddings=embeddings[2 * q :],
+                                        analysis=analysis[2 * q :], rng=rng, device=device))
+    return losses
+
+
 def reward_pretrain(
     *,
     model: RewardNetwork,
@@ -335,82 +448,14 @@ def reward_pretrain(
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, _warmup_cosine(settings.steps))
     sources = data.source.numpy()
     by_source = {int(s): np.flatnonzero(sources == s) for s in np.unique(sources)}
-    axes = set(model.axes)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     running: dict[str, float] = {}
     for step in range(1, settings.steps + 1):
         model.train()
-        picks = rng.integers(0, len(data), settings.batch_pairs)
-        aligned = rng.integers(0, len(data), settings.alignment_pairs)
-        strangers = np.array([_pick_other(data.source, data.prompts, int(i), rng) for i in aligned], dtype=np.int64)
-        # Reference audio: another crop of the same piece, for half the alignment pairs.
-        with_reference = rng.random(settings.alignment_pairs) < 0.5
-        references = np.array(
-            [_same_source(by_source, int(data.source[i]), int(i), rng) for i in aligned], dtype=np.int64
-        )
-        mels = torch.cat(
-            [
-                data.better[picks],
-                data.worse[picks],
-                data.better[aligned],
-                data.better[strangers],
-                data.better[references],
-            ]
-        ).float().unsqueeze(1).to(target_device)
-        embeddings = model.encode_audio(mels)
-        analysis = torch.cat(
-            [
-                data.better_analysis[picks],
-                data.worse_analysis[picks],
-                data.better_analysis[aligned],
-                data.better_analysis[strangers],
-            ]
-        ).to(target_device)
-        q, a = settings.batch_pairs, settings.alignment_pairs
-        quality_prompts = [
-            data.prompts[int(data.source[i])] if rng.random() < settings.prompt_probability else None for i in picks
-        ]
-        quality_condition = _conditioning(model, quality_prompts * 2, None, torch.zeros(2 * q, dtype=torch.bool))
-        quality = model.score_embeddings(embeddings[: 2 * q], quality_condition, analysis[: 2 * q])
-        ones = torch.ones(q, device=target_device)
-        losses: dict[str, torch.Tensor] = {}
-        for axis in ("overall", "musicality"):
-            if axis in axes:
-                losses[f"quality_{axis}"] = _bt_loss(quality[axis][:q], quality[axis][q:], ones)
-        if settings.cross_source_weight or settings.content_tie_weight:
-            # Each pair's better side against the next pair's sides: different pieces, so content is no cue.
-            partner = np.roll(np.arange(q), -1)
-            clean = ~data.graded[picks].numpy()
-            apart = (data.source[picks].numpy() != data.source[picks[partner]].numpy()) & clean
-            crossed = torch.from_numpy(apart).to(target_device)
-            both_clean = torch.from_numpy(apart & clean[partner]).to(target_device)
-            partner_t = torch.from_numpy(partner).to(target_device)
-            for axis in ("overall", "musicality"):
-                if axis not in axes:
-                    continue
-                first = quality[axis][:q]
-                if settings.cross_source_weight and crossed.any():
-                    worse_other = quality[axis][q:][partner_t]
-                    losses[f"cross_{axis}"] = settings.cross_source_weight * _bt_loss(
-                        first[crossed], worse_other[crossed], torch.ones_like(first[crossed]))
-                if settings.content_tie_weight and both_clean.any():
-                    better_other = first[partner_t]
-                    losses[f"tie_{axis}"] = settings.content_tie_weight * _bt_loss(
-                        first[both_clean], better_other[both_clean], torch.full_like(first[both_clean], 0.5))
-        if a and "prompt_alignment" in axes:
-            own_prompts: list[str | None] = [
-                None if (with_reference[k] and rng.random() < 0.5) else data.prompts[int(data.source[i])]
-                for k, i in enumerate(aligned)
-            ]
-            reference_embedding = embeddings[2 * q + 2 * a :]
-            present = torch.from_numpy(with_reference)
-            condition = _conditioning(model, own_prompts * 2, reference_embedding.repeat(2, 1), present.repeat(2))
-            alignment = model.score_embeddings(embeddings[2 * q : 2 * q + 2 * a], condition, analysis[2 * q :])
-            ones_a = torch.ones(a, device=target_device)
-            losses["alignment"] = _bt_loss(alignment["prompt_alignment"][:a], alignment["prompt_alignment"][a:], ones_a)
-            if "overall" in axes:
-                losses["alignment_overall"] = 0.5 * _bt_loss(alignment["overall"][:a], alignment["overall"][a:], ones_a)
+        batch = _pretrain_batch_draw(data=data, settings=settings, by_source=by_source, rng=rng)
+        losses = _pretrain_losses(model=model, data=data, batch=batch, settings=settings, rng=rng,
+                                  device=target_device)
         loss = torch.stack(list(losses.values())).sum()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -485,8 +530,7 @@ class FinetuneSettings:
     # itself, for overall and musicality. Votes teach a catalogue's tastes (the demo's raters put a dull but
     # faithful system above a clean one that ignores the prompt); the replay keeps them from unteaching that damage
     # makes a clip worse than itself. Off by default: on the demo it kept the bundled model's overall axis
-    # preferring clean real recordings to 3 kHz low-passed copies (96% instead of 79%) but cost overall accuracy on
-    # demo votes (expected 0.607 instead of 0.642 on seed 7's renders; NOTES.md).
+    # preferring clean real recordings to low-passed copies but cost overall accuracy on demo votes (NOTES.md).
     rehearsal_pairs: int = 0
     rehearsal_weight: float = 1.0
 
@@ -554,7 +598,7 @@ def _rehearsal_loss(
 
     The score differences are divided by each axis's calibration factor (`temperature`), so the replay asks for
     stage 1's certainty in stage 1's units: a certain outcome pushes scores apart without limit, and in vote
-    units it would undo the calibration (held-out log-loss 0.71 instead of 0.63 on the demo)."""
+    units it would undo the calibration (the demo's held-out log-loss rose: NOTES.md)."""
     axes = [axis for axis in ("overall", "musicality") if axis in model.axes]
     if not axes or not pairs:
         return None
@@ -666,7 +710,7 @@ def scores_calibrate(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> 
     """Fit each axis's temperature to votes (one factor per axis, by Bradley–Terry log-likelihood, ties ½) and
     apply it. It changes no ranking, only how sure the scores are: stage 1 learns from pairs with certain
     outcomes and comes out far too sure for people's votes, and fine-tuning from there spends its first epochs
-    shrinking the scores, which moved the rankings too (held-out musicality fell by 0.05 on the demo).
+    shrinking the scores, which moved the rankings too (held-out musicality fell on the demo: NOTES.md).
     Returns the factor applied per axis (1.0 where no vote speaks to the axis)."""
     from scipy.optimize import minimize_scalar
 
@@ -689,6 +733,93 @@ def scores_calibrate(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> 
         factors[axis] = round(math.exp(float(best.x)), 6)
         axis_rescale(model=model, axis=axis, factor=factors[axis])
     return factors
+
+
+def _vote_batch_scores(
+    *, model: RewardNetwork, batch: Sequence[VoteRecord], swapped: np.ndarray, cache: _MelCache,
+    rng: np.random.Generator, device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """Per axis, the scores of a random crop of each vote's first side (after swaps), then of each second side."""
+    frames = model.front_end.crop_frames
+    firsts = [r.clip_b if s else r.clip_a for r, s in zip(batch, swapped, strict=True)]
+    seconds = [r.clip_a if s else r.clip_b for r, s in zip(batch, swapped, strict=True)]
+    crops = [crop_random(power=cache.power(c), frames=frames, generator=rng) for c in firsts + seconds]
+    mels = log_mel_normalise(power=torch.stack(crops), config=model.front_end).unsqueeze(1).to(device)
+    references = [r.reference for r in batch]
+    has_reference = torch.tensor([ref is not None for ref in references], dtype=torch.bool)
+    reference_embedding = None
+    if has_reference.any():
+        ref_crops = [
+            crop_random(power=cache.power(ref), frames=frames, generator=rng) if ref is not None
+            else torch.zeros(model.front_end.n_mels, frames)
+            for ref in references
+        ]
+        ref_mels = log_mel_normalise(power=torch.stack(ref_crops), config=model.front_end).unsqueeze(1)
+        reference_embedding = model.encode_audio(ref_mels.to(device)).repeat(2, 1)
+    condition = model.conditioning(
+        prompts=text_batch(texts=[r.prompt_text for r in batch] * 2, config=model.text),
+        lyrics=text_batch(texts=[r.lyrics for r in batch] * 2, config=model.text),
+        reference_embedding=reference_embedding,
+        reference_present=has_reference.repeat(2),
+    )
+    analysis = torch.stack([cache.analysis(c) for c in firsts + seconds]) if model.config.analysis else None
+    return model(mels, condition, analysis)
+
+
+def _vote_batch_loss(
+    *, model: RewardNetwork, batch: Sequence[VoteRecord], settings: FinetuneSettings, cache: _MelCache,
+    calibration: Mapping[str, float], rng: np.random.Generator, device: torch.device,
+) -> torch.Tensor | None:
+    """The batch's Bradley–Terry loss, averaged over the axes its votes speak to (None when they speak to none),
+    plus the replayed stage-1 pairs' loss when the settings ask for them. Sides are swapped at random."""
+    swapped = rng.random(len(batch)) < 0.5
+    scores = _vote_batch_scores(model=model, batch=batch, swapped=swapped, cache=cache, rng=rng, device=device)
+    targets = _targets(batch, model.axes, swapped)
+    parts = []
+    n = len(batch)
+    for axis in model.axes:
+        target = targets[axis].to(device)
+        known = ~torch.isnan(target)
+        if known.any():
+            parts.append(_bt_loss(scores[axis][:n][known], scores[axis][n:][known], target[known]))
+    if not parts:
+        return None
+    loss = torch.stack(parts).mean()
+    if settings.rehearsal_pairs and settings.rehearsal_weight:
+        replay = _rehearsal_loss(model=model, cache=cache, records=batch, pairs=settings.rehearsal_pairs,
+                                 rng=rng, device=device, temperature=calibration)
+        if replay is not None:
+            loss = loss + settings.rehearsal_weight * replay
+    return loss
+
+
+def _finetune_epoch(
+    *, model: RewardNetwork, train: Sequence[VoteRecord], settings: FinetuneSettings, cache: _MelCache,
+    calibration: Mapping[str, float], optimiser: torch.optim.Optimizer, rng: np.random.Generator,
+    device: torch.device,
+) -> list[float]:
+    """One pass over the training votes in a random order; returns each batch's loss."""
+    model.train()
+    if settings.freeze_audio_encoder:
+        model.audio_encoder.eval()
+    order = rng.permutation(len(train))
+    losses: list[float] = []
+    for start in range(0, len(order), settings.batch_size):
+        batch = [train[int(i)] for i in order[start : start + settings.batch_size]]
+        loss = _vote_batch_loss(model=model, batch=batch, settings=settings, cache=cache, calibration=calibration,
+                                rng=rng, device=device)
+        if loss is None:
+            continue
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimiser.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
 def reward_finetune(
@@ -717,68 +848,17 @@ def reward_finetune(
     calibration = scores_calibrate(model=model, records=train) if settings.calibrate else {}
     replaying = bool(settings.rehearsal_pairs and settings.rehearsal_weight)
     cache = _MelCache(model.front_end, analysis=model.config.analysis, keep_audio=replaying)
-    frames = model.front_end.crop_frames
     for parameter in model.audio_encoder.parameters():
         parameter.requires_grad_(not settings.freeze_audio_encoder)
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    best_state = _state_copy(model)
     best_loss, best_epoch, stale = math.inf, 0, 0
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
-        model.train()
-        if settings.freeze_audio_encoder:
-            model.audio_encoder.eval()
-        order = rng.permutation(len(train))
-        epoch_losses: list[float] = []
-        for start in range(0, len(order), settings.batch_size):
-            batch = [train[int(i)] for i in order[start : start + settings.batch_size]]
-            swapped = rng.random(len(batch)) < 0.5
-            firsts = [r.clip_b if s else r.clip_a for r, s in zip(batch, swapped, strict=True)]
-            seconds = [r.clip_a if s else r.clip_b for r, s in zip(batch, swapped, strict=True)]
-            crops = [crop_random(power=cache.power(c), frames=frames, generator=rng) for c in firsts + seconds]
-            mels = log_mel_normalise(power=torch.stack(crops), config=model.front_end).unsqueeze(1).to(target_device)
-            references = [r.reference for r in batch]
-            has_reference = torch.tensor([ref is not None for ref in references], dtype=torch.bool)
-            reference_embedding = None
-            if has_reference.any():
-                ref_crops = [
-                    crop_random(power=cache.power(ref), frames=frames, generator=rng) if ref is not None
-                    else torch.zeros(model.front_end.n_mels, frames)
-                    for ref in references
-                ]
-                ref_mels = log_mel_normalise(power=torch.stack(ref_crops), config=model.front_end).unsqueeze(1)
-                reference_embedding = model.encode_audio(ref_mels.to(target_device)).repeat(2, 1)
-            condition = model.conditioning(
-                prompts=text_batch(texts=[r.prompt_text for r in batch] * 2, config=model.text),
-                lyrics=text_batch(texts=[r.lyrics for r in batch] * 2, config=model.text),
-                reference_embedding=reference_embedding,
-                reference_present=has_reference.repeat(2),
-            )
-            analysis = torch.stack([cache.analysis(c) for c in firsts + seconds]) if model.config.analysis else None
-            scores = model(mels, condition, analysis)
-            targets = _targets(batch, model.axes, swapped)
-            parts = []
-            n = len(batch)
-            for axis in model.axes:
-                target = targets[axis].to(target_device)
-                known = ~torch.isnan(target)
-                if known.any():
-                    parts.append(_bt_loss(scores[axis][:n][known], scores[axis][n:][known], target[known]))
-            if not parts:
-                continue
-            loss = torch.stack(parts).mean()
-            if replaying:
-                replay = _rehearsal_loss(model=model, cache=cache, records=batch, pairs=settings.rehearsal_pairs,
-                                         rng=rng, device=target_device, temperature=calibration)
-                if replay is not None:
-                    loss = loss + settings.rehearsal_weight * replay
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimiser.step()
-            epoch_losses.append(loss.item())
+        epoch_losses = _finetune_epoch(model=model, train=train, settings=settings, cache=cache,
+                                       calibration=calibration, optimiser=optimiser, rng=rng, device=target_device)
         model.eval()
         figures: dict[str, float] = {"epoch": float(epoch), "train_loss": float(np.mean(epoch_losses or [math.nan]))}
         if held:
@@ -787,12 +867,12 @@ def reward_finetune(
             figures["holdout_loss"] = held_loss
             if held_loss < best_loss - 1e-4:
                 best_loss, best_epoch, stale = held_loss, epoch, 0
-                best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+                best_state = _state_copy(model)
             else:
                 stale += 1
         else:
             best_epoch = epoch
-            best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+            best_state = _state_copy(model)
         history.append(figures)
         _report(progress, "finetune", epoch, settings.epochs, figures)
         if held and stale >= settings.patience:

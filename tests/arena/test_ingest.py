@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from arena import audio, audio_processing
-from arena.ingest import ClipRefused, clip_import, manifest_import
+from arena.errors import ClipRefused
+from arena.ingest import clip_import, manifest_import
 from arena.models import Clip, Prompt
 from tests.factories import PromptFactory, SystemFactory, write_tone
 

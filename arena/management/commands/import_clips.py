@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from arena.ingest import ImportOutcome, manifest_import, manifest_lines
+from core.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -27,15 +27,14 @@ class Command(BaseCommand):
         if not manifest.is_file():
             raise CommandError(f"{manifest}: no such manifest file")
         total = sum(1 for _ in manifest_lines(manifest))
-        bar = tqdm(total=total, unit="clip", disable=options["no_progress"] or total < 2, file=self.stderr._out)
+        with progress_bar(stream=self.stderr, total=total, enabled=not options["no_progress"]) as bar:
 
-        def report(outcome: ImportOutcome) -> None:
-            bar.update(1)
-            if outcome.status == "refused":
-                bar.write(f"refused  line {outcome.line}: {outcome.source}: {outcome.message}", file=self.stderr._out)
+            def report(outcome: ImportOutcome) -> None:
+                bar.update(1)
+                if outcome.status == "refused":
+                    bar.say(f"refused  line {outcome.line}: {outcome.source}: {outcome.message}")
 
-        summary = manifest_import(manifest=manifest, create_systems=options["create_systems"], progress=report)
-        bar.close()
+            summary = manifest_import(manifest=manifest, create_systems=options["create_systems"], progress=report)
         self.stdout.write(
             f"imported {summary.imported}, skipped {summary.skipped} (already there), refused {summary.refused}"
         )

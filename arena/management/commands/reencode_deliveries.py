@@ -5,11 +5,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from arena.audio import mp3_frame_bytes
-from arena.ingest import ClipRefused, clip_delivery_reencode
+from arena.errors import ClipRefused
+from arena.ingest import clip_delivery_reencode
 from arena.models import Clip
+from core.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -29,18 +30,16 @@ class Command(BaseCommand):
         if not options["all"]:
             clips = clips.exclude(delivery_frame_bytes=mp3_frame_bytes(settings.EARSHOT_DELIVERY_BITRATE_KBPS))
         ids = list(clips.values_list("id", flat=True))
-        bar = tqdm(total=len(ids), unit="clip", disable=options["no_progress"] or len(ids) < 2,
-                   file=self.stderr._out)
         done, failed = 0, 0
-        for clip_id in ids:
-            try:
-                clip_delivery_reencode(clip=Clip.objects.get(pk=clip_id))
-                done += 1
-            except ClipRefused as exc:
-                failed += 1
-                bar.write(f"failed   {exc.message}", file=self.stderr._out)
-            bar.update(1)
-        bar.close()
+        with progress_bar(stream=self.stderr, total=len(ids), enabled=not options["no_progress"]) as bar:
+            for clip_id in ids:
+                try:
+                    clip_delivery_reencode(clip=Clip.objects.get(pk=clip_id))
+                    done += 1
+                except ClipRefused as exc:
+                    failed += 1
+                    bar.say(f"failed   {exc.message}")
+                bar.update(1)
         self.stdout.write(f"re-encoded {done} delivery copies; {failed} failed")
         if failed:
             raise CommandError(f"{failed} clip(s) kept their old delivery copy")

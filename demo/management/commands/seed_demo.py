@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from core.errors import EarshotError
+from core.progress import progress_bar
 from demo import synth
-from demo.services import demo_catalogue_seed, demo_votes_simulate
+from demo.services import (
+    DEMO_PROMPTS,
+    DEMO_RATERS,
+    DEMO_SAMPLE_RATE,
+    DEMO_VOTES,
+    demo_catalogue_seed,
+    demo_votes_simulate,
+)
 from reward.jobs import agreement_recompute_request
 from reward.services import reward_model_ensure_default
 
@@ -36,31 +43,33 @@ class Command(BaseCommand):
             default=len(synth.DEMO_SYSTEMS),
             help=f"how many demo systems, best first (2-{len(synth.DEMO_SYSTEMS)}, default all)",
         )
-        parser.add_argument("--prompts", type=int, default=30, help="how many prompts (default 30)")
+        parser.add_argument("--prompts", type=int, default=DEMO_PROMPTS,
+                            help=f"how many prompts (default {DEMO_PROMPTS})")
         parser.add_argument("--duration", type=float, default=None, help="clip length in s (default 8-12 s, random)")
-        parser.add_argument("--sample-rate", type=int, default=44100, help="sample rate of the clips (default 44100)")
-        parser.add_argument("--votes", type=int, default=1500, help="simulated votes in total; 0 for none (1500)")
-        parser.add_argument("--raters", type=int, default=60, help="simulated raters (default 60)")
+        parser.add_argument("--sample-rate", type=int, default=DEMO_SAMPLE_RATE,
+                            help=f"sample rate of the clips (default {DEMO_SAMPLE_RATE})")
+        parser.add_argument("--votes", type=int, default=DEMO_VOTES,
+                            help=f"simulated votes in total; 0 for none ({DEMO_VOTES})")
+        parser.add_argument("--raters", type=int, default=DEMO_RATERS, help=f"simulated raters (default {DEMO_RATERS})")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
         parser.add_argument(
             "--no-reward-model",
             action="store_true",
-            help="do not activate the bundled reward model (make reward-model uses this while it builds a new one)",
+            help="do not activate the bundled reward model (nor score the demo with it)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         total = options["systems"] * options["prompts"]
-        bar = tqdm(total=total, unit="clip", disable=options["no_progress"] or total < 2, file=self.stderr._out)
         try:
-            catalogue = demo_catalogue_seed(
-                seed=options["seed"],
-                systems=options["systems"],
-                prompts=options["prompts"],
-                duration_s=options["duration"],
-                sample_rate=options["sample_rate"],
-                progress=lambda: bar.update(1),
-            )
-            bar.close()
+            with progress_bar(stream=self.stderr, total=total, enabled=not options["no_progress"]) as bar:
+                catalogue = demo_catalogue_seed(
+                    seed=options["seed"],
+                    systems=options["systems"],
+                    prompts=options["prompts"],
+                    duration_s=options["duration"],
+                    sample_rate=options["sample_rate"],
+                    progress=lambda: bar.update(1),
+                )
             self.stdout.write(
                 f"catalogue (seed {options['seed']}): {catalogue.systems_created} systems and "
                 f"{catalogue.prompts_created} prompts created; clips imported {catalogue.clips_imported}, "
@@ -78,6 +87,5 @@ class Command(BaseCommand):
                 agreement_recompute_request()
                 self.stdout.write(f"reward model: {version.name} active; clips scored and agreement queued")
         except EarshotError as exc:
-            bar.close()
             raise CommandError(exc.message) from exc
         self.stdout.write(f"expected ranking: {_ranking_text()}")

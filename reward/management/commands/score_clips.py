@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
+
+from core.progress import progress_bar
 
 
 class Command(BaseCommand):
@@ -33,15 +34,12 @@ class Command(BaseCommand):
                                "--ensure-default to use the bundled checkpoint.")
         if options["all"]:
             ClipScore.objects.filter(version=version).delete()
-        bar = tqdm(desc=f"scoring with {version.name}", unit="clip", disable=options["no_progress"],
-                   file=self.stderr._out)
+        with progress_bar(stream=self.stderr, total=None, enabled=not options["no_progress"],
+                          desc=f"scoring with {version.name}") as bar:
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
 
-        try:
             done = version_rescore(version=version, batch_size=options["batch_size"], progress=progress)
-        finally:
-            bar.close()
         self.stdout.write(f"scored {done} clip(s) with {version.name}")

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from core.errors import EarshotError
+from core.progress import StageBars
 
 
 class Command(BaseCommand):
@@ -43,33 +42,19 @@ class Command(BaseCommand):
                         "patience")
             if options[key] is not None
         }
-        bars: dict[str, tqdm] = {}
-
-        def progress(stage: str, done: int, total: int, figures: Mapping[str, float]) -> None:
-            bar = bars.get(stage)
-            if bar is None:
-                bar = bars[stage] = tqdm(total=total, desc=stage, unit="step", disable=options["no_progress"],
-                                         file=self.stderr._out)
-            bar.update(done - bar.n)
-            shown = {key: value for key, value in figures.items() if key not in {"epoch", "step"}}
-            if shown:
-                bar.set_postfix({key: round(value, 4) for key, value in shown.items()}, refresh=False)
-
         try:
-            version = reward_model_train(
-                stage=options["stage"],
-                seed=options["seed"],
-                activate=options["activate"],
-                out_dir=options["out"],
-                budget=budget,
-                device=options["device"],
-                progress=progress,
-            )
+            with StageBars(stream=self.stderr, enabled=not options["no_progress"]) as progress:
+                version = reward_model_train(
+                    stage=options["stage"],
+                    seed=options["seed"],
+                    activate=options["activate"],
+                    out_dir=options["out"],
+                    budget=budget,
+                    device=options["device"],
+                    progress=progress,
+                )
         except EarshotError as exc:
             raise CommandError(exc.message) from exc
-        finally:
-            for bar in bars.values():
-                bar.close()
         self.stdout.write(f"version {version.name} saved to {version.path}" + (" and activated" if version.active
                                                                                 else ""))
         held_out = (version.metrics or {}).get("held_out") or {}
