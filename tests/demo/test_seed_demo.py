@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from demo.management.commands.seed_demo import Command
 from django.core.management import CommandError, call_command
 from django.core.management.base import BaseCommand
 
@@ -17,6 +16,7 @@ from arena.models import Battle, Clip, Prompt, Rater, System, Vote
 from core.errors import InvalidInput
 from demo import services as demo
 from demo import synth
+from demo.management.commands.seed_demo import Command
 
 SR = 16000
 

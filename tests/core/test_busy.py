@@ -8,8 +8,8 @@ from django.db import OperationalError
 from django.test import RequestFactory
 from psycopg_pool import PoolTimeout
 
-from core.busy import DatabaseBusyMiddleware, database_busy_for
 from core.api import exception_handler
+from core.busy import DatabaseBusyMiddleware, database_busy_for
 
 
 def _pool_timeout_as_django_raises_it() -> OperationalError:
