@@ -28,6 +28,18 @@ def media_root(settings: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture
+def staff_client(db: None) -> Any:
+    """A test client signed in as staff without superuser rights: the researcher who reads rankings and reports.
+    (pytest-django's admin_client is the superuser.)"""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("researcher", is_staff=True))
+    return client
+
+
+@pytest.fixture
 def dead_cache(settings: Any) -> str:
     """The shared cache on a port nobody listens on (Django drops its cache clients when CACHES changes)."""
     from tests.webprocess import closed_port

@@ -1,7 +1,7 @@
 """Real threads against the database, for race tests: start them, let each close its connection as it ends, join
 them, and hand the first error any of them raised back to the test; and a connection pool large enough for them.
 
-    from tests.threads import database_pool_holding, run_threads
+    from tests.threads import database_pool_holding, needs_row_locks, run_threads
 
 A race test makes its threads meet at barriers of its own (threading.Barrier with a timeout) inside `target`, so
 the interleaving it proves is made certain rather than left to how a machine schedules threads.
@@ -13,7 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
+from django.db import connection
 
+needs_row_locks = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="row locks and concurrent transactions need PostgreSQL (SQLite serialises every writer)",
+)
 JOIN_TIMEOUT = 300.0  # only a bound for a broken run (a thread stuck on a lock): a race itself waits on barriers
 
 
@@ -60,8 +65,6 @@ def database_pool_holding(size: int) -> Iterator[None]:
 
     A test whose threads each keep their own connection until they end needs one per thread: with fewer, a thread
     waits for a connection no other thread gives back before it ends, and fails with the pool's timeout."""
-    from django.db import connection
-
     options = connection.settings_dict.get("OPTIONS", {})
     pool = options.get("pool")
     if not isinstance(pool, dict) or pool.get("max_size", 0) >= size:

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from django.contrib.auth.models import User
 from django.test import Client
 
 from arena import audio
@@ -13,13 +12,6 @@ from arena.models import Prompt
 from tests.factories import write_tone
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("ada", "ada@example.org", "unused-password-1"))
-    return client
 
 
 def prompt_add(client: Client, path: Path) -> object:

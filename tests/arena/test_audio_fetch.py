@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from arena.delivery import RangeNotSatisfiable, battle_copy, byte_range
@@ -21,7 +21,7 @@ from arena.services.listening import fetched_merge
 from tests.arena.arena_support import arena_isolated, catalogue_import  # noqa: F401 - autouse fixture
 from tests.arena.mp3_support import Mp3Layout, mp3_layout
 from tests.factories import RaterFactory
-from tests.threads import run_threads
+from tests.threads import needs_row_locks, run_threads
 
 pytestmark = pytest.mark.django_db
 FRAME_MS = 24
@@ -129,14 +129,13 @@ def both_ranges_kept(battles: list[Battle]) -> int:
 
 @pytest.fixture
 def many_battles(tmp_path: Path) -> list[Battle]:
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks and concurrent transactions need PostgreSQL (SQLite serialises every writer)")
     catalogue_import(tmp_path, systems=2, prompts=1, seconds=2.0)
     # one rater each: the catalogue has one pair, and a rater does not get the same pair twice in a row
     return [battle_create(rater=RaterFactory()) for _ in range(THREADS // 2 * BATTLES_PER_THREAD)]
 
 
 @pytest.mark.django_db(transaction=True)
+@needs_row_locks
 def test_without_the_row_lock_two_requests_at_once_lose_one_range(many_battles: list[Battle]) -> None:
     # The two requests of a battle meet again after the read, before either writes: the interleaving the race
     # allows, made certain rather than left to how this machine schedules threads.
@@ -159,6 +158,7 @@ def test_without_the_row_lock_two_requests_at_once_lose_one_range(many_battles: 
 
 
 @pytest.mark.django_db(transaction=True)
+@needs_row_locks
 def test_with_the_row_lock_two_requests_at_once_both_count(many_battles: list[Battle]) -> None:
     concurrent_ranges(many_battles, lambda battle, index, header: fetch(battle, header))
     assert both_ranges_kept(many_battles) == len(many_battles)

@@ -19,14 +19,11 @@ from arena.models import Battle, Rater
 from arena.services import battle_create
 from tests.arena.arena_support import arena_isolated, catalogue_rows  # noqa: F401 - autouse fixture
 from tests.factories import RaterFactory
-from tests.threads import run_threads
+from tests.threads import needs_row_locks, run_threads
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="row locks and concurrent transactions need PostgreSQL (SQLite serialises every writer)",
-    ),
+    needs_row_locks,
 ]
 CAP = 3
 WAIT_SECONDS = 60  # only a bound for a broken run; the meeting itself needs no time to pass

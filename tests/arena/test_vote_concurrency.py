@@ -12,21 +12,18 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F
 
 from arena.models import Battle, Choice, Vote
 from arena.services import vote_record
 from tests.arena.arena_support import arena_isolated  # noqa: F401 - autouse fixture
 from tests.factories import BattleFactory, ClipFactory, PromptFactory, RaterFactory
-from tests.threads import database_pool_holding, run_threads
+from tests.threads import database_pool_holding, needs_row_locks, run_threads
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="row locks and concurrent transactions need PostgreSQL (SQLite serialises every writer)",
-    ),
+    needs_row_locks,
 ]
 THREADS = 20
 BATTLES_PER_THREAD = 50
