@@ -1,5 +1,5 @@
-"""Shared fixtures: media in a temporary folder, no recompute marks or memos carried over, a dead cache, a fresh
-connection pool per test.
+"""Shared fixtures: media in a temporary folder, no recompute marks or memos carried over, a staff client, a dead
+cache, a fresh connection pool per test.
 
 Helpers a test imports (pytest does not let a test import this file): tests.waiting.wait_for, the one way to wait
 for what happens beside a test; tests.threads.run_threads for race tests; tests.factories for rows and real audio;

@@ -1,6 +1,6 @@
 """With Redis down (cache, broker and channel layer on a port nobody listens on) no vote is lost: the rate limiter
 lets requests through, after-commit hooks log instead of failing the committed vote, and the periodic full
-recompute counts the votes once Redis is back."""
+recompute counts the votes once Redis is back. (The after-commit hooks on their own: tests/core/test_oncommit.py.)"""
 from __future__ import annotations
 
 import logging
