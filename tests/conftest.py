@@ -1,8 +1,15 @@
-"""Shared fixtures: media in a temporary folder, real audio writers, the factories."""
+"""Shared fixtures: media in a temporary folder, no recompute marks or memos carried over, a staff client, a dead
+cache, a fresh connection pool per test.
+
+Helpers a test imports (pytest does not let a test import this file): tests.waiting.wait_for, the one way to wait
+for what happens beside a test; tests.threads.run_threads for race tests; tests.factories for rows and real audio;
+tests.realstack (Celery worker, channel layer, votes) and tests.browser (live server, Chromium) as plugins.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +27,29 @@ def media_root(settings: pytest.FixtureRequest) -> Path:
     return Path(settings.MEDIA_ROOT)  # type: ignore[attr-defined]
 
 
+@pytest.fixture
+def staff_client(db: None) -> Any:
+    """A test client signed in as staff without superuser rights: the researcher who reads rankings and reports.
+    (pytest-django's admin_client is the superuser.)"""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("researcher", is_staff=True))
+    return client
+
+
+@pytest.fixture
+def dead_cache(settings: Any) -> str:
+    """The shared cache on a port nobody listens on (Django drops its cache clients when CACHES changes)."""
+    from tests.webprocess import closed_port
+
+    url = f"redis://127.0.0.1:{closed_port()}/4"
+    settings.CACHES = {"default": {**settings.CACHES["default"], "BACKEND":
+                                   "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    return url
+
+
 @pytest.fixture(autouse=True)
 def _no_recompute_marks(request: pytest.FixtureRequest) -> None:
     """No recompute counts as already queued by an earlier test (the marks live in the shared cache, Redis), and no
@@ -35,7 +65,6 @@ def _no_recompute_marks(request: pytest.FixtureRequest) -> None:
 
     cache.delete_many([AGREEMENT_QUEUED_KEY, *(recompute_mark(scope.name) for scope in scopes_all())])
     process_memo_clear()  # nor what a web process remembers (sampling catalogue, the reveal's ratings)
-
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,9 +6,8 @@ Load them in a test module with `pytest_plugins = ["tests.realstack"]`.
 from __future__ import annotations
 
 import os
-import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -85,18 +84,6 @@ class VoteWriter:
 @pytest.fixture
 def vote_writer(db: None) -> VoteWriter:
     return VoteWriter(rater=RaterFactory(), _clips={})
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05) -> object:
-    """Poll until `condition()` is truthy and return it; fail the test with a clear message on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,18 +49,16 @@ def web_process(env: dict[str, str], *, startup_timeout: float = 60.0) -> Iterat
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
+
+        def answers() -> bool:
             if server.poll() is not None:
                 pytest.fail(f"uvicorn exited with {server.returncode}")
             try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code < 500:
-                    break
+                return httpx.get(f"{url}/healthz", timeout=2).status_code < 500
             except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("uvicorn did not answer in time")
-            time.sleep(0.2)
+                return False
+
+        wait_for(f"uvicorn to answer {url}/healthz", answers, timeout=startup_timeout, interval=0.2)
         yield url
     finally:
         if server.poll() is None:

@@ -1,4 +1,5 @@
-"""Shared helpers of the arena tests: a catalogue of real imported clips, battle ageing, listening, isolation."""
+"""Shared helpers of the arena tests: a catalogue of real imported clips (the reward tests use it too), battle
+ageing, listening, isolation."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,6 +36,11 @@ class Catalogue:
     systems: list[System] = field(default_factory=list)
     prompts: list[Prompt] = field(default_factory=list)
     clips: list[Clip] = field(default_factory=list)
+
+    def clip(self, system: int, prompt: int) -> Clip:
+        """The clip of the `system`-th system on the `prompt`-th prompt."""
+        return next(c for c in self.clips if c.system_id == self.systems[system].pk
+                    and c.prompt_id == self.prompts[prompt].pk)
 
 
 def catalogue_import(

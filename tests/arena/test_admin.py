@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import soundfile as sf
-from django.contrib.auth.models import User
 from django.test import Client
 
 from arena import audio_processing
@@ -16,13 +15,6 @@ from arena.models import Prompt
 from tests.factories import write_tone
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("ada", "ada@example.org", "unused-password-1"))
-    return client
 
 
 @pytest.fixture

@@ -19,13 +19,11 @@ from arena.models import Battle, Rater
 from arena.services import battle_create
 from tests.arena.arena_support import arena_isolated, catalogue_rows  # noqa: F401 - autouse fixture
 from tests.factories import RaterFactory
+from tests.threads import needs_row_locks, run_threads
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="row locks and concurrent transactions need PostgreSQL (SQLite serialises every writer)",
-    ),
+    needs_row_locks,
 ]
 CAP = 3
 WAIT_SECONDS = 60  # only a bound for a broken run; the meeting itself needs no time to pass
@@ -77,25 +75,14 @@ def race(rater: Rater, monkeypatch: pytest.MonkeyPatch, *, guarded: bool) -> Non
     monkeypatch.setattr(battles_module, "battles_abandon_beyond_cap", abandon_after_meeting)
     if not guarded:
         monkeypatch.setattr(battles_module, "_rater_lock", lambda **kwargs: True)
-    errors: list[BaseException] = []
     both_registered = threading.Barrier(2, timeout=WAIT_SECONDS)
 
-    def create() -> None:
-        try:
-            meeting.register()
-            both_registered.wait()
-            battle_create(rater=Rater.objects.get(pk=rater.pk))
-        except BaseException as exc:  # noqa: BLE001 - asserted on below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def create(_: int) -> None:
+        meeting.register()
+        both_registered.wait()
+        battle_create(rater=Rater.objects.get(pk=rater.pk))
 
-    threads = [threading.Thread(target=create) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT_SECONDS * 2)
-    assert not errors, errors
+    run_threads(create, 2, timeout=WAIT_SECONDS * 2)
 
 
 def rater_at_the_cap(settings: Any) -> Rater:

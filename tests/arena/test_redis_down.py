@@ -1,6 +1,6 @@
 """With Redis down (cache, broker and channel layer on a port nobody listens on) no vote is lost: the rate limiter
 lets requests through, after-commit hooks log instead of failing the committed vote, and the periodic full
-recompute counts the votes once Redis is back."""
+recompute counts the votes once Redis is back. (The after-commit hooks on their own: tests/core/test_oncommit.py.)"""
 from __future__ import annotations
 
 import logging
@@ -11,28 +11,17 @@ import httpx
 import pytest
 import redis
 from django.contrib.auth.models import User
-from django.db import transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIRequestFactory
 
 from arena.models import Battle, Vote
 from arena.throttles import IpThrottle
 from core.cache import cache_incr_many
-from core.oncommit import enqueue_once_on_commit
 from scoring.selectors import snapshot_current
 from tests.arena.arena_support import arena_isolated, catalogue_import  # noqa: F401 - autouse fixture
 from tests.webprocess import closed_port, database_url_under_test, web_process
 
 pytest_plugins = ["tests.realstack"]
-
-
-@pytest.fixture
-def dead_cache(settings: Any) -> str:
-    """The shared cache on a port nobody listens on (Django drops its cache clients when CACHES changes)."""
-    url = f"redis://127.0.0.1:{closed_port()}/4"
-    settings.CACHES = {"default": {**settings.CACHES["default"], "BACKEND":
-                                   "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
-    return url
 
 
 def _throttle_allows() -> bool:
@@ -56,31 +45,6 @@ def test_the_rate_limiter_lets_the_request_through_and_logs_when_redis_is_down(
     assert "cache unavailable" in caplog.text
 
 
-@pytest.mark.django_db(transaction=True)
-def test_without_robust_hooks_a_failing_hook_turns_a_committed_write_into_an_error() -> None:
-    def hook() -> None:
-        raise redis.exceptions.ConnectionError("Redis is down")
-
-    with pytest.raises(redis.exceptions.ConnectionError), transaction.atomic():
-        User.objects.create_user("committed-anyway")
-        transaction.on_commit(hook)
-    assert User.objects.filter(username="committed-anyway").exists()  # stored, yet the caller saw an error
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_debounced_enqueue_with_redis_down_logs_and_the_write_stands(
-    dead_cache: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    from scoring.tasks import leaderboard_recompute
-
-    with caplog.at_level(logging.WARNING, logger="core.oncommit"), transaction.atomic():
-        User.objects.create_user("committed")
-        enqueue_once_on_commit([("scoring:recompute:queued:probe", leaderboard_recompute.s("arena"))],
-                               hold_seconds=5)
-    assert User.objects.filter(username="committed").exists()
-    assert "Redis unavailable" in caplog.text
-
-
 def _arena_vote_count() -> int:
     snapshot = snapshot_current(scope="arena")
     return -1 if snapshot is None else snapshot.vote_count
@@ -93,7 +57,8 @@ def test_votes_cast_while_redis_is_down_answer_201_and_the_full_recompute_counts
     tmp_path: Path, transactional_db: None, settings: Any, celery_app_on_queue: Any, celery_queue: str
 ) -> None:
     from scoring.tasks import leaderboards_recompute_all
-    from tests.realstack import celery_worker_running, wait_for
+    from tests.realstack import celery_worker_running
+    from tests.waiting import wait_for
 
     settings.EARSHOT_BOOTSTRAP_ROUNDS = 100
     catalogue_import(tmp_path, systems=3, prompts=2, seconds=1.0)
@@ -120,4 +85,4 @@ def test_votes_cast_while_redis_is_down_answer_201_and_the_full_recompute_counts
     # Redis is back (the real one): beat's periodic full recompute catches the board up.
     with celery_worker_running(celery_app_on_queue, celery_queue):
         leaderboards_recompute_all.delay()
-        wait_for(lambda: _arena_vote_count() == 5, timeout=60)
+        wait_for("the full recompute to count the 5 votes on the arena board", lambda: _arena_vote_count() == 5)

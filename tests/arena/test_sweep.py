@@ -23,6 +23,7 @@ from arena.services.raters import raters_prune
 from arena.services.sweep import arena_sweep
 from arena.tasks import arena_sweep as arena_sweep_task
 from tests.factories import BattleFactory, RaterFactory
+from tests.threads import needs_row_locks
 
 DAY = timedelta(days=1)
 
@@ -140,7 +141,7 @@ def test_beat_runs_the_sweep() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@needs_row_locks
 def test_a_rater_locked_by_a_battle_being_created_is_skipped_not_waited_for() -> None:
     """battle_create locks the rater before it inserts; the prune skips such a rater rather than delete it under
     a battle about to exist."""

@@ -12,21 +12,18 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F
 
 from arena.models import Battle, Choice, Vote
 from arena.services import vote_record
 from tests.arena.arena_support import arena_isolated  # noqa: F401 - autouse fixture
-from tests.dbpool import database_pool_holding
 from tests.factories import BattleFactory, ClipFactory, PromptFactory, RaterFactory
+from tests.threads import database_pool_holding, needs_row_locks, run_threads
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="row locks and concurrent transactions need PostgreSQL (SQLite serialises every writer)",
-    ),
+    needs_row_locks,
 ]
 THREADS = 20
 BATTLES_PER_THREAD = 50
@@ -54,42 +51,27 @@ def battles_ready(count: int) -> list[Battle]:
     return battles
 
 
-def run_pairs(battles: list[Battle], send: Callable[[Battle, int], object]) -> tuple[list[object], list[BaseException]]:
+def run_pairs(battles: list[Battle], send: Callable[[Battle, int], object]) -> list[object]:
     """THREADS threads; thread t owns battles [t*B, (t+1)*B) and re-sends the votes of thread t+1's battles.
 
     The two sends of a battle meet at a barrier of their own, so they really run at the same moment. Even threads
-    send their own vote first and odd threads the re-send first, so every pair of senders meets in turn.
+    send their own vote first and odd threads the re-send first, so every pair of senders meets in turn. What every
+    send returned comes back; the first error any send raised fails the test.
     """
     meet = [threading.Barrier(2, timeout=60) for _ in battles]
-    results: list[object] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def worker(thread: int) -> None:
+    def worker(thread: int) -> list[object]:
         own = range(thread * BATTLES_PER_THREAD, (thread + 1) * BATTLES_PER_THREAD)
         neighbour = (thread + 1) % THREADS
         resend = range(neighbour * BATTLES_PER_THREAD, (neighbour + 1) * BATTLES_PER_THREAD)
-        try:
-            for mine, theirs in zip(own, resend, strict=True):
-                for index in ((mine, theirs) if thread % 2 == 0 else (theirs, mine)):
-                    meet[index].wait()
-                    try:
-                        outcome = send(battles[index], index)
-                    except Exception as exc:  # noqa: BLE001 - collected and asserted on below
-                        with lock:
-                            errors.append(exc)
-                    else:
-                        with lock:
-                            results.append(outcome)
-        finally:
-            connection.close()
+        outcomes = []
+        for mine, theirs in zip(own, resend, strict=True):
+            for index in ((mine, theirs) if thread % 2 == 0 else (theirs, mine)):
+                meet[index].wait()
+                outcomes.append(send(battles[index], index))
+        return outcomes
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
+    return [outcome for outcomes in run_threads(worker, THREADS) for outcome in outcomes]
 
 
 def test_without_the_row_lock_both_sends_pass_the_check_and_only_the_constraint_stops_the_second() -> None:
@@ -114,10 +96,8 @@ def test_without_the_row_lock_both_sends_pass_the_check_and_only_the_constraint_
                 return "stopped by the constraint"
             return "inserted"
 
-    results, errors = run_pairs(battles, naive_vote)
-    outcomes = Counter(results)
+    outcomes = Counter(run_pairs(battles, naive_vote))
     print(f'naive check-then-insert: {dict(outcomes)}')
-    assert errors == []
     assert outcomes["inserted"] == len(battles)
     # The race is real: every second send got past the check, and only the unique constraint refused it.
     assert outcomes["stopped by the constraint"] == len(battles), outcomes
@@ -133,8 +113,7 @@ def test_vote_record_leaves_exactly_one_vote_per_battle_when_every_vote_is_sent_
         assert vote.choice == CHOICES[index % 4]
         return battle.pk, created
 
-    results, errors = run_pairs(battles, send)
-    assert errors == []
+    results = run_pairs(battles, send)
     assert len(results) == 2 * len(battles)
     created_per_battle = Counter(pk for pk, created in results if created)
     assert sorted(created_per_battle.values()) == [1] * len(battles)

@@ -1,19 +1,15 @@
-"""Helpers of the reward-model Django tests: a tiny real checkpoint, a catalogue of real imported clips, votes."""
+"""Helpers of the reward-model Django tests: a tiny real checkpoint and votes (the catalogue of real imported clips
+is the arena tests' tests.arena.arena_support.catalogue_import)."""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from django.utils import timezone
 
-from arena.ingest import clip_import
-from arena.models import Battle, Clip, Prompt, Rater, System, Vote
+from arena.models import Battle, Clip, Rater, Vote
 from reward.models import RewardModelVersion
-from tests.factories import PromptFactory, RaterFactory, SystemFactory, write_tone
+from tests.factories import RaterFactory
 
 BUNDLED_CLASS = "reward.ml.interface.BundledRewardModel"
 
@@ -45,34 +41,6 @@ def version_make(folder: Path, *, name: str = "tiny", seed: int = 0, active: boo
     return version
 
 
-@dataclass
-class Catalogue:
-    systems: list[System] = field(default_factory=list)
-    prompts: list[Prompt] = field(default_factory=list)
-    clips: list[Clip] = field(default_factory=list)
-
-    def clip(self, system: int, prompt: int) -> Clip:
-        return next(c for c in self.clips if c.system_id == self.systems[system].pk
-                    and c.prompt_id == self.prompts[prompt].pk)
-
-
-def catalogue_import(folder: Path, *, systems: int = 3, prompts: int = 2, seconds: float = 1.0) -> Catalogue:
-    """systems x prompts real clips (tones written with soundfile) imported through arena.ingest.clip_import.
-
-    Higher-numbered systems get more noise, so that there is something for a model to learn."""
-    made = Catalogue(
-        systems=[SystemFactory() for _ in range(systems)], prompts=[PromptFactory() for _ in range(prompts)]
-    )
-    for p_index, prompt in enumerate(made.prompts):
-        for s_index, system in enumerate(made.systems):
-            seed = p_index * 100 + s_index
-            path = write_tone(folder / f"take-{seed}.wav", seconds=seconds, frequency=220.0 + 55 * p_index,
-                              seed=seed, sample_rate=24000, channels=1)
-            clip, _ = clip_import(system=system, prompt=prompt, path=path)
-            made.clips.append(clip)
-    return made
-
-
 def vote_cast(
     clip_a: Clip,
     clip_b: Clip,
@@ -97,15 +65,3 @@ def vote_cast(
         choice=choice, musicality=musicality, prompt_alignment=prompt_alignment,
         suggestion_shown=suggestion_shown, suggestion_side=suggestion_side, suggestion_p=suggestion_p,
     )
-
-
-def wait_until(condition: Callable[[], object], *, timeout: float = 60.0, interval: float = 0.1) -> object:
-    """Poll until `condition()` is truthy and return it; fail the test on timeout (a worker runs beside the test)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)

@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from reward.models import ClipScore
@@ -19,16 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db
-def test_the_ranking_pages_show_staff_the_clips_best_first(client: Client, tmp_path: Path) -> None:
-    client.force_login(get_user_model().objects.create_user("r", password="x", is_staff=True))
+def test_the_ranking_pages_show_staff_the_clips_best_first(staff_client: Client, tmp_path: Path) -> None:
     version = version_make(tmp_path / "ckpt", active=True)
     prompt = PromptFactory(text="A slow waltz for strings")
     clips = [ClipFactory(prompt=prompt) for _ in range(2)]
     ClipScore.objects.create(version=version, clip=clips[0], axis="overall", score=-1.0)
     ClipScore.objects.create(version=version, clip=clips[1], axis="overall", score=1.0)
-    listing = client.get("/rankings/").content.decode()
+    listing = staff_client.get("/rankings/").content.decode()
     assert f"/prompts/{prompt.pk}/ranking/" in listing and "A slow waltz for strings" in listing
-    html = client.get(f"/prompts/{prompt.pk}/ranking/").content.decode()
+    html = staff_client.get(f"/prompts/{prompt.pk}/ranking/").content.decode()
     assert html.index(clips[1].public_id) < html.index(clips[0].public_id)
     assert clips[1].system.name in html
     assert "0.88" in html  # sigmoid(2) to two places: the top clip over the next
@@ -43,10 +41,9 @@ def test_the_ranking_pages_send_anonymous_visitors_to_log_in(client: Client) -> 
 
 
 @pytest.mark.django_db
-def test_an_unknown_prompt_page_is_a_404_with_a_message(client: Client, tmp_path: Path) -> None:
-    client.force_login(get_user_model().objects.create_user("r", password="x", is_staff=True))
+def test_an_unknown_prompt_page_is_a_404_with_a_message(staff_client: Client, tmp_path: Path) -> None:
     version_make(tmp_path / "ckpt", active=True)
-    response = client.get("/prompts/999999/ranking/")
+    response = staff_client.get("/prompts/999999/ranking/")
     assert response.status_code == 404 and "does not exist" in response.content.decode()
 
 

@@ -25,8 +25,9 @@ from reward.services import (
     version_activate,
     version_register,
 )
+from tests.arena.arena_support import catalogue_import
 from tests.factories import PromptFactory, SystemFactory, write_tone
-from tests.reward.reward_support import BUNDLED_CLASS, catalogue_import, tiny_checkpoint_write, version_make
+from tests.reward.reward_support import BUNDLED_CLASS, tiny_checkpoint_write, version_make
 
 pytestmark = pytest.mark.django_db
 

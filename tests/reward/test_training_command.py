@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 from reward.models import RewardModelVersion
 from reward.services import checkpoint_digest
 from reward.tasks import train_reward_model_task
+from tests.arena.arena_support import Catalogue, catalogue_import
 from tests.factories import RaterFactory
-from tests.reward.reward_support import Catalogue, catalogue_import, vote_cast
+from tests.reward.reward_support import vote_cast
 
 pytestmark = pytest.mark.django_db
 TINY = ["--pretrain-steps", "2", "--pretrain-pairs", "8", "--batch-pairs", "4", "--epochs", "2", "--batch-size", "4",

@@ -42,14 +42,8 @@ def _two_systems() -> tuple[System, System]:
     return SystemFactory(name="Alpha", slug="alpha"), SystemFactory(name="Beta", slug="beta")
 
 
-@pytest.fixture
-def lenient(settings: Any) -> None:
-    settings.EARSHOT_LEADERBOARD_MIN_VOTES = 0
-    settings.EARSHOT_BOOTSTRAP_ROUNDS = 100
-
-
 def test_it_sends_the_current_snapshot_on_connect(
-    vote_writer: VoteWriter, redis_channel_layer: object, lenient: None
+    vote_writer: VoteWriter, redis_channel_layer: object, lenient: Any
 ) -> None:
     alpha, beta = _two_systems()
     vote_writer.cast([(alpha, beta, Choice.A)] * 3)
@@ -104,7 +98,7 @@ def test_it_is_read_only(redis_channel_layer: object) -> None:
 
 
 def test_a_new_snapshot_is_pushed_only_after_its_transaction_commits(
-    vote_writer: VoteWriter, redis_channel_layer: object, lenient: None
+    vote_writer: VoteWriter, redis_channel_layer: object, lenient: Any
 ) -> None:
     alpha, beta = _two_systems()
     vote_writer.cast([(alpha, beta, Choice.A)] * 2)
@@ -132,7 +126,7 @@ def test_a_new_snapshot_is_pushed_only_after_its_transaction_commits(
     assert pushed["snapshot"]["rows"] == json.loads(json.dumps(data.rows))
 
 
-def test_pushes_reach_only_their_scope(vote_writer: VoteWriter, redis_channel_layer: object, lenient: None) -> None:
+def test_pushes_reach_only_their_scope(vote_writer: VoteWriter, redis_channel_layer: object, lenient: Any) -> None:
     alpha, beta = _two_systems()
     vote_writer.cast([(alpha, beta, Choice.B)] * 2, musicality=Choice.A)
 

@@ -19,13 +19,6 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.realstack"]
 
 
-@pytest.fixture
-def quick(settings: Any) -> Any:
-    settings.EARSHOT_LEADERBOARD_MIN_VOTES = 0
-    settings.EARSHOT_BOOTSTRAP_ROUNDS = 50
-    return settings
-
-
 def two_raters_votes(writer: VoteWriter) -> tuple[System, System, Any]:
     """An honest rater: a beats b three times. A throwaway rater: b beats a five times (and one tie)."""
     a, b = SystemFactory(), SystemFactory()
@@ -38,7 +31,7 @@ def two_raters_votes(writer: VoteWriter) -> tuple[System, System, Any]:
 
 
 @pytest.mark.django_db
-def test_an_excluded_raters_votes_are_left_out_of_the_pair_counts(vote_writer: VoteWriter, quick: Any) -> None:
+def test_an_excluded_raters_votes_are_left_out_of_the_pair_counts(vote_writer: VoteWriter, lenient: Any) -> None:
     a, b, throwaway = two_raters_votes(vote_writer)
     scope = scope_parse("arena")
     before = {(t.system_a, t.system_b): (t.wins_a, t.wins_b, t.ties) for t in scope_pair_tallies(scope=scope)}
@@ -54,7 +47,7 @@ def test_an_excluded_raters_votes_are_left_out_of_the_pair_counts(vote_writer: V
 
 
 @pytest.mark.django_db
-def test_a_recompute_after_exclusion_writes_a_board_without_them(vote_writer: VoteWriter, quick: Any) -> None:
+def test_a_recompute_after_exclusion_writes_a_board_without_them(vote_writer: VoteWriter, lenient: Any) -> None:
     a, _, throwaway = two_raters_votes(vote_writer)
     leaderboard_recompute_run(scope="arena")
     assert snapshot_current(scope="arena").vote_count == 9
@@ -71,9 +64,9 @@ def test_a_recompute_after_exclusion_writes_a_board_without_them(vote_writer: Vo
 @pytest.mark.realstack
 @pytest.mark.usefixtures("real_stack")
 def test_excluding_a_rater_has_a_real_worker_recompute_every_board_after_the_commit(
-    vote_writer: VoteWriter, quick: Any, celery_worker: Any
+    vote_writer: VoteWriter, lenient: Any, celery_worker: Any
 ) -> None:
-    from tests.realstack import wait_for
+    from tests.waiting import wait_for
 
     _, _, throwaway = two_raters_votes(vote_writer)
     leaderboard_recompute_run(scope="arena")
@@ -84,4 +77,5 @@ def test_excluding_a_rater_has_a_real_worker_recompute_every_board_after_the_com
     def counted(scope: str) -> int | None:
         return getattr(snapshot_current(scope=scope), "vote_count", None)
 
-    wait_for(lambda: counted("arena") == counted("arena:instrumental") == 3, timeout=30)
+    wait_for("both boards to count only the honest rater's 3 votes",
+             lambda: counted("arena") == counted("arena:instrumental") == 3)

@@ -26,12 +26,6 @@ pytestmark = [pytest.mark.usefixtures("real_stack"), pytest.mark.realstack, pyte
 IDLE_SECONDS = 75.0
 
 
-@pytest.fixture
-def lenient(settings: Any) -> None:
-    settings.EARSHOT_LEADERBOARD_MIN_VOTES = 0
-    settings.EARSHOT_BOOTSTRAP_ROUNDS = 100
-
-
 def _open(server: LiveServer) -> ClientConnection:
     return connect(f"{server.ws_url}/ws/leaderboards/arena/", origin="http://127.0.0.1", open_timeout=10)
 
@@ -75,7 +69,7 @@ def test_without_a_longer_socket_timeout_an_idle_socket_is_dropped(
 
 def test_an_idle_socket_stays_connected_past_a_minute_then_gets_the_push_and_leaves_its_group_on_close(
     asgi_live_server: LiveServer,  # noqa: F811
-    vote_writer: VoteWriter, lenient: None, settings: Any, redis_channel_layer: Any
+    vote_writer: VoteWriter, lenient: Any, settings: Any, redis_channel_layer: Any
 ) -> None:
     before = _group_members(settings)
     with _open(asgi_live_server) as socket:
@@ -88,6 +82,6 @@ def test_an_idle_socket_stays_connected_past_a_minute_then_gets_the_push_and_lea
         pushed = json.loads(socket.recv(timeout=20))
         assert pushed["type"] == "snapshot" and pushed["snapshot"]["vote_count"] == 2
 
-    from tests.realstack import wait_for
+    from tests.waiting import wait_for
 
-    wait_for(lambda: not (joined & _group_members(settings)), timeout=10)
+    wait_for("the closed socket to leave its group", lambda: not (joined & _group_members(settings)))

@@ -12,7 +12,7 @@ import redis
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from arena.models import Choice, System, Vote
@@ -32,6 +32,7 @@ from scoring.services import (
 )
 from scoring.tasks import leaderboard_recompute, leaderboards_recompute_all
 from tests.factories import SystemFactory
+from tests.threads import run_threads
 
 if TYPE_CHECKING:
     from tests.realstack import VoteWriter
@@ -41,11 +42,9 @@ pytestmark = [pytest.mark.usefixtures("real_stack"), pytest.mark.realstack, pyte
 
 
 @pytest.fixture
-def quick(settings: Any) -> Any:
-    settings.EARSHOT_LEADERBOARD_MIN_VOTES = 0
-    settings.EARSHOT_BOOTSTRAP_ROUNDS = 100
-    settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = 0.3
-    return settings
+def quick(lenient: Any) -> Any:
+    lenient.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = 0.3
+    return lenient
 
 
 def _systems() -> list[System]:
@@ -87,21 +86,13 @@ def test_without_the_claim_an_overlapping_run_leaves_a_stale_leaderboard(vote_wr
 def test_concurrent_claims_let_exactly_one_run(quick: Any) -> None:
     scope = "arena"
     ScopeRecompute.objects.create(scope=scope)
-    start = threading.Barrier(6)
-    claims: list[object] = []
+    start = threading.Barrier(6, timeout=60)
 
-    def contender() -> None:
-        try:
-            start.wait()
-            claims.append(scope_recompute_claim(scope=scope))
-        finally:
-            connections.close_all()
+    def contender(_: int) -> object:
+        start.wait()
+        return scope_recompute_claim(scope=scope)
 
-    threads = [threading.Thread(target=contender) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claims = run_threads(contender, 6)
     won = [claim for claim in claims if claim is not None]
     assert len(claims) == 6 and len(won) == 1
     assert ScopeRecompute.objects.get(scope=scope).running_since == won[0]
@@ -194,7 +185,7 @@ def test_a_recompute_of_unchanged_votes_writes_nothing(vote_writer: VoteWriter, 
 def test_a_vote_is_counted_by_the_worker_after_commit(
     vote_writer: VoteWriter, quick: Any, celery_worker: Any, published_tasks: list
 ) -> None:
-    from tests.realstack import wait_for
+    from tests.waiting import wait_for
 
     a, b, _ = _systems()
     with transaction.atomic():
@@ -204,17 +195,20 @@ def test_a_vote_is_counted_by_the_worker_after_commit(
     # One recompute per scope the vote touched: overall, musicality, instrumental.
     assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:instrumental", "arena:musicality"]
 
-    wait_for(lambda: all(_snapshot_counts(s) == 1 for s in ("arena", "arena:musicality", "arena:instrumental")))
+    wait_for("a snapshot of the vote on each of its three boards",
+             lambda: all(_snapshot_counts(s) == 1 for s in ("arena", "arena:musicality", "arena:instrumental")))
     top = snapshot_current(scope="arena:musicality").rows[0]  # type: ignore[union-attr]
     assert top["system_id"] == b.pk
     # Each run gives its claim back just after its snapshot commits.
-    wait_for(lambda: not ScopeRecompute.objects.filter(running_since__isnull=False).exists())
+    wait_for("every run to give its claim back",
+             lambda: not ScopeRecompute.objects.filter(running_since__isnull=False).exists())
 
 
 def test_a_burst_of_votes_is_recomputed_once(
     vote_writer: VoteWriter, quick: Any, celery_app_on_queue: Any, celery_queue: str, published_tasks: list
 ) -> None:
-    from tests.realstack import celery_worker_running, wait_for
+    from tests.realstack import celery_worker_running
+    from tests.waiting import wait_for
 
     # The worker starts after the burst, so the first tasks still wait in the queue however long this machine
     # takes over the 30 transactions (with a live worker and a debounce shorter than the burst, a slow machine
@@ -227,7 +221,8 @@ def test_a_burst_of_votes_is_recomputed_once(
     assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:instrumental"]
 
     with celery_worker_running(celery_app_on_queue, celery_queue):
-        wait_for(lambda: _snapshot_counts("arena") == 30 and _snapshot_counts("arena:instrumental") == 30)
+        wait_for("both boards to count the 30 votes",
+                 lambda: _snapshot_counts("arena") == 30 and _snapshot_counts("arena:instrumental") == 30)
     assert LeaderboardSnapshot.objects.filter(scope="arena").count() == 1
     assert len(published_tasks) == 2
 
@@ -236,7 +231,8 @@ def test_votes_survive_a_redis_flush_and_the_full_recompute_counts_them(
     vote_writer: VoteWriter, quick: Any, celery_app_on_queue: Any, celery_queue: str, settings: Any
 ) -> None:
     """Redis holds only queued messages: lose them all and the periodic full recompute still counts every vote."""
-    from tests.realstack import celery_worker_running, wait_for
+    from tests.realstack import celery_worker_running
+    from tests.waiting import wait_for
 
     a, b, c = _systems()
     for pair in [(a, b, Choice.A), (b, c, Choice.B), (a, c, Choice.TIE)] * 4:
@@ -252,12 +248,13 @@ def test_votes_survive_a_redis_flush_and_the_full_recompute_counts_them(
     with celery_worker_running(celery_app_on_queue, celery_queue):
         queued = leaderboards_recompute_all.delay()
         del queued
-        wait_for(lambda: all(_snapshot_counts(s) == 12
-                             for s in ("arena", "arena:prompt_alignment", "arena:instrumental")), timeout=30)
+        wait_for("the full recompute to count the 12 votes on every board",
+                 lambda: all(_snapshot_counts(s) == 12
+                             for s in ("arena", "arena:prompt_alignment", "arena:instrumental")))
 
         # The runs of the full recompute cleared the marks the lost messages had left: votes queue again.
         _vote_like_the_arena(vote_writer, (c, a, Choice.A))
-        wait_for(lambda: _snapshot_counts("arena") == 13, timeout=30)
+        wait_for("the arena board to count the vote cast after the flush", lambda: _snapshot_counts("arena") == 13)
 
 
 def test_the_full_recompute_queues_every_scope_with_votes(

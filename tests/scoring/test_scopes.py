@@ -103,7 +103,7 @@ def test_a_request_queues_again_once_the_mark_of_a_lost_task_expires(
     django_capture_on_commit_callbacks: Callable[..., Any], celery_app_on_queue: Any, published_tasks: list,
     settings: Any,
 ) -> None:
-    from tests.realstack import wait_for
+    from tests.waiting import wait_for
 
     settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS = 0.1
     settings.EARSHOT_RECOMPUTE_STALE_SECONDS = 0.2
@@ -111,7 +111,7 @@ def test_a_request_queues_again_once_the_mark_of_a_lost_task_expires(
         leaderboards_request_recompute(scopes=["arena"])
     # The task never ran (its message was lost): its mark expires, in the cache's own time; the test waits for
     # that rather than for a fixed guess.
-    wait_for(lambda: cache.get(recompute_mark("arena")) is None, timeout=10)
+    wait_for("the lost task's mark to expire", lambda: cache.get(recompute_mark("arena")) is None)
     with django_capture_on_commit_callbacks(execute=True):
         leaderboards_request_recompute(scopes=["arena"])
     assert [p.args for p in published_tasks] == [("arena",), ("arena",)]
