@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from arena.models import Clip, ClipUpload, Prompt, System
 from arena.tasks import clip_upload_task
 from tests.factories import PromptFactory, SystemFactory, write_tone
+from tests.waiting import wait_for
 
 pytest_plugins = ["tests.realstack"]
 pytestmark = pytest.mark.django_db
@@ -229,18 +230,17 @@ def test_with_eager_celery_the_upload_completes_within_the_request(
 def test_an_upload_completes_through_a_real_worker(
     celery_worker: object, tmp_path: Path, media_root: Path
 ) -> None:
-    from tests.realstack import wait_for
-
     SystemFactory(slug="delta")
     client = APIClient()
     client.force_authenticate(get_user_model().objects.create_user("owner", is_staff=True))
     response = upload(client, write_tone(tmp_path / "x.wav"), system="delta", prompt="A polka")
     assert response.status_code == 202 and response.json()["status"] == "queued"
     url = response.json()["status_url"]
-    job = wait_for(lambda: (body := client.get(url).json())["status"] not in {"queued", "running"} and body)
+    job = wait_for("the upload job to finish",
+                   lambda: (body := client.get(url).json())["status"] not in {"queued", "running"} and body)
     assert job["status"] == "done", job  # type: ignore[index]
     assert Clip.objects.get().public_id == job["clip"]["id"]  # type: ignore[index]
-    wait_for(lambda: len(stored(media_root)) == 2)  # the staged file is deleted after the commit
+    wait_for("the staged file's deletion after the commit", lambda: len(stored(media_root)) == 2)
 
 
 def test_an_unknown_upload_is_not_found(admin_client: APIClient) -> None:
