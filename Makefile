@@ -29,6 +29,7 @@ test: venv services
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy config core arena scoring reward annotation demo
+	.venv/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check
 	$(PY) manage.py spectacular --fail-on-warn --validate --file /dev/null
