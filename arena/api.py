@@ -277,7 +277,8 @@ class BattleVoteApi(ArenaApi):
         vote, created = vote_record(
             battle_public_id=battle_id, rater=rater, ip_hash=ip_hash_for_request(request), **answers
         )
-        answer: dict[str, Any] = {"choice": vote.choice, "systems": selectors.vote_reveal(vote=vote)}
+        systems = selectors.vote_reveal(vote=vote) if vote.battle.reveal_systems else None
+        answer: dict[str, Any] = {"choice": vote.choice, "systems": systems}
         if wants_next:
             # After the vote's commit: no pair left is an answer (null), not a failure of the vote.
             try:

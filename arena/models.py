@@ -216,6 +216,10 @@ class Battle(models.Model):
     # Audio the rater requested through this battle's URLs, as the clip's milliseconds: per side, the merged
     # [start, end) intervals of whole frames (e.g. {"a": [[0, 5040]], "b": []}). The vote checks it.
     audio_fetched_ms = models.JSONField(default=dict, blank=True)
+    # Set by whoever opens a battle outside the open arena (a campaign): its own listening minimum per side, and
+    # whether the vote's answer names the systems. Null / True: the arena's rules (EARSHOT_MIN_LISTEN_SECONDS).
+    min_listen_ms = models.PositiveIntegerField(null=True, blank=True)
+    reveal_systems = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-id"]

@@ -44,8 +44,11 @@ CLIP_END_TOLERANCE_MS = 100
 
 
 def listening_required_ms(*, battle: Battle) -> dict[str, int]:
-    """Minimum listening per side: EARSHOT_MIN_LISTEN_SECONDS, or the whole clip when it is shorter."""
-    minimum_ms = settings.EARSHOT_MIN_LISTEN_SECONDS * 1000
+    """Minimum listening per side: the battle's own minimum (a campaign's) or EARSHOT_MIN_LISTEN_SECONDS, or the
+    whole clip when it is shorter."""
+    minimum_ms = (
+        battle.min_listen_ms if battle.min_listen_ms is not None else settings.EARSHOT_MIN_LISTEN_SECONDS * 1000
+    )
 
     def required(duration_s: float) -> int:
         whole_ms = duration_s * 1000

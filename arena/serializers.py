@@ -201,7 +201,9 @@ class VoteOutputSerializer(serializers.Serializer):
     # (a Battle, or None when no pair is left): without that key the answer has no `next_battle`.
 
     choice = serializers.ChoiceField(choices=Choice.choices)
-    systems = RevealedSystemsSerializer()
+    systems = RevealedSystemsSerializer(
+        allow_null=True, help_text="Which systems made A and B; null where the battle keeps them hidden (campaigns)."
+    )
     next_battle = BattleOutputSerializer(
         required=False,
         allow_null=True,

@@ -318,6 +318,8 @@ EARSHOT_FLAG_ABANDON_MIN = env_int("EARSHOT_FLAG_ABANDON_MIN", 10, minimum=1)
 EARSHOT_FLAG_RATERS_PER_IP = env_int("EARSHOT_FLAG_RATERS_PER_IP", 10, minimum=2)
 EARSHOT_RATER_PRUNE_AFTER_SECONDS = env_int("EARSHOT_RATER_PRUNE_AFTER_SECONDS", 86400, minimum=0)
 EARSHOT_SWEEP_SECONDS = env_float("EARSHOT_SWEEP_SECONDS", 3600.0, minimum=10.0)
+# How often beat marks campaign leases past their time expired (handing out ignores them anyway).
+EARSHOT_LEASE_SWEEP_SECONDS = env_float("EARSHOT_LEASE_SWEEP_SECONDS", 60.0, minimum=5.0)
 
 CELERY_BEAT_SCHEDULE = {
     "leaderboards-full-recompute": {
@@ -330,4 +332,5 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": EARSHOT_FULL_RECOMPUTE_SECONDS,
     },
     "arena-sweep": {"task": "arena.tasks.arena_sweep", "schedule": EARSHOT_SWEEP_SECONDS},
+    "campaign-leases-expire": {"task": "annotation.tasks.leases_expire", "schedule": EARSHOT_LEASE_SWEEP_SECONDS},
 }

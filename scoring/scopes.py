@@ -5,6 +5,7 @@ instead of the overall choice, or a subset of prompts (instrumental / with lyric
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -37,6 +38,8 @@ class Scope:
     view: str
     column: str
     votes_filter: Q
+    # Whether the recompute also fits the reliability-weighted (Crowd-BT) board: campaigns, not the open arena.
+    reliability_weighted: bool = False
 
     @property
     def label(self) -> str:
@@ -49,7 +52,32 @@ class Scope:
         return "leaderboard." + self.name.replace(":", ".")
 
 
-def _scope_from(base: str, base_filter: Q, view: str) -> Scope:
+@dataclass(frozen=True)
+class ScopeBase:
+    """A family of leaderboards an upper app defines ("campaign:<slug>"), registered from its AppConfig.ready().
+
+    `votes_filter(key)` is the Vote filter of the base named `<prefix>:<key>` (None: no such base);
+    `names()` every such base that exists; `of_vote(vote)` the base a vote counts on (None: it counts on none).
+    """
+
+    prefix: str
+    votes_filter: Callable[[str], Q | None]
+    names: Callable[[], list[str]]
+    of_vote: Callable[[Vote], str | None]
+    reliability_weighted: bool = False
+
+
+_bases: dict[str, ScopeBase] = {}
+
+
+def scope_base_register(base: ScopeBase) -> None:
+    """Add (or replace) a family of scopes; the arena's own base is built in."""
+    if base.prefix == ARENA or not base.prefix.isidentifier():
+        raise ValueError(f"{base.prefix!r} cannot name a family of leaderboards")
+    _bases[base.prefix] = base
+
+
+def _scope_from(base: str, base_filter: Q, view: str, *, reliability_weighted: bool = False) -> Scope:
     name = base if not view else f"{base}:{view}"
     if view in AXES:
         column = Axis(view).column
@@ -62,13 +90,17 @@ def _scope_from(base: str, base_filter: Q, view: str) -> Scope:
             votes_filter = base_filter & _HAS_LYRICS
         else:
             votes_filter = base_filter
-    return Scope(name=name, base=base, view=view, column=column, votes_filter=votes_filter)
+    return Scope(
+        name=name, base=base, view=view, column=column, votes_filter=votes_filter,
+        reliability_weighted=reliability_weighted,
+    )
 
 
 def _unknown(name: str, why: str) -> UnknownScope:
     views = ", ".join((*AXES, *SUBSETS))
+    families = "".join(f" or '{prefix}:<name>[:<view>]'" for prefix in _bases)
     return UnknownScope(
-        f"No leaderboard called {name!r}: {why}. Use 'arena' or 'arena:<view>' with a view among {views}.",
+        f"No leaderboard called {name!r}: {why}. Use 'arena'{families} or 'arena:<view>' with a view among {views}.",
         scope=name,
     )
 
@@ -85,25 +117,44 @@ def scope_parse(name: str) -> Scope:
         if len(parts) == 2 and view not in (*AXES, *SUBSETS):
             raise _unknown(name, f"{view!r} is not a view")
         return _scope_from(ARENA, Q(battle__mode=Battle.Mode.ARENA), view)
-    if parts[0] == "campaign":
-        raise _unknown(name, "campaign leaderboards are not available yet")
-    raise _unknown(name, f"{parts[0]!r} is not a leaderboard base")
+    family = _bases.get(parts[0])
+    if family is None:
+        raise _unknown(name, f"{parts[0]!r} is not a leaderboard base")
+    if len(parts) < 2 or not parts[1] or len(parts) > 3:
+        raise _unknown(name, f"a {family.prefix} leaderboard is named '{family.prefix}:<name>' and at most one view")
+    view = parts[2] if len(parts) == 3 else ""
+    if view and view not in (*AXES, *SUBSETS):
+        raise _unknown(name, f"{view!r} is not a view")
+    base_filter = family.votes_filter(parts[1])
+    if base_filter is None:
+        raise _unknown(name, f"there is no {family.prefix} called {parts[1]!r}")
+    return _scope_from(
+        f"{family.prefix}:{parts[1]}", base_filter, view, reliability_weighted=family.reliability_weighted
+    )
 
 
 def vote_scopes(vote: Vote) -> list[str]:
     """Names of every scope whose leaderboard this vote changes (what to recompute after it)."""
-    if vote.battle.mode != Battle.Mode.ARENA:
-        return []
-    base = ARENA
+    if vote.battle.mode == Battle.Mode.ARENA:
+        base = ARENA
+    else:
+        bases = [family.of_vote(vote) for family in _bases.values()]
+        found = [name for name in bases if name]
+        if not found:
+            return []
+        base = found[0]
     names = [base]
     names += [f"{base}:{axis}" for axis in AXES if getattr(vote, axis)]
     names.append(f"{base}:lyrics" if vote.prompt.has_lyrics else f"{base}:instrumental")
     return names
 
 
-def scopes_all() -> list[Scope]:
-    """Every arena scope, whether or not it has votes yet (campaign scopes join when campaigns exist)."""
-    return [scope_parse(ARENA)] + [scope_parse(f"{ARENA}:{view}") for view in (*AXES, *SUBSETS)]
+def scopes_all(*, families: bool = True) -> list[Scope]:
+    """Every scope, whether or not it has votes yet: the arena's and (unless `families` is False: no database read)
+    those of each registered family's bases."""
+    bases = [ARENA] + ([name for family in _bases.values() for name in family.names()] if families else [])
+    names = [name for base in bases for name in (base, *(f"{base}:{view}" for view in (*AXES, *SUBSETS)))]
+    return [scope_parse(name) for name in names]
 
 
 def scopes_with_votes() -> list[Scope]:

@@ -75,6 +75,39 @@ def battle_create(
     return battle
 
 
+def battle_open_for_clips(
+    *,
+    rater: Rater,
+    clip_a: Clip,
+    clip_b: Clip,
+    mode: str,
+    expires_at: datetime,
+    min_listen_ms: int | None = None,
+    reveal_systems: bool = True,
+    rng: random.Random | None = None,
+) -> Battle:
+    """Open a battle on two given clips of one prompt for a rater (a campaign's item), sides shuffled.
+
+    Runs in the caller's transaction (the campaign's lease is written in the same one). The rater's open arena
+    battles are left alone: a campaign battle neither counts toward nor triggers EARSHOT_MAX_OPEN_BATTLES.
+    """
+    if clip_a.pk == clip_b.pk or clip_a.prompt_id != clip_b.prompt_id:
+        raise ValueError("a battle needs two different clips of one prompt")
+    first, second = (clip_b, clip_a) if (rng or _system_random).random() < 0.5 else (clip_a, clip_b)
+    battle = Battle(
+        rater=rater,
+        prompt=first.prompt,
+        clip_a=first,
+        clip_b=second,
+        mode=mode,
+        expires_at=expires_at,
+        min_listen_ms=min_listen_ms,
+        reveal_systems=reveal_systems,
+    )
+    row_insert(battle, using=router.db_for_write(Battle))
+    return battle
+
+
 def _rater_lock(*, rater: Rater, using: str) -> bool:
     """Lock the rater's row for the rest of the transaction and count the battle it opens; False if it is gone."""
     with connections[using].cursor() as cursor:

@@ -31,7 +31,8 @@ MAX_DECISION_MS = 2**31 - 1
 VOTE_BATTLE_FIELDS = (
     "id", "public_id", "rater", "prompt", "clip_a", "clip_b", "mode", "status", "created_at", "expires_at",
     "ms_played_a", "ms_played_b", "seeks", "switches", "playing_side", "mark_position_ms", "mark_client_ms",
-    "last_side", "suggestion_shown", "suggestion_side", "suggestion_p", "audio_fetched_ms",
+    "last_side", "suggestion_shown", "suggestion_side", "suggestion_p", "audio_fetched_ms", "min_listen_ms",
+    "reveal_systems",
 )
 
 

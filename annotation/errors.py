@@ -1,0 +1,45 @@
+"""The campaigns' errors, each with a stable code a client can branch on."""
+from __future__ import annotations
+
+from core.errors import Conflict, EarshotError, InvalidInput, NotFound, PermissionDenied
+
+
+class CampaignNotFound(NotFound):
+    code = "campaign_not_found"
+    default_message = "No such campaign."
+
+
+class CampaignClosed(EarshotError):
+    code = "campaign_closed"
+    status = 410
+    default_message = "This campaign is not taking answers."
+
+
+class InviteInvalid(PermissionDenied):
+    code = "invite_invalid"
+    default_message = "This invite link is not valid for the campaign: ask the study's organiser for a new one."
+
+
+class ConsentRequired(PermissionDenied):
+    code = "consent_required"
+    default_message = "Read and accept the study's consent first."
+
+
+class NotAMember(PermissionDenied):
+    code = "not_a_member"
+    default_message = "Join the campaign through its invite link first."
+
+
+class LeaseLost(Conflict):
+    code = "lease_lost"
+    default_message = "This item is no longer yours (its time ran out or it was skipped): take the next one."
+
+
+class PairComplete(Conflict):
+    code = "pair_complete"
+    default_message = "This pair already has all the votes it needs: take the next item."
+
+
+class CampaignInvalid(InvalidInput):
+    code = "campaign_invalid"
+    default_message = "The campaign's settings are not valid."
