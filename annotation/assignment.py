@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from annotation.errors import CampaignClosed, ConsentRequired, LeaseLost, PairComplete
 from annotation.models import Assignment, Campaign, CampaignPair, CampaignRater
+from annotation.quality import member_quality_refresh
 from arena.models import Battle, Vote
 from arena.selectors import listening_required_ms
 from arena.services.battles import battle_open_for_clips
@@ -204,7 +205,8 @@ def leases_expire(*, now: datetime | None = None) -> int:
 def vote_on_assignment(vote: Vote, *, now: datetime | None = None) -> Assignment | None:
     """Count a vote on a campaign battle against its lease, inside the vote's transaction (the arena's
     vote_recorded hook). Raises LeaseLost or PairComplete, rolling the vote back, when the lease is gone or the
-    pair already has k votes."""
+    pair already has k votes. The member's flags and exclusion are then recomputed from the new counters
+    (annotation.quality), in the same transaction."""
     now = now or timezone.now()
     member_id = Assignment.objects.filter(battle_id=vote.battle_id).values_list("member_id", flat=True).first()
     if member_id is None:
@@ -236,6 +238,8 @@ def vote_on_assignment(vote: Vote, *, now: datetime | None = None) -> Assignment
         status=Assignment.Status.DONE, finished_at=now, gold_correct=gold_correct
     )
     CampaignRater.objects.filter(pk=member.pk).update(**counters)
+    if pair.kind != Kind.PRACTICE:
+        member_quality_refresh(member_id=member.pk)
     lease.status = Assignment.Status.DONE
     return lease
 

@@ -43,3 +43,8 @@ class PairComplete(Conflict):
 class CampaignInvalid(InvalidInput):
     code = "campaign_invalid"
     default_message = "The campaign's settings are not valid."
+
+
+class OverrideInvalid(InvalidInput):
+    code = "override_invalid"
+    default_message = "Not an override: use include, exclude or automatic."

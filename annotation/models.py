@@ -8,14 +8,16 @@ rater) and holds at most one `Assignment` at a time: a lease on a pair with its 
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
 from arena.models import Battle, Clip, Prompt, Rater
-from core.axes import Axis
+from core.axes import AXES, Axis
 
 
 def invite_token() -> str:
@@ -107,6 +109,32 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """What the admin form checks beyond each field: the axes asked, the crowd parameters together, and a web
+        address to send finished raters to."""
+        errors: dict[str, str] = {}
+        known = [axis.value for axis in AXES]
+        if not isinstance(self.axes, list) or not all(isinstance(axis, str) for axis in self.axes):
+            errors["axes"] = f"Give a list of axes among {', '.join(known)}."
+        else:
+            unknown = [axis for axis in self.axes if axis not in known]
+            if unknown:
+                errors["axes"] = f"Unknown axes {', '.join(unknown)}: choose among {', '.join(known)}."
+            elif Axis.OVERALL.value not in self.axes:
+                errors["axes"] = "The overall question is always asked: add \"overall\" to the axes."
+            elif len(set(self.axes)) != len(self.axes):
+                errors["axes"] = "Each axis once."
+        if (self.crowd_study_param or self.crowd_session_param) and not self.crowd_id_param:
+            errors["crowd_id_param"] = (
+                "The study and session parameters come with a participant id parameter (e.g. PROLIFIC_PID)."
+            )
+        if self.completion_url and urlsplit(self.completion_url).scheme not in ("http", "https"):
+            errors["completion_url"] = "The completion address must start with http:// or https://."
+        if self.completion_url and not self.completion_code:
+            errors["completion_code"] = "A completion address needs the completion code it reports."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def scope(self) -> str:
