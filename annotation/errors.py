@@ -43,3 +43,14 @@ class PairComplete(Conflict):
 class CampaignInvalid(InvalidInput):
     code = "campaign_invalid"
     default_message = "The campaign's settings are not valid."
+
+
+class ExportInvalid(InvalidInput):
+    code = "export_invalid"
+    default_message = "The export's settings are not valid."
+
+
+class ExportFailed(EarshotError):
+    code = "export_failed"
+    status = 500
+    default_message = "The export failed and left nothing behind."
