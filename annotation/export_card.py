@@ -6,6 +6,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from annotation.export_schema import COLUMNS, Shape
 from scoring.agreement import fleiss_kappa_from_counts, krippendorff_alpha_from_counts
 
@@ -23,7 +25,7 @@ class CardFacts:
     pairs: int
     systems: dict[str, dict[str, int]]
     axes: dict[str, int]
-    overlapping_pairs: list[list[int]]
+    overlapping_pairs: Any  # pairs with two votes or more x (a, b, tie, both_bad) counts
     boards: dict[str, dict[str, Any]]
     filters: dict[str, Any]
     bundle: bool
@@ -33,20 +35,19 @@ def _figure(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def agreement_figures(overlapping: list[list[int]]) -> dict[str, Any]:
+def agreement_figures(overlapping: Any) -> dict[str, Any]:
     """Agreement between raters on the overall choice, over pairs with two votes or more (a, b, tie, both_bad as
     four categories): pairwise percent agreement, Fleiss' kappa, Krippendorff's alpha (nominal)."""
-    if not overlapping:
+    table = np.asarray(overlapping, dtype=np.float64).reshape(-1, 4)
+    if not len(table):
         return {"pairs": 0, "percent_agreement": None, "fleiss_kappa": None, "krippendorff_alpha": None}
-    agreeing = sum(sum(n * (n - 1) for n in counts) for counts in overlapping)
-    possible = sum(sum(counts) * (sum(counts) - 1) for counts in overlapping)
-    pairwise = sum(sum(n * (n - 1) for n in counts) / (sum(counts) * (sum(counts) - 1)) for counts in overlapping)
+    totals = table.sum(axis=1)
+    within = (table * (table - 1)).sum(axis=1) / (totals * (totals - 1))
     return {
-        "pairs": len(overlapping),
-        "percent_agreement": pairwise / len(overlapping),
-        "pooled_agreement": agreeing / possible if possible else None,
-        "fleiss_kappa": fleiss_kappa_from_counts(overlapping),
-        "krippendorff_alpha": krippendorff_alpha_from_counts(overlapping),
+        "pairs": len(table),
+        "percent_agreement": float(within.mean()),
+        "fleiss_kappa": fleiss_kappa_from_counts(table),
+        "krippendorff_alpha": krippendorff_alpha_from_counts(table),
     }
 
 

@@ -17,12 +17,14 @@ import os
 import secrets
 import shutil
 import tarfile
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -45,6 +47,7 @@ from scoring.services import snapshot_of_tallies
 
 FORMATS = ("jsonl", "csv", "parquet")
 AXIS_NAMES = tuple(axis.value for axis in VOTE_AXES)
+CHOICE_NAMES = tuple(choice.value for choice in Choice)
 BATCH_ROWS = 20_000
 # (rows done, rows in all) -> None
 ExportProgress = Callable[[int, int], None]
@@ -252,16 +255,49 @@ class _Tally:
     last_vote_id: int = 0
 
 
-@dataclass
-class _PairRow:
-    prompt_id: int
-    clip_a: int
-    clip_b: int
-    system_a: int
-    system_b: int
-    counts: dict[str, int] = field(default_factory=lambda: {choice.value: 0 for choice in Choice})
-    first: datetime | None = None
-    last: datetime | None = None
+class _PairTable:
+    """Votes per (source, prompt, clip pair) in compact arrays: memory grows with the pairs, not with the votes."""
+
+    def __init__(self, *, with_times: bool) -> None:
+        self.index: dict[int, int] = {}
+        self.sources: list[str] = []
+        self.columns = {name: array("q") for name in ("source", "prompt", "low", "high", *CHOICE_NAMES)}
+        self.with_times = with_times
+        self.first, self.last = array("d"), array("d")
+
+    def add(self, source: str, prompt_id: int, clip_a: int, clip_b: int, choice: str, at: datetime) -> None:
+        if source not in self.sources:
+            self.sources.append(source)
+        source_index = self.sources.index(source)
+        low, high = (clip_b, clip_a) if clip_a > clip_b else (clip_a, clip_b)
+        if clip_a > clip_b and choice in ("a", "b"):
+            choice = "b" if choice == "a" else "a"
+        # One int per pair (exact, not a hash): far smaller in a dict than a tuple of four.
+        key = ((source_index << 64 | prompt_id) << 64 | low) << 64 | high
+        row = self.index.get(key)
+        stamp = at.timestamp()
+        if row is None:
+            row = self.index[key] = len(self.columns["prompt"])
+            for name, value in (("source", source_index), ("prompt", prompt_id), ("low", low), ("high", high)):
+                self.columns[name].append(value)
+            for name in CHOICE_NAMES:
+                self.columns[name].append(0)
+            if self.with_times:
+                self.first.append(stamp)
+                self.last.append(stamp)
+        self.columns[choice][row] += 1
+        if self.with_times:
+            self.first[row] = min(self.first[row], stamp)
+            self.last[row] = max(self.last[row], stamp)
+
+    def counts(self) -> np.ndarray:
+        """pairs x (a, b, tie, both_bad)"""
+        return np.column_stack([np.frombuffer(self.columns[name], dtype=np.int64) for name in CHOICE_NAMES]) if (
+            self.index) else np.zeros((0, len(CHOICE_NAMES)), dtype=np.int64)
+
+    def order(self) -> np.ndarray:
+        keys = [np.frombuffer(self.columns[name], dtype=np.int64) for name in ("high", "low", "prompt", "source")]
+        return np.lexsort(keys) if self.index else np.zeros(0, dtype=np.int64)
 
 
 class _Run:
@@ -276,7 +312,7 @@ class _Run:
         self.votes = 0
         self.total = 0
         self.tallies: dict[str, dict[tuple[int, int], _Tally]] = {}
-        self.pairs: dict[tuple[str, int, int, int], _PairRow] = {}
+        self.pairs = _PairTable(with_times=spec.shape == Shape.PAIRS)
         self.clips_named: set[int] = set()
         self.prompts_named: set[int] = set()
         self.axis_answers: dict[str, int] = {name: 0 for name in ("overall", *AXIS_NAMES)}
@@ -352,32 +388,27 @@ class _Run:
             self.rows += 1
 
     def _pair(self, source: str, row: tuple[Any, ...]) -> None:
-        vote_id, _, created_at, prompt_id, system_a, system_b, clip_a, clip_b, choice = row[:9]
-        flipped = clip_a > clip_b
-        low, high = (clip_b, clip_a) if flipped else (clip_a, clip_b)
-        pair = self.pairs.get((source, prompt_id, low, high))
-        if pair is None:
-            pair = self.pairs[(source, prompt_id, low, high)] = _PairRow(
-                prompt_id, low, high, system_b if flipped else system_a, system_a if flipped else system_b)
-        if flipped and choice in ("a", "b"):
-            choice = "b" if choice == "a" else "a"
-        pair.counts[choice] += 1
-        pair.first = created_at if pair.first is None else min(pair.first, created_at)
-        pair.last = created_at if pair.last is None else max(pair.last, created_at)
+        _, _, created_at, prompt_id, _, _, clip_a, clip_b, choice = row[:9]
+        self.pairs.add(source, prompt_id, clip_a, clip_b, choice, created_at)
 
     def pairs_write(self) -> None:
-        for (source, _, _, _), pair in sorted(self.pairs.items(), key=lambda item: item[0]):
-            prompt_text, lyrics, reference = self.look.prompts[pair.prompt_id]
-            counts = pair.counts
-            top = max(counts.values())
-            leaders = [choice for choice, n in counts.items() if n == top]
+        table, counts = self.pairs, self.pairs.counts()
+        systems = dict(Clip.objects.filter(pk__in=self.clips_named).values_list("id", "system_id"))
+        for row in table.order().tolist():
+            source = table.sources[table.columns["source"][row]]
+            prompt_id, low, high = (table.columns[name][row] for name in ("prompt", "low", "high"))
+            prompt_text, lyrics, reference = self.look.prompts[prompt_id]
+            tally = dict(zip(CHOICE_NAMES, counts[row].tolist(), strict=True))
+            top = max(tally.values())
+            leaders = [choice for choice, n in tally.items() if n == top]
             values = {
                 "source": source, "campaign": None if source == ARENA else source.split(":", 1)[1],
-                "prompt_id": pair.prompt_id, "prompt": prompt_text, "lyrics": lyrics, "reference_audio": reference,
-                "system_a": self.look.systems[pair.system_a], "system_b": self.look.systems[pair.system_b],
-                "audio_a": clip_path(self.look.clips[pair.clip_a]), "audio_b": clip_path(self.look.clips[pair.clip_b]),
-                "votes": sum(counts.values()), **counts, "majority": leaders[0] if len(leaders) == 1 else None,
-                "first_vote_at": pair.first, "last_vote_at": pair.last,
+                "prompt_id": prompt_id, "prompt": prompt_text, "lyrics": lyrics, "reference_audio": reference,
+                "system_a": self.look.systems[systems[low]], "system_b": self.look.systems[systems[high]],
+                "audio_a": clip_path(self.look.clips[low]), "audio_b": clip_path(self.look.clips[high]),
+                "votes": sum(tally.values()), **tally, "majority": leaders[0] if len(leaders) == 1 else None,
+                "first_vote_at": datetime.fromtimestamp(table.first[row], tz=UTC),
+                "last_vote_at": datetime.fromtimestamp(table.last[row], tz=UTC),
             }
             for name, value in values.items():
                 self.batch[name].append(value)
@@ -431,11 +462,12 @@ def _card_facts(run: _Run, boards: dict[str, dict[str, Any]], now: datetime) -> 
                 row["losses"] += losses
                 row["ties"] += tally.ties
                 row["both_bad"] += tally.both_bad
-    overlapping = [list(pair.counts.values()) for pair in run.pairs.values() if sum(pair.counts.values()) >= 2]
+    counts = run.pairs.counts()
+    overlapping = counts[counts.sum(axis=1) >= 2]
     return CardFacts(
         title=spec.title, license=spec.license, shape=spec.shape, created_at=now, code_version=code_version(),
         data_files=[path.relative_to(run.folder).as_posix() for path in run.writers.paths.values()],
-        rows=run.rows, votes=run.votes, pairs=len(run.pairs), systems=dict(sorted(per_system.items())),
+        rows=run.rows, votes=run.votes, pairs=len(run.pairs.index), systems=dict(sorted(per_system.items())),
         axes={name: n for name, n in run.axis_answers.items() if name == "overall" or name in spec.axes},
         overlapping_pairs=overlapping, boards=boards,
         filters={
