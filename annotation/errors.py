@@ -54,3 +54,8 @@ class ExportFailed(EarshotError):
     code = "export_failed"
     status = 500
     default_message = "The export failed and left nothing behind."
+
+
+class ExportNotFound(NotFound):
+    code = "export_not_found"
+    default_message = "No such export."

@@ -49,7 +49,7 @@ BATTLES_SQL = """
 CREATE TEMP TABLE plan AS
   SELECT i, 1 + (i * 7919) % 2000 AS prompt, 1 + (i * 31) % 20 AS sa, 1 + (i * 31 + 1 + (i % 19)) % 20 AS sb,
          1 + (i * 104729) % 20000 AS rater
-  FROM generate_series(1, %(votes)s) i;
+  FROM generate_series(1::bigint, %(votes)s) i;
 INSERT INTO arena_battle (public_id, mode, status, created_at, expires_at, ms_played_a, ms_played_b, seeks, switches,
                           suggestion_shown, suggestion_side, clip_a_id, clip_b_id, prompt_id, rater_id, last_side,
                           mark_position_ms, playing_side, audio_fetched_ms, reveal_systems)
