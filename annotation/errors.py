@@ -48,3 +48,19 @@ class CampaignInvalid(InvalidInput):
 class OverrideInvalid(InvalidInput):
     code = "override_invalid"
     default_message = "Not an override: use include, exclude or automatic."
+
+
+class ExportInvalid(InvalidInput):
+    code = "export_invalid"
+    default_message = "The export's settings are not valid."
+
+
+class ExportFailed(EarshotError):
+    code = "export_failed"
+    status = 500
+    default_message = "The export failed and left nothing behind."
+
+
+class ExportNotFound(NotFound):
+    code = "export_not_found"
+    default_message = "No such export."

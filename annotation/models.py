@@ -8,6 +8,7 @@ rater) and holds at most one `Assignment` at a time: a lease on a pair with its 
 from __future__ import annotations
 
 import secrets
+import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -290,3 +291,45 @@ class QualityDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member}: {self.action}"
+
+
+class DatasetExport(models.Model):
+    """One preference export: what was asked (the spec), how far the worker got, and the files it wrote.
+
+    The files live under EARSHOT_EXPORT_ROOT/<public_id>/ (outside MEDIA_ROOT: only admins download them, through
+    the API). A failed export keeps its reason and leaves no folder behind.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "Export"
+        RELEASE = "release", "Public release"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EXPORT)
+    spec = models.JSONField(help_text="The export's settings (sources, shape, formats, filters, privacy).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_done = models.BigIntegerField(default=0, help_text="Votes read so far.")
+    rows_total = models.BigIntegerField(default=0, help_text="Votes to read (known once the worker starts).")
+    rows_written = models.BigIntegerField(default=0)
+    files = models.JSONField(default=list, blank=True, help_text="Relative paths of the files written.")
+    boards = models.JSONField(default=dict, blank=True, help_text="Per source: digest, seed, live snapshot.")
+    bundle_sha256 = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(blank=True, help_text="Why the export failed.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.public_id} ({self.status})"

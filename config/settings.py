@@ -320,6 +320,14 @@ EARSHOT_RATER_PRUNE_AFTER_SECONDS = env_int("EARSHOT_RATER_PRUNE_AFTER_SECONDS",
 EARSHOT_SWEEP_SECONDS = env_float("EARSHOT_SWEEP_SECONDS", 3600.0, minimum=10.0)
 # How often beat marks campaign leases past their time expired (handing out ignores them anyway).
 EARSHOT_LEASE_SWEEP_SECONDS = env_float("EARSHOT_LEASE_SWEEP_SECONDS", 60.0, minimum=5.0)
+# Preference exports: where their folders live (only admins download them, through the API), and the rolling public
+# release: a beat task exports the arena's votes older than the embargo into a dated folder under the release root
+# (a local folder, or a bucket mounted there) once per period; no root, no release.
+EARSHOT_EXPORT_ROOT = Path(env_str("EARSHOT_EXPORT_ROOT", str(DATA_DIR / "exports")) or DATA_DIR / "exports")
+EARSHOT_RELEASE_ROOT = env_str("EARSHOT_RELEASE_ROOT", "") or ""
+EARSHOT_RELEASE_EMBARGO_DAYS = env_float("EARSHOT_RELEASE_EMBARGO_DAYS", 30.0, minimum=0.0)
+EARSHOT_RELEASE_SECONDS = env_float("EARSHOT_RELEASE_SECONDS", 30 * 86400.0, minimum=60.0)
+EARSHOT_RELEASE_LICENSE = env_str("EARSHOT_RELEASE_LICENSE", "cc-by-4.0") or "cc-by-4.0"
 
 CELERY_BEAT_SCHEDULE = {
     "leaderboards-full-recompute": {
@@ -333,4 +341,6 @@ CELERY_BEAT_SCHEDULE = {
     },
     "arena-sweep": {"task": "arena.tasks.arena_sweep", "schedule": EARSHOT_SWEEP_SECONDS},
     "campaign-leases-expire": {"task": "annotation.tasks.leases_expire", "schedule": EARSHOT_LEASE_SWEEP_SECONDS},
+    # does nothing unless EARSHOT_RELEASE_ROOT is set
+    "public-release": {"task": "annotation.tasks.release_publish", "schedule": EARSHOT_RELEASE_SECONDS},
 }

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SwaggerDocsView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", RedocDocsView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/exports/", include("annotation.export_urls")),
     path("", include("scoring.urls")),
     path("", include("reward.urls")),
     path("", include("annotation.urls")),

@@ -210,6 +210,14 @@ def snapshot_compute(*, scope: Scope, with_battle_rows: bool = True) -> Snapshot
     return _snapshot_from(scope, tallies, systems, _digest(tallies, systems), with_battle_rows=with_battle_rows)
 
 
+def snapshot_of_tallies(*, scope: Scope, tallies: list[PairTally]) -> SnapshotData:
+    """The board these pair tallies make, computed exactly as a recompute of a scope with those votes computes its
+    Bradley–Terry ratings, intervals and ranks (same digest, same bootstrap seed); without the vote-by-vote columns
+    (online Elo, controlled ratings). Exports publish it beside their rows."""
+    systems = _systems_of(tallies)
+    return _snapshot_from(scope, tallies, systems, _digest(tallies, systems), with_battle_rows=False)
+
+
 def _systems_of(tallies: list[PairTally]) -> dict[int, System]:
     return System.objects.in_bulk(sorted({t.system_a for t in tallies} | {t.system_b for t in tallies}))
 
