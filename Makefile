@@ -39,6 +39,7 @@ bench: venv services
 	$(PY) bench/bench_reward.py
 	$(TEST_ENV) $(PY) bench/bench_arena.py
 	$(TEST_ENV) $(PY) bench/bench_push.py
+	$(TEST_ENV) $(PY) bench/bench_export.py
 
 # Votes under fire: kills Redis, the Celery worker and the web server while clients vote; prints lost/doubled votes.
 fault-drill: venv services

@@ -17,10 +17,11 @@ import os
 import secrets
 import shutil
 import tarfile
-from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import batched
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ class ExportResult:
 @dataclass
 class _Lookups:
     systems: dict[int, str]
-    clips: dict[int, str]
+    paths: dict[int, str]
     prompts: dict[int, tuple[str, str | None, str | None]]
     rater_keys: dict[int, str] = field(default_factory=dict)
     salt: bytes = b""
@@ -240,7 +241,7 @@ def _lookups(salt: bytes) -> _Lookups:
     }
     return _Lookups(
         systems=dict(System.objects.values_list("id", "slug")),
-        clips=dict(Clip.objects.values_list("id", "public_id")),
+        paths={pk: clip_path(public_id) for pk, public_id in Clip.objects.values_list("id", "public_id")},
         prompts=prompts,
         salt=salt,
     )
@@ -255,49 +256,65 @@ class _Tally:
     last_vote_id: int = 0
 
 
+CHOICE_CODES = {name: code for code, name in enumerate(CHOICE_NAMES)}  # a, b, tie, both_bad
+
+
 class _PairTable:
-    """Votes per (source, prompt, clip pair) in compact arrays: memory grows with the pairs, not with the votes."""
+    """Votes per (source, prompt, clip pair), aggregated with numpy as chunks arrive: memory grows with the pairs,
+    not with the votes. Counts are per choice for the pair's lower clip id shown as A (a vote on the other order
+    has its a/b swapped)."""
 
-    def __init__(self, *, with_times: bool) -> None:
-        self.index: dict[int, int] = {}
+    COMPACT_AT = 200_000
+
+    def __init__(self) -> None:
         self.sources: list[str] = []
-        self.columns = {name: array("q") for name in ("source", "prompt", "low", "high", *CHOICE_NAMES)}
-        self.with_times = with_times
-        self.first, self.last = array("d"), array("d")
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # keys (n, 4), counts (n, 4), times (n, 2)
+        self.pending = 0
 
-    def add(self, source: str, prompt_id: int, clip_a: int, clip_b: int, choice: str, at: datetime) -> None:
+    def add(self, source: str, prompt: tuple[int, ...], clip_a: tuple[int, ...], clip_b: tuple[int, ...],
+            choice: tuple[str, ...], created: tuple[datetime, ...]) -> None:
         if source not in self.sources:
             self.sources.append(source)
-        source_index = self.sources.index(source)
-        low, high = (clip_b, clip_a) if clip_a > clip_b else (clip_a, clip_b)
-        if clip_a > clip_b and choice in ("a", "b"):
-            choice = "b" if choice == "a" else "a"
-        # One int per pair (exact, not a hash): far smaller in a dict than a tuple of four.
-        key = ((source_index << 64 | prompt_id) << 64 | low) << 64 | high
-        row = self.index.get(key)
-        stamp = at.timestamp()
-        if row is None:
-            row = self.index[key] = len(self.columns["prompt"])
-            for name, value in (("source", source_index), ("prompt", prompt_id), ("low", low), ("high", high)):
-                self.columns[name].append(value)
-            for name in CHOICE_NAMES:
-                self.columns[name].append(0)
-            if self.with_times:
-                self.first.append(stamp)
-                self.last.append(stamp)
-        self.columns[choice][row] += 1
-        if self.with_times:
-            self.first[row] = min(self.first[row], stamp)
-            self.last[row] = max(self.last[row], stamp)
+        first, second = np.asarray(clip_a, dtype=np.int64), np.asarray(clip_b, dtype=np.int64)
+        code = np.fromiter((CHOICE_CODES[c] for c in choice), dtype=np.int64, count=len(choice))
+        swap = (first > second) & (code < 2)
+        code[swap] = 1 - code[swap]
+        n = len(code)
+        keys = np.column_stack([np.full(n, self.sources.index(source), dtype=np.int64),
+                                np.asarray(prompt, dtype=np.int64), np.minimum(first, second),
+                                np.maximum(first, second)])
+        counts = np.zeros((n, len(CHOICE_NAMES)), dtype=np.int64)
+        counts[np.arange(n), code] = 1
+        stamps = np.fromiter((moment.timestamp() for moment in created), dtype=np.float64, count=n)
+        self.parts.append((keys, counts, np.column_stack([stamps, stamps])))
+        self.pending += n
+        if self.pending >= self.COMPACT_AT:
+            self._compact()
 
-    def counts(self) -> np.ndarray:
-        """pairs x (a, b, tie, both_bad)"""
-        return np.column_stack([np.frombuffer(self.columns[name], dtype=np.int64) for name in CHOICE_NAMES]) if (
-            self.index) else np.zeros((0, len(CHOICE_NAMES)), dtype=np.int64)
+    def _compact(self) -> None:
+        if not self.parts:
+            return
+        keys = np.concatenate([part[0] for part in self.parts])
+        counts = np.concatenate([part[1] for part in self.parts])
+        times = np.concatenate([part[2] for part in self.parts])
+        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        summed = np.zeros((len(unique), len(CHOICE_NAMES)), dtype=np.int64)
+        np.add.at(summed, inverse, counts)
+        first = np.full(len(unique), np.inf)
+        np.minimum.at(first, inverse, times[:, 0])
+        last = np.full(len(unique), -np.inf)
+        np.maximum.at(last, inverse, times[:, 1])
+        self.parts = [(unique, summed, np.column_stack([first, last]))]
+        self.pending = 0
 
-    def order(self) -> np.ndarray:
-        keys = [np.frombuffer(self.columns[name], dtype=np.int64) for name in ("high", "low", "prompt", "source")]
-        return np.lexsort(keys) if self.index else np.zeros(0, dtype=np.int64)
+    def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keys: source, prompt, low clip, high clip; counts per choice; first and last vote time), sorted by key."""
+        self._compact()
+        if not self.parts:
+            empty = np.zeros((0, 4), dtype=np.int64)
+            return empty, empty.copy(), np.zeros((0, 2))
+        return self.parts[0]
 
 
 class _Run:
@@ -307,12 +324,11 @@ class _Run:
         self.look = lookups
         self.progress = progress
         self.writers = _Writers(folder, spec.shape, spec.formats)
-        self.batch = _empty(spec.shape)
         self.rows = 0
         self.votes = 0
         self.total = 0
         self.tallies: dict[str, dict[tuple[int, int], _Tally]] = {}
-        self.pairs = _PairTable(with_times=spec.shape == Shape.PAIRS)
+        self.pairs = _PairTable()
         self.clips_named: set[int] = set()
         self.prompts_named: set[int] = set()
         self.axis_answers: dict[str, int] = {name: 0 for name in ("overall", *AXIS_NAMES)}
@@ -320,107 +336,123 @@ class _Run:
     def source(self, source: str, votes: Any, keep: set[tuple[int, int, int]] | None) -> None:
         campaign = None if source == ARENA else source.split(":", 1)[1]
         tallies = self.tallies.setdefault(source, {})
-        for row in _vote_rows(votes, keep):
-            self._tally(tallies, row)
-            self._row(source, campaign, row)
-            self.votes += 1
-            if len(self.batch[COLUMNS[self.spec.shape][0].name]) >= BATCH_ROWS:
-                self.flush()
+        for chunk in batched(_vote_rows(votes, keep), BATCH_ROWS):
+            columns = list(zip(*chunk, strict=True))
+            self._tally(tallies, columns)
+            _, _, created, prompts, _, _, clip_a, clip_b, choice = columns[:9]
+            self.pairs.add(source, prompts, clip_a, clip_b, choice, created)
+            self.clips_named.update(clip_a, clip_b)
+            self.prompts_named.update(p for p in set(prompts) if self.look.prompts[p][2])
+            if self.spec.shape == Shape.VOTES:
+                self._vote_rows(source, campaign, columns)
+            elif self.spec.shape == Shape.CHOSEN_REJECTED:
+                self._chosen_rows(source, campaign, chunk)
+            self.votes += len(chunk)
+            if self.progress is not None:
+                self.progress(self.votes, self.total)
 
-    def _tally(self, tallies: dict[tuple[int, int], _Tally], row: tuple[Any, ...]) -> None:
-        tally = tallies.setdefault((row[4], row[5]), _Tally())
-        choice = row[8]
-        if choice == Choice.A:
-            tally.wins_a += 1
-        elif choice == Choice.B:
-            tally.wins_b += 1
-        elif choice == Choice.TIE:
-            tally.ties += 1
-        else:
-            tally.both_bad += 1
-        tally.last_vote_id = max(tally.last_vote_id, row[0])
-        self.axis_answers["overall"] += 1
+    def _tally(self, tallies: dict[tuple[int, int], _Tally], columns: list[tuple[Any, ...]]) -> None:
+        ids, system_a, system_b, choice = columns[0], columns[4], columns[5], columns[8]
+        for (a, b, outcome), n in Counter(zip(system_a, system_b, choice, strict=True)).items():
+            tally = tallies.setdefault((a, b), _Tally())
+            if outcome == Choice.A:
+                tally.wins_a += n
+            elif outcome == Choice.B:
+                tally.wins_b += n
+            elif outcome == Choice.TIE:
+                tally.ties += n
+            else:
+                tally.both_bad += n
+        # Rows come in id order: the last id seen per pair is its largest.
+        for pair, vote_id in dict(zip(zip(system_a, system_b, strict=True), ids, strict=True)).items():
+            tallies[pair].last_vote_id = vote_id
+        self.axis_answers["overall"] += len(ids)
         for offset, name in enumerate(AXIS_NAMES):
-            if row[9 + offset] and name in self.spec.axes:
-                self.axis_answers[name] += 1
+            if name in self.spec.axes:
+                self.axis_answers[name] += sum(1 for answer in columns[9 + offset] if answer)
 
-    def _row(self, source: str, campaign: str | None, row: tuple[Any, ...]) -> None:
-        (vote_id, public_id, created_at, prompt_id, system_a, system_b, clip_a, clip_b, choice, *rest) = row
-        axes = dict(zip(AXIS_NAMES, rest[: len(AXIS_NAMES)], strict=True))
-        reason, ms_a, ms_b, decision_ms, rater_id = rest[len(AXIS_NAMES):]
-        prompt_text, lyrics, reference = self.look.prompts[prompt_id]
-        self.clips_named.update((clip_a, clip_b))
-        if reference:
-            self.prompts_named.add(prompt_id)
-        self._pair(source, row)
-        shape = self.spec.shape
-        if shape == Shape.PAIRS:
-            return
-        common = {"source": source, "campaign": campaign, "prompt_id": prompt_id, "prompt": prompt_text,
-                  "lyrics": lyrics, "reference_audio": reference}
-        audio = {"a": clip_path(self.look.clips[clip_a]), "b": clip_path(self.look.clips[clip_b])}
-        systems = {"a": self.look.systems[system_a], "b": self.look.systems[system_b]}
-        rater = self.look.rater(rater_id)
-        batch = self.batch
-        if shape == Shape.VOTES:
-            values = {
-                "id": str(public_id), "created_at": created_at, **common,
-                "system_a": systems["a"], "system_b": systems["b"], "audio_a": audio["a"], "audio_b": audio["b"],
-                "winner": choice,
-                **{name: (axes[name] or None) if name in self.spec.axes else None for name in AXIS_NAMES},
-                "ms_played_a": ms_a, "ms_played_b": ms_b, "decision_ms": decision_ms,
-                "feedback": (reason or None) if self.spec.include_feedback else None, "rater": rater,
-            }
-            for name, value in values.items():
-                batch[name].append(value)
-            self.rows += 1
-            return
-        decided = {"overall": choice, **{name: axes[name] for name in self.spec.axes}}
-        for axis, answer in decided.items():
-            if answer not in ("a", "b"):
-                continue
-            other = "b" if answer == "a" else "a"
-            values = {"id": str(public_id), "created_at": created_at, **common, "axis": axis,
-                      "chosen": audio[answer], "rejected": audio[other], "chosen_system": systems[answer],
-                      "rejected_system": systems[other], "rater": rater}
-            for name, value in values.items():
-                batch[name].append(value)
-            self.rows += 1
+    def _vote_rows(self, source: str, campaign: str | None, columns: list[tuple[Any, ...]]) -> None:
+        (_, public_ids, created, prompts, system_a, system_b, clip_a, clip_b, choice, *rest) = columns
+        axes, (reason, ms_a, ms_b, decision_ms, raters) = rest[: len(AXIS_NAMES)], rest[len(AXIS_NAMES):]
+        n, look, spec = len(public_ids), self.look, self.spec
+        prompt_rows = [look.prompts[p] for p in prompts]
+        batch: dict[str, list[Any]] = {
+            "id": [str(public_id) for public_id in public_ids],
+            "created_at": list(created),
+            "source": [source] * n,
+            "campaign": [campaign] * n,
+            "prompt_id": list(prompts),
+            "prompt": [row[0] for row in prompt_rows],
+            "lyrics": [row[1] for row in prompt_rows],
+            "reference_audio": [row[2] for row in prompt_rows],
+            "system_a": [look.systems[s] for s in system_a],
+            "system_b": [look.systems[s] for s in system_b],
+            "audio_a": [look.paths[c] for c in clip_a],
+            "audio_b": [look.paths[c] for c in clip_b],
+            "winner": list(choice),
+            **{name: ([answer or None for answer in values] if name in spec.axes else [None] * n)
+               for name, values in zip(AXIS_NAMES, axes, strict=True)},
+            "ms_played_a": list(ms_a),
+            "ms_played_b": list(ms_b),
+            "decision_ms": list(decision_ms),
+            "feedback": [text or None for text in reason] if spec.include_feedback else [None] * n,
+            "rater": [look.rater(r) for r in raters],
+        }
+        self.writers.write(batch)
+        self.rows += n
 
-    def _pair(self, source: str, row: tuple[Any, ...]) -> None:
-        _, _, created_at, prompt_id, _, _, clip_a, clip_b, choice = row[:9]
-        self.pairs.add(source, prompt_id, clip_a, clip_b, choice, created_at)
+    def _chosen_rows(self, source: str, campaign: str | None, chunk: tuple[tuple[Any, ...], ...]) -> None:
+        batch = _empty(Shape.CHOSEN_REJECTED)
+        look = self.look
+        for row in chunk:
+            (_, public_id, created_at, prompt_id, system_a, system_b, clip_a, clip_b, choice, *rest) = row
+            answers = dict(zip(AXIS_NAMES, rest[: len(AXIS_NAMES)], strict=True))
+            prompt_text, lyrics, reference = look.prompts[prompt_id]
+            audio = {"a": look.paths[clip_a], "b": look.paths[clip_b]}
+            systems = {"a": look.systems[system_a], "b": look.systems[system_b]}
+            rater = look.rater(rest[-1])
+            decided = {"overall": choice, **{name: answers[name] for name in self.spec.axes}}
+            for axis, answer in decided.items():
+                if answer not in ("a", "b"):
+                    continue
+                other = "b" if answer == "a" else "a"
+                values = {"id": str(public_id), "created_at": created_at, "source": source, "campaign": campaign,
+                          "prompt_id": prompt_id, "prompt": prompt_text, "lyrics": lyrics,
+                          "reference_audio": reference, "axis": axis, "chosen": audio[answer],
+                          "rejected": audio[other], "chosen_system": systems[answer],
+                          "rejected_system": systems[other], "rater": rater}
+                for name, value in values.items():
+                    batch[name].append(value)
+        self.writers.write(batch)
+        self.rows += len(batch["id"])
 
     def pairs_write(self) -> None:
-        table, counts = self.pairs, self.pairs.counts()
+        keys, counts, times = self.pairs.table()
+        look = self.look
         systems = dict(Clip.objects.filter(pk__in=self.clips_named).values_list("id", "system_id"))
-        for row in table.order().tolist():
-            source = table.sources[table.columns["source"][row]]
-            prompt_id, low, high = (table.columns[name][row] for name in ("prompt", "low", "high"))
-            prompt_text, lyrics, reference = self.look.prompts[prompt_id]
-            tally = dict(zip(CHOICE_NAMES, counts[row].tolist(), strict=True))
-            top = max(tally.values())
-            leaders = [choice for choice, n in tally.items() if n == top]
-            values = {
-                "source": source, "campaign": None if source == ARENA else source.split(":", 1)[1],
-                "prompt_id": prompt_id, "prompt": prompt_text, "lyrics": lyrics, "reference_audio": reference,
-                "system_a": self.look.systems[systems[low]], "system_b": self.look.systems[systems[high]],
-                "audio_a": clip_path(self.look.clips[low]), "audio_b": clip_path(self.look.clips[high]),
-                "votes": sum(tally.values()), **tally, "majority": leaders[0] if len(leaders) == 1 else None,
-                "first_vote_at": datetime.fromtimestamp(table.first[row], tz=UTC),
-                "last_vote_at": datetime.fromtimestamp(table.last[row], tz=UTC),
-            }
-            for name, value in values.items():
-                self.batch[name].append(value)
-            self.rows += 1
-            if len(self.batch["source"]) >= BATCH_ROWS:
-                self.flush()
-
-    def flush(self) -> None:
-        self.writers.write(self.batch)
-        self.batch = _empty(self.spec.shape)
-        if self.progress is not None:
-            self.progress(self.votes, self.total)
+        for start in range(0, len(keys), BATCH_ROWS):
+            batch = _empty(Shape.PAIRS)
+            for (source_index, prompt_id, low, high), tally_row, (first, last) in zip(
+                    keys[start:start + BATCH_ROWS].tolist(), counts[start:start + BATCH_ROWS].tolist(),
+                    times[start:start + BATCH_ROWS].tolist(), strict=True):
+                source = self.pairs.sources[source_index]
+                prompt_text, lyrics, reference = look.prompts[prompt_id]
+                tally = dict(zip(CHOICE_NAMES, tally_row, strict=True))
+                top = max(tally_row)
+                leaders = [choice for choice, n in tally.items() if n == top]
+                values = {
+                    "source": source, "campaign": None if source == ARENA else source.split(":", 1)[1],
+                    "prompt_id": prompt_id, "prompt": prompt_text, "lyrics": lyrics, "reference_audio": reference,
+                    "system_a": look.systems[systems[low]], "system_b": look.systems[systems[high]],
+                    "audio_a": look.paths[low], "audio_b": look.paths[high],
+                    "votes": sum(tally_row), **tally, "majority": leaders[0] if len(leaders) == 1 else None,
+                    "first_vote_at": datetime.fromtimestamp(first, tz=UTC),
+                    "last_vote_at": datetime.fromtimestamp(last, tz=UTC),
+                }
+                for name, value in values.items():
+                    batch[name].append(value)
+            self.writers.write(batch)
+            self.rows += len(batch["source"])
 
 
 def _boards(run: _Run) -> dict[str, dict[str, Any]]:
@@ -462,12 +494,12 @@ def _card_facts(run: _Run, boards: dict[str, dict[str, Any]], now: datetime) -> 
                 row["losses"] += losses
                 row["ties"] += tally.ties
                 row["both_bad"] += tally.both_bad
-    counts = run.pairs.counts()
+    _, counts, _ = run.pairs.table()
     overlapping = counts[counts.sum(axis=1) >= 2]
     return CardFacts(
         title=spec.title, license=spec.license, shape=spec.shape, created_at=now, code_version=code_version(),
         data_files=[path.relative_to(run.folder).as_posix() for path in run.writers.paths.values()],
-        rows=run.rows, votes=run.votes, pairs=len(run.pairs.index), systems=dict(sorted(per_system.items())),
+        rows=run.rows, votes=run.votes, pairs=len(counts), systems=dict(sorted(per_system.items())),
         axes={name: n for name, n in run.axis_answers.items() if name == "overall" or name in spec.axes},
         overlapping_pairs=overlapping, boards=boards,
         filters={
@@ -554,7 +586,6 @@ def export_run(
                 run.source(source, votes, keep)
             if spec.shape == Shape.PAIRS:
                 run.pairs_write()
-            run.flush()
             run.writers.close()
             boards = _boards(run)
         (partial / "board.json").write_text(json.dumps(boards, indent=2, sort_keys=True), encoding="utf-8")

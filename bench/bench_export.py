@@ -113,11 +113,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--reuse", action="store_true", help="use the scratch database a --keep run left")
     options = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/earshot")
     admin, url = scratch_database(base, suffix="_bench_export")
     name = url.rsplit("/", 1)[1]
-    database_recreate(admin, name)
+    if not options.reuse:
+        database_recreate(admin, name)
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings"}
     env.pop("REDIS_URL", None)
     out = Path(tempfile.mkdtemp(prefix="bench-export-"))
@@ -125,10 +127,11 @@ def main() -> None:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         started = time.perf_counter()
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(SEED_SQL)
-            conn.execute(BATTLES_SQL.replace("%(votes)s", str(int(options.votes))))
+            if not options.reuse:
+                conn.execute(SEED_SQL)
+                conn.execute(BATTLES_SQL.replace("%(votes)s", str(int(options.votes))))
             votes = conn.execute("SELECT count(*) FROM arena_vote").fetchone()[0]  # type: ignore[index]
-        print(f"seeded {votes:,} votes in {time.perf_counter() - started:.1f} s")
+        print(f"{'reused' if options.reuse else 'seeded'} {votes:,} votes in {time.perf_counter() - started:.1f} s")
         floor_s, floor_mb, read = _child(READ_ONLY, url, env=env)
         print(f"reference: read {int(read):,} rows with psycopg alone: {floor_s:.1f} s, peak {floor_mb:.0f} MB")
         print(f"{'format':<8} {'rows':>10} {'seconds':>8} {'peak MB':>8} {'file MB':>8} {'x reference':>12}")
