@@ -19,6 +19,7 @@ from annotation.models import DatasetExport
 from arena.models import Choice, Vote
 from tests.arena.arena_support import arena_isolated  # noqa: F401
 from tests.factories import SystemFactory
+from tests.openapi import assert_matches_schema
 from tests.realstack import VoteWriter
 from tests.waiting import wait_for
 
@@ -62,6 +63,8 @@ def test_an_export_queued_through_the_api_runs_in_a_worker_and_downloads_with_ra
                              if admin_user_client.get(body["status_url"]).json()["status"] in ("done", "failed")
                              else None))
     assert done["status"] == "done", done["reason"]
+    assert_matches_schema(answer, method="post", path="/api/exports/", closed=True)
+    assert_matches_schema(admin_user_client.get(body["status_url"]), closed=True)
     assert done["progress"] == 1.0 and done["rows_done"] == done["rows_total"] == 10 and done["rows_written"] == 10
     names = {file["name"]: file["url"] for file in done["files"]}
     assert {"data/preferences.parquet", "data/preferences.jsonl", "README.md", "MANIFEST.sha256",
