@@ -43,3 +43,11 @@ class PairComplete(Conflict):
 class CampaignInvalid(InvalidInput):
     code = "campaign_invalid"
     default_message = "The campaign's settings are not valid."
+
+
+class BuildRefused(InvalidInput):
+    """A campaign build's options or pair list are not valid; `details["lines"]` names each bad line. Nothing was
+    written."""
+
+    code = "build_refused"
+    default_message = "The campaign's pairs cannot be built from this input."
