@@ -51,9 +51,9 @@ class BuildPairsForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if not data.get("prompt_ids") and not data.get("all_prompts"):
-            raise forms.ValidationError("Give prompt ids or tick 'all prompts'.")
+            self.add_error(None, "Give prompt ids or tick 'all prompts'.")
         if data.get("prompt_ids") and data.get("all_prompts"):
-            raise forms.ValidationError("Give prompt ids or tick 'all prompts', not both.")
+            self.add_error(None, "Give prompt ids or tick 'all prompts', not both.")
         if data.get("design") == "balanced" and not data.get("pairs_per_prompt"):
             self.add_error("pairs_per_prompt", "The balanced design needs pairs per prompt.")
         if data.get("design") == "all" and data.get("pairs_per_prompt"):

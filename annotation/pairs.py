@@ -9,24 +9,23 @@ this module; the admin queues that task by name.
 """
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max, Q
 
+from annotation.designs import design_all, design_balanced, sides_balance, uncertainty
 from annotation.errors import BuildRefused, CampaignNotFound
 from annotation.gold import DAMAGE, damaged_copy_import
 from annotation.models import Campaign, CampaignPair, GoldPair
+from annotation.pair_lists import PlannedPair, pairs_from_file
 from arena import hooks as arena_hooks
 from arena.errors import ClipRefused
 from arena.models import Clip, Prompt, System
@@ -35,8 +34,6 @@ from core.progress import Progress
 Kind = CampaignPair.Kind
 DESIGNS = ("all", "balanced")
 RANKS = ("none", "reward")
-SOURCE_SUFFIXES = (".csv", ".jsonl")
-MAX_REFUSALS_SHOWN = 50
 
 
 @dataclass
@@ -54,102 +51,6 @@ class BuildSummary:
             lines.append("skipped " + ", ".join(f"{n} ({reason})" for reason, n in sorted(self.skipped.items())))
         lines.extend(f"note: {note}" for note in self.notes)
         return lines
-
-
-@dataclass(frozen=True)
-class PlannedPair:
-    prompt_id: int
-    clip_a_id: int
-    clip_b_id: int
-    kind: str = Kind.REGULAR
-
-
-# --- the designs: pure functions of ids -------------------------------------------------------------------------
-
-
-def design_all(systems_by_prompt: Mapping[int, Sequence[int]]) -> dict[int, list[tuple[int, int]]]:
-    """Every pair of the prompt's systems, for every prompt."""
-    return {prompt: list(itertools.combinations(sorted(systems), 2)) for prompt, systems in systems_by_prompt.items()}
-
-
-def design_balanced(
-    systems_by_prompt: Mapping[int, Sequence[int]], *, pairs_per_prompt: int, rng: random.Random
-) -> dict[int, list[tuple[int, int]]]:
-    """`pairs_per_prompt` system pairs per prompt (or all it has, if fewer), chosen so that every system pair
-    appears equally often over the prompts.
-
-    Each pick takes the prompt's least-used system pair (then the one whose systems were used least, then a fixed
-    random order): a water-filling, so pair counts never differ by more than one, and are equal when every prompt
-    has every system and prompts × pairs_per_prompt is a multiple of the number of system pairs.
-    """
-    every = sorted({pair for systems in systems_by_prompt.values()
-                    for pair in itertools.combinations(sorted(systems), 2)})
-    order = {pair: rng.random() for pair in every}
-    pair_uses: Counter[tuple[int, int]] = Counter()
-    system_uses: Counter[int] = Counter()
-    design: dict[int, list[tuple[int, int]]] = {}
-    for prompt in sorted(systems_by_prompt):
-        left = list(itertools.combinations(sorted(systems_by_prompt[prompt]), 2))
-        chosen: list[tuple[int, int]] = []
-        for _ in range(min(pairs_per_prompt, len(left))):
-            best = min(left, key=lambda p: (pair_uses[p], system_uses[p[0]] + system_uses[p[1]], order[p]))
-            left.remove(best)
-            chosen.append(best)
-            pair_uses[best] += 1
-            system_uses[best[0]] += 1
-            system_uses[best[1]] += 1
-        design[prompt] = chosen
-    return design
-
-
-def sides_balance(edges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The same pairs, each oriented (first = side A) so that every system is side A within one of as often as it
-    is side B: the orientation of an Eulerian circuit of the multigraph, after joining the odd-degree systems to
-    one extra vertex (each system then loses at most one edge of its circuit, hence the "within one")."""
-    extra = object()
-    adjacency: dict[Any, list[tuple[Any, int]]] = defaultdict(list)
-    ends: list[tuple[Any, Any]] = [(a, b) for a, b in edges]
-    degree: Counter[Any] = Counter()
-    for a, b in edges:
-        degree[a] += 1
-        degree[b] += 1
-    for system in sorted(s for s, d in degree.items() if d % 2):
-        ends.append((system, extra))
-    for index, (a, b) in enumerate(ends):
-        adjacency[a].append((b, index))
-        adjacency[b].append((a, index))
-    used = [False] * len(ends)
-    oriented: dict[int, tuple[Any, Any]] = {}
-    cursor: Counter[Any] = Counter()
-    for start in list(adjacency):
-        stack = [start]
-        while stack:
-            vertex = stack[-1]
-            neighbours = adjacency[vertex]
-            while cursor[vertex] < len(neighbours) and used[neighbours[cursor[vertex]][1]]:
-                cursor[vertex] += 1
-            if cursor[vertex] == len(neighbours):
-                stack.pop()
-                continue
-            other, index = neighbours[cursor[vertex]]
-            used[index] = True
-            oriented[index] = (vertex, other)
-            stack.append(other)
-    return [oriented[index] for index in range(len(edges))]  # type: ignore[misc]
-
-
-def preference_probability(score_a: float, score_b: float) -> float:
-    """P(A preferred to B) under the reward model's Bradley-Terry reading of its scores (as reward.selectors)."""
-    difference = score_a - score_b
-    if difference >= 0:
-        return 1.0 / (1.0 + math.exp(-difference))
-    odds = math.exp(difference)
-    return odds / (1.0 + odds)
-
-
-def uncertainty(score_a: float, score_b: float) -> float:
-    """|P(A > B) - 0.5|: 0 for a pair the model cannot call, towards 0.5 for one it is sure of."""
-    return abs(preference_probability(score_a, score_b) - 0.5)
 
 
 # --- reading the catalogue -------------------------------------------------------------------------------------
@@ -391,134 +292,6 @@ def gold_pair_make(*, campaign: Campaign, clean: Clip, damaged_first: bool, targ
                         default_storage.delete(stored)
             raise
     return pair
-
-
-# --- from a file -----------------------------------------------------------------------------------------------
-
-
-def _source_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, the row: a dict, or a string saying why the line is not one) for each non-blank line."""
-    suffix = path.suffix.lower()
-    if suffix not in SOURCE_SUFFIXES:
-        raise BuildRefused(f"{path.name}: a pair list must be .csv or .jsonl")
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise BuildRefused(f"{path}: the file cannot be read ({exc.strerror})") from exc
-    with handle:
-        try:
-            if suffix == ".csv":
-                reader = csv.DictReader(handle)
-                for row in reader:
-                    if any((value or "").strip() for value in row.values() if isinstance(value, str)):
-                        yield reader.line_num, row
-                return
-            for number, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    entry = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    yield number, f"not valid JSON ({exc.msg} at column {exc.colno})"
-                    continue
-                yield number, entry if isinstance(entry, dict) else "each line must be a JSON object"
-        except UnicodeDecodeError as exc:
-            raise BuildRefused(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
-
-
-def _text(entry: Mapping[str, Any], key: str) -> str:
-    value = entry.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f"{key} must be a string, not {json.dumps(value)[:40]}")
-    return str(value).strip()
-
-
-def _source_line(entry: Mapping[str, Any]) -> PlannedPair:
-    """One line of a pair list as a planned pair; raises ValueError saying what is wrong with it."""
-    if None in entry:  # csv: more fields than the header names
-        raise ValueError("more fields than the header names")
-    kind = _text(entry, "kind") or Kind.REGULAR
-    if kind not in (Kind.REGULAR, Kind.PRACTICE):
-        raise ValueError(f"kind must be regular or practice, not {kind!r}")
-    prompt_text = _text(entry, "prompt_id")
-    prompt_id: int | None = None
-    if prompt_text:
-        if not prompt_text.isdigit() or not 1 <= int(prompt_text) < 2**63:
-            raise ValueError(f"prompt_id must be a positive integer id, not {prompt_text[:40]!r}")
-        prompt_id = int(prompt_text)
-        if not Prompt.objects.filter(pk=prompt_id).exists():
-            raise ValueError(f"prompt {prompt_id} does not exist")
-    by_clip = _text(entry, "clip_a"), _text(entry, "clip_b")
-    by_system = _text(entry, "system_a"), _text(entry, "system_b")
-    if any(by_clip) and any(by_system):
-        raise ValueError("give clip_a/clip_b or system_a/system_b, not both")
-    if any(by_clip):
-        if not all(by_clip):
-            raise ValueError("both clip_a and clip_b are needed")
-        clips = []
-        for side, public_id in zip("ab", by_clip, strict=True):
-            clip = Clip.objects.filter(public_id=public_id).first()
-            if clip is None:
-                raise ValueError(f"clip_{side} {public_id!r} does not exist")
-            if not clip.active:
-                raise ValueError(f"clip_{side} {public_id!r} is not active")
-            clips.append(clip)
-        if clips[0].prompt_id != clips[1].prompt_id:
-            raise ValueError("clip_a and clip_b are clips of different prompts")
-        if prompt_id is not None and clips[0].prompt_id != prompt_id:
-            raise ValueError(f"the clips are not clips of prompt {prompt_id}")
-    elif any(by_system):
-        if not all(by_system):
-            raise ValueError("both system_a and system_b are needed")
-        if prompt_id is None:
-            raise ValueError("a line naming systems needs a prompt_id")
-        clips = []
-        for side, key in zip("ab", by_system, strict=True):
-            system = System.objects.filter(slug=key).first()
-            if system is None:
-                raise ValueError(f"system_{side} {key!r} does not exist")
-            clip = Clip.objects.filter(prompt_id=prompt_id, system=system, active=True).order_by("id").first()
-            if clip is None:
-                raise ValueError(f"prompt {prompt_id} has no active clip of system {key!r}")
-            clips.append(clip)
-    else:
-        raise ValueError("each line needs clip_a and clip_b (clip ids), or prompt_id with system_a and system_b")
-    if clips[0].pk == clips[1].pk:
-        raise ValueError("clip_a and clip_b are the same clip")
-    return PlannedPair(clips[0].prompt_id, clips[0].pk, clips[1].pk, kind=kind)
-
-
-def pairs_from_file(*, path: Path) -> list[PlannedPair]:
-    """Every line of a CSV (with a header) or JSONL pair list as a planned pair, in the file's order and sides.
-    Any bad line refuses the whole list: BuildRefused names each one (`details["lines"]`)."""
-    planned: list[PlannedPair] = []
-    refusals: list[str] = []
-    seen: dict[frozenset[int], int] = {}
-    for number, entry in _source_rows(path):
-        try:
-            if isinstance(entry, str):
-                raise ValueError(entry)
-            plan = _source_line(entry)
-            key = frozenset((plan.clip_a_id, plan.clip_b_id))
-            if key in seen:
-                raise ValueError(f"the same pair as line {seen[key]}")
-            seen[key] = number
-            planned.append(plan)
-        except ValueError as exc:
-            refusals.append(f"line {number}: {exc}")
-    if refusals:
-        shown = refusals[:MAX_REFUSALS_SHOWN]
-        more = len(refusals) - len(shown)
-        raise BuildRefused(
-            f"{path.name}: {len(refusals)} bad line(s), nothing written:\n" + "\n".join(shown)
-            + (f"\n… and {more} more" if more else ""),
-            lines=refusals,
-        )
-    if not planned:
-        raise BuildRefused(f"{path.name}: no pairs in the file")
-    return planned
 
 
 # --- the whole build -------------------------------------------------------------------------------------------

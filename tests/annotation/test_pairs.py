@@ -19,10 +19,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.assignment import assignment_next
+from annotation.designs import sides_balance, uncertainty
 from annotation.errors import BuildRefused
 from annotation.gold import DAMAGE
 from annotation.models import Assignment, Campaign, CampaignPair, CampaignRater, GoldPair
-from annotation.pairs import campaign_build, sides_balance, uncertainty
+from annotation.pairs import campaign_build
 from arena.models import Battle, Clip, Prompt, System
 from reward.models import ClipScore, RewardModelVersion
 from tests.arena.arena_support import arena_isolated, catalogue_import  # noqa: F401
