@@ -24,6 +24,7 @@ from annotation.errors import BuildRefused
 from annotation.gold import DAMAGE
 from annotation.models import Assignment, Campaign, CampaignPair, CampaignRater, GoldPair
 from annotation.pairs import campaign_build
+from arena import hooks as arena_hooks
 from arena.models import Battle, Clip, Prompt, System
 from reward.models import ClipScore, RewardModelVersion
 from tests.arena.arena_support import arena_isolated, catalogue_import  # noqa: F401
@@ -136,6 +137,8 @@ def test_pre_ranking_puts_the_pairs_the_model_is_least_sure_of_first() -> None:
     scores = {clip.pk: value for clip, value in zip(clips, [0.0, 1.05, 2.0, 5.0, 1.0, 1.1, -1.0, 4.0], strict=True)}
     scores_store({clip: score + 9 for clip, score in scores.items()}, active=False)  # an inactive version: ignored
     scores_store(scores)
+    # The reward app's provider: the active version's overall scores only (not musicality, not the other version).
+    assert arena_hooks.clip_scores(list(scores)) == scores
     campaign = campaign_make()
     campaign_build(campaign=campaign, prompt_ids=[p.pk for p in prompts], rank="reward")
     ordered = sorted(regular(campaign), key=lambda pair: pair.position)
