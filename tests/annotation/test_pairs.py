@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import random
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 from django.contrib.auth.models import User
+from django.db import IntegrityError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from annotation import pairs as pairs_module
 from annotation.assignment import assignment_next
 from annotation.designs import sides_balance, uncertainty
 from annotation.errors import BuildRefused
@@ -29,6 +32,7 @@ from arena.models import Battle, Clip, Prompt, System
 from reward.models import ClipScore, RewardModelVersion
 from tests.arena.arena_support import arena_isolated, catalogue_import  # noqa: F401
 from tests.factories import ClipFactory, PromptFactory, RaterFactory, SystemFactory
+from tests.threads import database_pool_holding, needs_row_locks, run_threads
 
 pytestmark = pytest.mark.django_db
 Kind = CampaignPair.Kind
@@ -393,3 +397,32 @@ def test_a_gold_item_looks_like_any_other_to_the_rater_and_the_arena_never_sampl
         assert response.status_code == 201, response.content
     used = set(Battle.objects.filter(mode=Battle.Mode.ARENA).values_list("clip_a_id", "clip_b_id"))
     assert used and not any(gold.damaged_clip_id in pair for pair in used)
+
+
+@needs_row_locks
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("guarded", [False, True])
+def test_builds_at_the_same_moment_add_each_pair_once(guarded: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, prompts = catalogue_rows(4, 2)
+    campaign = campaign_make()
+    if not guarded:  # the race without the campaign's row lock: every build sees no pairs yet
+        monkeypatch.setattr(pairs_module, "_campaign_lock", lambda campaign: campaign)
+    builders = 3
+    planned = threading.Barrier(builders, timeout=60)
+
+    def meet_once_planned(stage: str, done: int, total: int, figures: Any) -> None:
+        if stage == "pairs" and done == 0:  # every build has its plan; now they all race to write it
+            planned.wait()
+
+    def build(_: int) -> Counter[str]:
+        return campaign_build(campaign=campaign.pk, prompt_ids=[p.pk for p in prompts],
+                              progress=meet_once_planned).made
+
+    with database_pool_holding(builders + 1):
+        if not guarded:
+            with pytest.raises(IntegrityError):  # the later builds insert the same pairs again
+                run_threads(build, builders)
+            return
+        made = run_threads(build, builders)
+    assert sorted(counts[Kind.REGULAR] for counts in made) == [0, 0, 12]
+    assert campaign.pairs.count() == 12
