@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, QuerySet,
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
+from annotation.admin_build import build_pairs
 from annotation.admin_exports import export_campaign_votes
 from annotation.models import Assignment, Campaign, CampaignPair, CampaignRater, GoldPair, QualityDecision
 from annotation.quality import Flag, member_override
@@ -87,7 +88,7 @@ class CampaignAdmin(admin.ModelAdmin):
     )
     # Pair building (prompts × systems, gold pairs, CSV/JSONL lists) adds its own action, with its own form, to
     # this tuple; everything else about a campaign's pairs is on the campaign pairs' page.
-    actions = ("campaign_open", "campaign_close", export_campaign_votes)
+    actions = ("campaign_open", "campaign_close", build_pairs, export_campaign_votes)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
         regular = CampaignPair.objects.filter(campaign=OuterRef("pk"), kind=REGULAR)

@@ -64,3 +64,10 @@ class ExportFailed(EarshotError):
 class ExportNotFound(NotFound):
     code = "export_not_found"
     default_message = "No such export."
+
+class BuildRefused(InvalidInput):
+    """A campaign build's options or pair list are not valid; `details["lines"]` names each bad line. Nothing was
+    written."""
+
+    code = "build_refused"
+    default_message = "The campaign's pairs cannot be built from this input."

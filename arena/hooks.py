@@ -9,9 +9,11 @@ figure the arena shows, it registers a function here:
 - ``raters_exclusion_changed()``: inside the transaction that left raters out of the boards or counted them again.
 - ``battle_suggestion(clip_a, clip_b)``: one provider; what a new battle records of a model's suggestion.
 - ``system_ratings(scope)``: one provider; each system's current rating, shown when a vote reveals the systems.
+- ``clip_scores(clip_ids)``: one provider; the active reward model's stored overall score of each clip it scored
+  (a campaign's pairs are pre-ranked or filtered by it).
 
 Registering the same function twice keeps one; with nothing registered the events do nothing and the providers
-answer "no suggestion" and "no ratings yet".
+answer "no suggestion", "no ratings yet" and "no scores" ({}).
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ ClipsImported = Callable[[Sequence[int]], None]
 RatersExclusionChanged = Callable[[], None]
 SuggestionProvider = Callable[["Clip", "Clip"], SuggestionFields]
 RatingsProvider = Callable[[str], dict[int, SystemRating]]
+ClipScoresProvider = Callable[[Sequence[int]], dict[int, float]]
 
 
 @dataclass
@@ -53,6 +56,7 @@ class _Registry:
     raters_exclusion_changed: dict[str, RatersExclusionChanged]
     battle_suggestion: SuggestionProvider | None = None
     system_ratings: RatingsProvider | None = None
+    clip_scores: ClipScoresProvider | None = None
 
 
 _registry = _Registry(vote_recorded={}, clips_imported={}, raters_exclusion_changed={})
@@ -82,6 +86,10 @@ def provide_system_ratings(provider: RatingsProvider) -> None:
     _registry.system_ratings = provider
 
 
+def provide_clip_scores(provider: ClipScoresProvider) -> None:
+    _registry.clip_scores = provider
+
+
 def vote_recorded(vote: Vote) -> None:
     for listener in _registry.vote_recorded.values():
         listener(vote)
@@ -105,3 +113,9 @@ def battle_suggestion(clip_a: Clip, clip_b: Clip) -> SuggestionFields:
 def system_ratings(scope: str) -> dict[int, SystemRating]:
     provider = _registry.system_ratings
     return provider(scope) if provider is not None else {}
+
+
+def clip_scores(clip_ids: Sequence[int]) -> dict[int, float]:
+    """clip id -> the active reward model's overall score, for the clips it has scored; {} with no model."""
+    provider = _registry.clip_scores
+    return provider(clip_ids) if provider is not None and clip_ids else {}
