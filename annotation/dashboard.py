@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from annotation.assignment import board_votes_filter
 from annotation.models import Assignment, Campaign, CampaignPair, CampaignRater
 from arena.models import Vote
 from core.axes import AXES, Axis
+from core.cache import cache_get_quietly, cache_set_quietly
 from scoring.agreement import OUTCOMES, RaterAgreement, rater_agreement_from_counts
 from scoring.models import LeaderboardSnapshot
 
@@ -30,6 +31,8 @@ CROWD_BT_METHOD = "crowd_bt"
 # every push, and the interval's width barely moves past it.
 AGREEMENT_ROUNDS = 1000
 AGREEMENT_SEED = 0
+# The figures depend only on the votes behind them (see _agreement_key); the time only bounds the memory.
+AGREEMENT_CACHE_SECONDS = 600
 BOARD_ROW_FIELDS = ("system_id", "name", "slug", "rating", "ci_low", "ci_high", "rank", "n", "preliminary")
 # Filled in by the projection of votes still needed; absent from snapshots written before it.
 BOARD_PROJECTION_FIELDS = ("votes_to_separate", "separation")
@@ -186,56 +189,76 @@ def campaign_boards(*, campaign: Campaign) -> list[dict[str, Any]]:
     return boards
 
 
+def _counted_votes(campaign: Campaign, axis: Axis) -> QuerySet[Vote]:
+    """The votes the boards count on this axis (answered on it), whose labels the agreement figures compare."""
+    return (
+        Vote.objects.filter(board_votes_filter(campaign.pk))
+        .exclude(**{axis.column: ""})
+        .exclude(rater__excluded_from_boards=True)
+    )
+
+
 def agreement_counts(*, campaign: Campaign, axis: Axis) -> np.ndarray:
     """Pairs x (a, b, tie, both_bad) counts of the votes the boards count on this axis, each vote turned to the
     pair's own order; every pair that has such a vote is a row (the agreement figures keep those with >= 2)."""
-    column = axis.column
-    votes = (
-        Vote.objects.filter(board_votes_filter(campaign.pk))
-        .exclude(**{column: ""})
-        .exclude(rater__excluded_from_boards=True)
-        .values_list(
-            "battle__campaign_assignment__pair_id", "battle__clip_a_id", "battle__campaign_assignment__pair__clip_a_id",
-            column,
-        )
+    votes = _counted_votes(campaign, axis).values_list(
+        "battle__campaign_assignment__pair_id", "battle__clip_a_id", "battle__campaign_assignment__pair__clip_a_id",
+        axis.column,
     )
+    category = {outcome: position for position, outcome in enumerate(OUTCOMES)}
     index: dict[int, int] = {}
     cells: list[tuple[int, int]] = []
-    category = {outcome: position for position, outcome in enumerate(OUTCOMES)}
     for pair_id, shown_a, pair_a, choice in votes.iterator(chunk_size=5000):
         if choice not in category:
             continue
         if shown_a != pair_a and choice in ("a", "b"):
             choice = "b" if choice == "a" else "a"
-        row = index.setdefault(pair_id, len(index))
-        cells.append((row, category[choice]))
+        cells.append((index.setdefault(pair_id, len(index)), category[choice]))
     counts = np.zeros((len(index), len(OUTCOMES)))
-    for row, column_index in cells:
-        counts[row, column_index] += 1
+    if cells:
+        np.add.at(counts, tuple(np.array(cells).T), 1.0)
     return counts
 
 
-def campaign_agreement(*, campaign: Campaign, rounds: int = AGREEMENT_ROUNDS) -> list[dict[str, Any]]:
-    """Rater-versus-rater agreement per axis on the pairs with >= 2 counted votes, each figure with its 95%
-    interval (resampling pairs) and n."""
-    figures = []
-    for entry in campaign_axes(campaign):
-        report: RaterAgreement = rater_agreement_from_counts(
-            agreement_counts(campaign=campaign, axis=entry.axis), categories=OUTCOMES, rounds=rounds,
-            seed=AGREEMENT_SEED,
-        )
-        figures.append({
-            "axis": entry.axis.value,
-            "label": entry.axis.label,
-            "n_items": report.n_items,
-            "n_votes": report.n_votes,
-            "categories": report.categories,
-            **{
-                name: getattr(report, name).as_dict()
-                for name in ("pairwise_agreement", "fleiss_kappa", "krippendorff_alpha", "majority_agreement")
-            },
-        })
+def _agreement_key(campaign: Campaign, axis: Axis, rounds: int) -> str:
+    """Names the set of counted votes on the axis: their number, last id and sum of ids change whenever a vote is
+    added or a rater is left out or let back in (votes themselves never change)."""
+    votes = _counted_votes(campaign, axis).aggregate(n=Count("id"), last=Max("id"), total=Sum("id"))
+    return (
+        f"annotation:agreement:{campaign.pk}:{axis.value}:{rounds}:{AGREEMENT_SEED}:"
+        f"{votes['n']}:{votes['last'] or 0}:{votes['total'] or 0}"
+    )
+
+
+def axis_agreement(*, campaign: Campaign, axis: Axis, rounds: int = AGREEMENT_ROUNDS) -> dict[str, Any]:
+    """Rater-versus-rater agreement on one axis over the pairs with >= 2 counted votes, each figure with its 95%
+    interval (resampling pairs) and n. The bootstrap costs seconds on thousands of pairs, so the answer is cached
+    under a fingerprint of the votes behind it."""
+    key = _agreement_key(campaign, axis, rounds)
+    cached = cache_get_quietly(key)
+    if cached is not None:
+        return dict(cached)
+    report: RaterAgreement = rater_agreement_from_counts(
+        agreement_counts(campaign=campaign, axis=axis), categories=OUTCOMES, rounds=rounds, seed=AGREEMENT_SEED
+    )
+    figures = {
+        "axis": axis.value,
+        "label": axis.label,
+        "n_items": report.n_items,
+        "n_votes": report.n_votes,
+        "categories": report.categories,
+        **{
+            name: getattr(report, name).as_dict()
+            for name in ("pairwise_agreement", "fleiss_kappa", "krippendorff_alpha", "majority_agreement")
+        },
+    }
+    cache_set_quietly(key, figures, timeout=AGREEMENT_CACHE_SECONDS)
     return figures
+
+
+def campaign_agreement(*, campaign: Campaign, rounds: int = AGREEMENT_ROUNDS) -> list[dict[str, Any]]:
+    """Agreement per axis the campaign asks (see axis_agreement)."""
+    return [axis_agreement(campaign=campaign, axis=entry.axis, rounds=rounds) for entry in campaign_axes(campaign)]
 
 
 def campaign_dashboard(

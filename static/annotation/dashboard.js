@@ -155,6 +155,7 @@ function boardSection(board) {
   section.innerHTML = `
     <h3></h3>
     <p class="muted small board-meta"></p>
+    <div class="board-body">
     <div class="table-scroll">
       <table class="leaderboard-table">
         <thead><tr>
@@ -165,8 +166,9 @@ function boardSection(board) {
         <tbody></tbody>
       </table>
     </div>
-    <p class="muted board-empty" hidden>No system has enough votes on this axis yet.</p>
-    <div class="chart-box board-chart"><canvas role="img"></canvas></div>`;
+    <div class="chart-box board-chart"><canvas role="img"></canvas></div>
+    </div>
+    <p class="muted board-empty" hidden>No system has enough votes on this axis yet.</p>`;
   section.querySelector("h3").textContent = board.label;
   section.querySelector("canvas").setAttribute("aria-label", `${board.label}: ratings with interval bars`);
   $("boards").appendChild(section);

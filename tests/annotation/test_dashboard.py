@@ -211,8 +211,10 @@ def test_votes_are_counted_in_the_pairs_own_order_whichever_side_they_were_shown
     assert counts.tolist() == expected
 
 
-def test_a_rater_left_out_of_the_boards_is_left_out_of_the_agreement_too() -> None:
+def test_a_rater_left_out_of_the_boards_is_left_out_of_the_agreement_too_cached_figures_included() -> None:
     written = fixed_campaign()
+    before = _figures(campaign_dashboard(campaign=written.made.campaign), "overall")  # cached from here on
+    assert before["n_votes"] == 18
     CampaignRater.objects.filter(pk=written.members[3].pk).update(excluded=True)
     figures = _figures(campaign_dashboard(campaign=written.made.campaign), "overall")
     kept = [labels[:3] for labels in OVERALL]
