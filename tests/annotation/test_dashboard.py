@@ -349,3 +349,11 @@ def test_an_empty_campaign_has_a_dashboard_with_nothing_undefined_pretending_to_
     assert dashboard["times"] == {"votes": 0, "median_seconds": None, "median_decision_seconds": None}
     assert [entry["axis"] for entry in dashboard["agreement"]] == ["overall", "lyrics_alignment"]
     assert all(entry["krippendorff_alpha"]["value"] is None for entry in dashboard["agreement"])
+
+
+def test_the_campaigns_admin_page_links_to_its_dashboard(admin_client: Client, settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.annotation.dashboard_admin_urls"
+    campaign = small_campaign().campaign
+    response = admin_client.get(f"/admin/annotation/campaign/{campaign.pk}/change/")
+    assert response.status_code == 200
+    assert 'href="/c/pilot/dashboard/"' in response.content.decode()
