@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/exports/", include("annotation.export_urls")),
     path("", include("scoring.urls")),
     path("", include("reward.urls")),
+    path("api/campaigns/", include("annotation.api_urls")),
     path("", include("annotation.urls")),
     path("", include("arena.urls")),
 ]

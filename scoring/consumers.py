@@ -40,7 +40,8 @@ class LeaderboardConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         try:
             await self._count_client()
-            scope = scope_parse(self.scope["url_route"]["kwargs"]["scope"])
+            # A family's scope (campaign:<slug>) is looked up in the database: not from the event loop.
+            scope = await database_sync_to_async(scope_parse)(self.scope["url_route"]["kwargs"]["scope"])
         except EarshotError as error:
             await self.send_json(error_frame(error))
             # 4000 + HTTP status, so a client can tell "no such leaderboard" (4404) or too many sockets (4429)

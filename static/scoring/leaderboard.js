@@ -2,15 +2,13 @@
  * The live leaderboard page: renders a scope's snapshot (table, ratings with intervals, win-rate heatmap,
  * ratings over time) and follows ws/leaderboards/<scope>/, redrawing whenever a newer snapshot is pushed.
  */
-import { Chart, registerables } from "chart.js";
+import { Chart } from "chart.js";
 import { MatrixController, MatrixElement } from "chartjs-chart-matrix";
-import { LineWithErrorBarsController, PointWithErrorBar } from "chartjs-chart-error-bars";
+import { baseOptions, colourOf, cssVar, ratingsChartConfig, upsertChart as drawChart } from "./rating_chart.js";
 
-Chart.register(...registerables, MatrixController, MatrixElement, LineWithErrorBarsController, PointWithErrorBar);
+Chart.register(MatrixController, MatrixElement);
 
 const root = document.getElementById("leaderboard");
-const PALETTE = ["#3f4bd1", "#0e7c72", "#9a4bd8", "#c2410c", "#1d7a3a", "#b42318", "#0369a1", "#a16207",
-  "#be185d", "#4d7c0f", "#6d28d9", "#0f766e"];
 const RECONNECT_MAX_MS = 15000;
 
 const state = {
@@ -31,14 +29,6 @@ function formatNumber(value, digits = 0) {
 
 function formatPercent(value) {
   return value === null || value === undefined ? "–" : `${(100 * value).toFixed(1)}%`;
-}
-
-function cssVar(name) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-}
-
-function colourOf(systemId) {
-  return PALETTE[Math.abs(Number(systemId)) % PALETTE.length];
 }
 
 function showError(message) {
@@ -116,63 +106,12 @@ function renderTable(snapshot) {
 // ---------------------------------------------------------------------------------------------------------
 // Charts
 
-function baseOptions() {
-  const text = cssVar("--text") || "#1c1e22";
-  const grid = cssVar("--border") || "#dedcd5";
-  return {
-    responsive: true,
-    maintainAspectRatio: false,
-    animation: { duration: 250 },
-    color: text,
-    scales: {},
-    plugins: { legend: { labels: { color: text } } },
-    _grid: grid,
-    _text: text,
-  };
-}
-
 function upsertChart(key, canvasId, config) {
-  const existing = state.charts[key];
-  if (existing && existing.config.type === config.type) {
-    existing.data = config.data;
-    existing.options = config.options;
-    existing.update();
-    return;
-  }
-  if (existing) existing.destroy();
-  state.charts[key] = new Chart($(canvasId), config);
+  drawChart(state.charts, key, $(canvasId), config);
 }
 
 function renderRatingsChart(snapshot) {
-  const rows = snapshot ? snapshot.rows : [];
-  const options = baseOptions();
-  upsertChart("ratings", "ratings-chart", {
-    type: "lineWithErrorBars",
-    data: {
-      labels: rows.map((row) => row.name),
-      datasets: [{
-        label: "Rating (95% interval)",
-        data: rows.map((row) => ({ y: row.rating, yMin: row.ci_low, yMax: row.ci_high })),
-        showLine: false,
-        pointRadius: 6,
-        pointHoverRadius: 7,
-        backgroundColor: rows.map((row) => colourOf(row.system_id)),
-        pointBackgroundColor: rows.map((row) => colourOf(row.system_id)),
-        borderColor: options._text,
-        errorBarColor: options._text,
-        errorBarWhiskerColor: options._text,
-      }],
-    },
-    options: {
-      ...options,
-      plugins: { legend: { display: false } },
-      scales: {
-        x: { ticks: { color: options._text }, grid: { display: false } },
-        y: { title: { display: true, text: "Elo scale", color: options._text },
-          ticks: { color: options._text }, grid: { color: options._grid } },
-      },
-    },
-  });
+  upsertChart("ratings", "ratings-chart", ratingsChartConfig(snapshot ? snapshot.rows : []));
 }
 
 // Writes each cell's win rate on the heatmap, dark or light to stay readable on its colour.
