@@ -1,7 +1,7 @@
 """The campaigns' errors, each with a stable code a client can branch on."""
 from __future__ import annotations
 
-from core.errors import Conflict, EarshotError, InvalidInput, NotFound, PermissionDenied
+from core.errors import Conflict, EarshotError, InvalidInput, NotFound, PermissionDenied, RateLimited
 
 
 class CampaignNotFound(NotFound):
@@ -43,3 +43,21 @@ class PairComplete(Conflict):
 class CampaignInvalid(InvalidInput):
     code = "campaign_invalid"
     default_message = "The campaign's settings are not valid."
+
+
+class CrowdIdTaken(PermissionDenied):
+    code = "crowd_id_taken"
+    default_message = (
+        "This participant id already takes part in the study from a signed-in account, or this browser takes part "
+        "as another participant: contact the study's organiser."
+    )
+
+
+class NotCompleted(Conflict):
+    code = "not_completed"
+    default_message = "You have not finished the study yet: the completion code comes after the last item."
+
+
+class TooManyNewRaters(RateLimited):
+    code = "throttled"
+    default_message = "Too many new raters from your address for now: try again later."

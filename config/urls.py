@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/redoc/", RedocDocsView.as_view(url_name="schema"), name="api-redoc"),
     path("", include("scoring.urls")),
     path("", include("reward.urls")),
-    path("", include("annotation.urls")),
+    path("api/campaigns/", include(("annotation.api_urls", "annotation-api"))),
+    path("c/", include("annotation.urls")),
     path("", include("arena.urls")),
 ]
