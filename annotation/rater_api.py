@@ -153,7 +153,7 @@ class CampaignNextApi(ArenaApi):
     def post(self, request: Request, slug: str) -> Response:
         member = _member(request, slug)
         answer = next_item_answer(member)
-        context = {"request": request, "campaign": member.campaign}
+        context = {"request": request, "axes": member.campaign.axes}
         return Response(NextItemOutputSerializer(answer, context=context).data)
 
 

@@ -8,10 +8,7 @@ from rest_framework import serializers
 
 from annotation.membership import completion_redirect_url, markdown_safe
 from annotation.models import Campaign, CampaignRater
-from arena.models import Battle
-from arena.selectors import battle_axes
 from arena.serializers import BattleOutputSerializer
-from core.axes import VOTE_AXES, choices
 
 # Why a rater skips an item: the value is stored with the free text in Assignment.skip_reason.
 SKIP_REASONS = [
@@ -63,15 +60,6 @@ class MemberOutputSerializer(serializers.Serializer):
         return member.completed_at is not None
 
 
-class CampaignBattleOutputSerializer(BattleOutputSerializer):
-    """The arena's battle body; `axes` are the campaign's (lyrics alignment only where the prompt has lyrics)."""
-
-    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=choices(VOTE_AXES))))
-    def get_axes(self, battle: Battle) -> list[str]:
-        campaign: Campaign = self.context["campaign"]
-        return [axis for axis in battle_axes(battle=battle) if axis in campaign.axes]
-
-
 class ProgressSerializer(serializers.Serializer):
     practice = serializers.BooleanField(help_text="A practice item (counted nowhere).")
     number = serializers.IntegerField(help_text="This item's number (practice items have their own count).")
@@ -93,7 +81,10 @@ class NextItemOutputSerializer(serializers.Serializer):
     done = serializers.BooleanField(help_text="Nothing is left for this rater: `completion` holds the code.")
     kind = serializers.ChoiceField(choices=ITEM_KINDS, allow_null=True,
                                    help_text="`practice` or `item` (a gold check is an item like any other).")
-    battle = CampaignBattleOutputSerializer(allow_null=True)
+    battle = BattleOutputSerializer(
+        allow_null=True, help_text="The arena's battle body; its `axes` are the campaign's (lyrics alignment only "
+        "where the prompt has lyrics)."
+    )
     progress = ProgressSerializer(allow_null=True)
     completion = serializers.SerializerMethodField()
 
