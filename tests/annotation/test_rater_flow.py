@@ -121,7 +121,9 @@ def test_hostile_markdown_is_rendered_without_scripts_handlers_or_dangerous_link
 
     client = csrf_client()
     client.get(f"/c/pilot/?invite={made.campaign.invite_token}")
-    for page in (client.get("/c/pilot/"), (consent(client), client.get("/c/pilot/"))[1]):
+    consent_page = client.get("/c/pilot/")
+    consent(client)
+    for page in (consent_page, client.get("/c/pilot/")):  # the consent page, then the listening page
         text = page.content.decode()
         assert "steal" not in text and "javascript:" not in text and "alert(" not in text
         scripts = parse(text).scripts
@@ -207,3 +209,13 @@ def test_the_done_page_waits_for_the_last_item_and_the_api_join_takes_crowd_ids(
 ])
 def test_the_completion_url_takes_the_code(url: str, expected: str | None) -> None:
     assert completion_redirect_url(Campaign(completion_url=url, completion_code="C0DE")) == expected
+
+
+def test_joining_by_link_counts_against_the_arenas_limit_on_new_raters_per_address(settings: Any) -> None:
+    made = small_campaign()
+    settings.EARSHOT_NEW_RATERS_PER_IP = "2/hour"
+    link = f"/c/pilot/?invite={made.campaign.invite_token}"
+    assert [csrf_client().get(link).status_code for _ in range(2)] == [302, 302]
+    refused = csrf_client().get(link)
+    assert refused.status_code == 429 and b"Too many new raters" in refused.content
+    assert CampaignRater.objects.count() == 2
