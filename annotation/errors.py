@@ -1,7 +1,7 @@
 """The campaigns' errors, each with a stable code a client can branch on."""
 from __future__ import annotations
 
-from core.errors import Conflict, EarshotError, InvalidInput, NotFound, PermissionDenied
+from core.errors import Conflict, EarshotError, InvalidInput, NotFound, PermissionDenied, RateLimited
 
 
 class CampaignNotFound(NotFound):
@@ -65,9 +65,28 @@ class ExportNotFound(NotFound):
     code = "export_not_found"
     default_message = "No such export."
 
+
 class BuildRefused(InvalidInput):
     """A campaign build's options or pair list are not valid; `details["lines"]` names each bad line. Nothing was
     written."""
 
     code = "build_refused"
     default_message = "The campaign's pairs cannot be built from this input."
+
+
+class CrowdIdTaken(PermissionDenied):
+    code = "crowd_id_taken"
+    default_message = (
+        "This participant id already takes part in the study from a signed-in account, or this browser takes part "
+        "as another participant: contact the study's organiser."
+    )
+
+
+class NotCompleted(Conflict):
+    code = "not_completed"
+    default_message = "You have not finished the study yet: the completion code comes after the last item."
+
+
+class TooManyNewRaters(RateLimited):
+    code = "throttled"
+    default_message = "Too many new raters from your address for now: try again later."

@@ -243,7 +243,8 @@ class BattleVoteApi(ArenaApi):
             "through the battle's audio URLs, and the battle is at least that old. The identical vote "
             "again answers 200 with the same result; a different one is refused with 409. The body may carry the "
             "last listening `events` (credited first, in the same transaction) and ask for the `next` battle, so a "
-            "page votes and moves on in one round trip."
+            "page votes and moves on in one round trip. On a campaign's battle `next` is ignored (`next_battle` is "
+            "null): the campaign's own /api/campaigns/<slug>/next/ hands out its items."
         ),
         request=VoteInputSerializer,
         responses={
@@ -279,7 +280,10 @@ class BattleVoteApi(ArenaApi):
         )
         systems = selectors.vote_reveal(vote=vote) if vote.battle.reveal_systems else None
         answer: dict[str, Any] = {"choice": vote.choice, "systems": systems}
-        if wants_next:
+        if wants_next and vote.battle.mode == Battle.Mode.CAMPAIGN:
+            # A campaign's next item comes from the campaign (/api/campaigns/<slug>/next/), never the open arena.
+            answer["next_battle"] = None
+        elif wants_next:
             # After the vote's commit: no pair left is an answer (null), not a failure of the vote.
             try:
                 answer["next_battle"] = battle_create(rater=rater)

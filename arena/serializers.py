@@ -161,7 +161,9 @@ class BattleOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=choices(VOTE_AXES))))
     def get_axes(self, battle: Battle) -> list[str]:
-        return selectors.battle_axes(battle=battle)
+        axes = selectors.battle_axes(battle=battle)
+        asked = self.context.get("axes")  # a caller that asks only some of them (a campaign's axes)
+        return axes if asked is None else [axis for axis in axes if axis in asked]
 
     @extend_schema_field(SuggestionSerializer)
     def get_suggestion(self, battle: Battle) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
 """Pages of the arena: the rater's listening page."""
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -20,20 +21,21 @@ def _battle_url_template(name: str) -> str:
     return reverse(name, kwargs={"battle_id": _ANY_BATTLE}).replace(str(_ANY_BATTLE), "{id}")
 
 
+def arena_page_context() -> dict[str, Any]:
+    """What templates/arena/arena.html needs (a campaign's page adds its own keys to it)."""
+    return {
+        "battles_url": reverse("arena:battle-create"),
+        "events_url": _battle_url_template("arena:battle-events"),
+        "vote_url": _battle_url_template("arena:battle-vote"),
+        "min_listen_seconds": settings.EARSHOT_MIN_LISTEN_SECONDS,
+        "progress_interval_ms": PROGRESS_EVENT_INTERVAL_MS,
+        "flush_interval_ms": TELEMETRY_FLUSH_INTERVAL_MS,
+        "axes": VOTE_AXES,
+        "axis_options": AXIS_OPTIONS,
+    }
+
+
 @ensure_csrf_cookie
 def arena_page(request: HttpRequest) -> HttpResponse:
     """The open arena: one blind battle at a time; the battle itself is fetched by the page's script."""
-    return render(
-        request,
-        "arena/arena.html",
-        {
-            "battles_url": reverse("arena:battle-create"),
-            "events_url": _battle_url_template("arena:battle-events"),
-            "vote_url": _battle_url_template("arena:battle-vote"),
-            "min_listen_seconds": settings.EARSHOT_MIN_LISTEN_SECONDS,
-            "progress_interval_ms": PROGRESS_EVENT_INTERVAL_MS,
-            "flush_interval_ms": TELEMETRY_FLUSH_INTERVAL_MS,
-            "axes": VOTE_AXES,
-            "axis_options": AXIS_OPTIONS,
-        },
-    )
+    return render(request, "arena/arena.html", arena_page_context())

@@ -25,6 +25,6 @@ urlpatterns = [
     path("", include("scoring.urls")),
     path("", include("reward.urls")),
     path("api/campaigns/", include("annotation.api_urls")),
-    path("", include("annotation.urls")),
+    path("c/", include("annotation.urls")),
     path("", include("arena.urls")),
 ]

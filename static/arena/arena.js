@@ -1,6 +1,10 @@
 /**
  * The rater's arena page: fetch a blind battle, play clips A and B (switching at the same position), open the
  * vote after enough listening, send telemetry and the vote, reveal the systems, then load the next battle.
+ *
+ * Campaign mode (data-mode="campaign", /c/<slug>/): the battle is the campaign's next item (its /next/ endpoint),
+ * with progress and a practice label; the vote asks no `next` battle; systems stay hidden unless the campaign
+ * reveals them; an item can be skipped with a reason; when nothing is left the page goes to the completion page.
  */
 import { ApiError, postJson } from "./api.js";
 import { ClipPlayer } from "./player.js";
@@ -18,6 +22,10 @@ const config = {
   minListenMs: Math.round(parseFloat(root.dataset.minListenSeconds || "0") * 1000),
   progressIntervalMs: parseInt(root.dataset.progressIntervalMs || "1000", 10),
   flushIntervalMs: parseInt(root.dataset.flushIntervalMs || "4000", 10),
+  campaign: root.dataset.mode === "campaign",
+  nextUrl: root.dataset.nextUrl,
+  skipUrl: root.dataset.skipUrl,
+  doneUrl: root.dataset.doneUrl,
 };
 
 const el = {
@@ -40,6 +48,12 @@ const el = {
   revealSummary: document.getElementById("reveal-summary"),
   next: document.getElementById("next-battle"),
   switchButtons: [...document.querySelectorAll(".switch-button")],
+  progress: document.getElementById("campaign-progress"),
+  practice: document.getElementById("campaign-practice"),
+  skip: document.getElementById("skip"),
+  skipForm: document.getElementById("skip-form"),
+  skipReason: document.getElementById("skip-reason"),
+  skipNote: document.getElementById("skip-note"),
 };
 
 const state = {
@@ -194,6 +208,8 @@ function renderAxes(axes) {
   for (const fieldset of document.querySelectorAll(".axis")) {
     fieldset.hidden = !axes.includes(fieldset.dataset.axis);
   }
+  // A campaign asks its axes: they are shown open, not behind "add detail".
+  if (config.campaign) el.details.open = axes.length > 0;
 }
 
 function renderSuggestion(suggestion) {
@@ -217,6 +233,25 @@ async function finishTelemetry() {
   await telemetry.flush().catch(() => {});
 }
 
+function renderProgress(progress) {
+  if (!el.progress) return;
+  el.practice.hidden = !progress.practice;
+  el.progress.textContent = progress.practice
+    ? `Practice item ${progress.number} of ${progress.about}`
+    : `Item ${progress.number} of about ${Math.max(progress.about, progress.number)}`;
+}
+
+/** The campaign's current or next item (null when the rater is done: the page goes to the completion page). */
+async function campaignBattle() {
+  const item = await postJson(config.nextUrl, {});
+  if (item.done) {
+    window.location.assign(config.doneUrl);
+    return null;
+  }
+  renderProgress(item.progress);
+  return item.battle;
+}
+
 async function loadBattle() {
   state.phase = "loading";
   root.setAttribute("aria-busy", "true");
@@ -229,7 +264,8 @@ async function loadBattle() {
   let battle = state.nextBattle;
   state.nextBattle = null;
   try {
-    if (!battle || Date.parse(battle.expires_at) <= Date.now()) battle = await postJson(config.battlesUrl, {});
+    if (config.campaign) battle = await campaignBattle();
+    else if (!battle || Date.parse(battle.expires_at) <= Date.now()) battle = await postJson(config.battlesUrl, {});
   } catch (error) {
     state.phase = "failed";
     root.setAttribute("aria-busy", "false");
@@ -237,6 +273,7 @@ async function loadBattle() {
     showError(error.message, { offerNewBattle: true });
     return;
   }
+  if (battle === null) return; // on the way to the completion page
   state.battle = battle;
   state.announcedReady = new Set();
   state.telemetry = new Telemetry({
@@ -256,7 +293,7 @@ async function loadBattle() {
   state.startedAt = performance.now();
   root.setAttribute("aria-busy", "false");
   updateGate();
-  announce("New battle loaded. Listen to clips A and B.");
+  announce(config.campaign ? "New item loaded. Listen to clips A and B." : "New battle loaded. Listen to clips A and B.");
 }
 
 function telemetryFailed(error) {
@@ -308,7 +345,7 @@ async function vote(choice) {
     // The vote itself answers for the battle; a telemetry hiccup only matters if the server then finds too little.
     if (error.status === 404 || error.status === 410) return voteFailed(error);
   }
-  const body = { choice, decision_ms: decisionMs, client_hints: clientHints(), events, next: true };
+  const body = { choice, decision_ms: decisionMs, client_hints: clientHints(), events, next: !config.campaign };
   for (const [axis, value] of Object.entries(state.axes)) {
     if (value && !document.getElementById(`axis-${axis}`).hidden) body[axis] = value;
   }
@@ -361,6 +398,7 @@ function reveal(result, choice) {
   updateGate();
   const systems = result.systems;
   const picked = result.choice || choice;
+  if (!systems) return revealHidden(picked);
   for (const side of SIDES) {
     const system = systems[side];
     const box = document.getElementById(`reveal-${side}`);
@@ -396,6 +434,39 @@ function reveal(result, choice) {
   el.reveal.hidden = false;
   announce(`${summary} Press n for the next battle.`);
   el.next.focus();
+}
+
+/** The vote of a campaign that keeps the systems hidden: say what was recorded, offer the next item. */
+function revealHidden(picked) {
+  for (const side of SIDES) players[side].card.classList.toggle("is-picked", picked === side);
+  let summary;
+  if (picked === "a" || picked === "b") summary = `You picked clip ${SIDE_NAMES[picked]}.`;
+  else if (picked === "tie") summary = "You called it a tie.";
+  else summary = "You found both bad.";
+  el.revealSummary.textContent = `${summary} Your answer is recorded.`;
+  el.reveal.hidden = false;
+  announce(`${summary} Press n for the next item.`);
+  el.next.focus();
+}
+
+async function skipItem(event) {
+  event.preventDefault();
+  const battle = state.battle;
+  if (!battle || (state.phase !== "listening" && state.phase !== "failed")) return;
+  state.phase = "voting";
+  updateGate();
+  try {
+    await postJson(config.skipUrl, { battle: battle.id, reason: el.skipReason.value, note: el.skipNote.value.trim() });
+  } catch (error) {
+    // The item is no longer this rater's (voted, skipped or run out): the next one is all that is left to do.
+    state.phase = error.status === 409 ? "failed" : "listening";
+    updateGate();
+    showError(error.message, { offerNewBattle: error.status === 409 });
+    return;
+  }
+  el.skip.open = false;
+  el.skipNote.value = "";
+  loadBattle();
 }
 
 function toggleAxis(button) {
@@ -451,6 +522,7 @@ for (const button of el.switchButtons) button.addEventListener("click", () => sw
 el.next.addEventListener("click", () => loadBattle());
 el.referenceAudio.addEventListener("play", () => SIDES.forEach((side) => players[side].pause()));
 el.retry.addEventListener("click", () => loadBattle());
+el.skipForm?.addEventListener("submit", skipItem);
 document.addEventListener("keydown", onKeyDown);
 window.addEventListener("pagehide", () => {
   state.telemetry?.flush({ keepalive: true }).catch(() => {});
