@@ -351,8 +351,7 @@ def test_an_empty_campaign_has_a_dashboard_with_nothing_undefined_pretending_to_
     assert all(entry["krippendorff_alpha"]["value"] is None for entry in dashboard["agreement"])
 
 
-def test_the_campaigns_admin_page_links_to_its_dashboard(admin_client: Client, settings: Any) -> None:
-    settings.ROOT_URLCONF = "tests.annotation.dashboard_admin_urls"
+def test_the_campaigns_admin_page_links_to_its_dashboard(admin_client: Client) -> None:
     campaign = small_campaign().campaign
     response = admin_client.get(f"/admin/annotation/campaign/{campaign.pk}/change/")
     assert response.status_code == 200
