@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from scoring.models import LeaderboardSnapshot
+from scoring.models import METHODS, LeaderboardSnapshot
 
 
 class LeaderboardRowSerializer(serializers.Serializer):
@@ -28,6 +28,17 @@ class LeaderboardRowSerializer(serializers.Serializer):
     )
     controlled_se = serializers.FloatField(allow_null=True)
     preliminary = serializers.BooleanField(help_text="Fewer votes than EARSHOT_LEADERBOARD_PRELIMINARY_VOTES.")
+    votes_to_separate = serializers.IntegerField(
+        allow_null=True, required=False,
+        help_text="For this system and the next one down: further votes, at the current mix of pairs, until their "
+        "95% intervals stop overlapping (median over simulated futures, widths shrinking with the Fisher "
+        "information); 0 when they already do; null for the last row or beyond EARSHOT_SEPARATION_BUDGET_VOTES.",
+    )
+    separation = serializers.ChoiceField(
+        choices=["separated", "projected", "beyond_budget"], allow_null=True, required=False,
+        help_text="separated: the intervals already do not overlap; projected: votes_to_separate more votes; "
+        "beyond_budget: too close to separate within the budget; null for the last row.",
+    )
 
 
 class WinRateSerializer(serializers.Serializer):
@@ -75,6 +86,12 @@ class HistoryPointSerializer(serializers.Serializer):
 class LeaderboardDetailSerializer(serializers.Serializer):
     scope = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]
+    method = serializers.ChoiceField(
+        choices=list(METHODS),
+        help_text="bradley_terry: the plain board; crowd_bt: the reliability-weighted board (Crowd-BT) with "
+        "Fisher 95% intervals and each rater's reliability in snapshot.extra.raters (rater id -> eta, eta_se, "
+        "votes).",
+    )
     snapshot = LeaderboardSnapshotSerializer(allow_null=True)
     history = HistoryPointSerializer(many=True)
 
