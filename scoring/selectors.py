@@ -185,8 +185,8 @@ def leaderboard_detail(*, scope: Scope, history: int, method: str = PLAIN_METHOD
         }
         for snapshot in (snapshot_history(scope=scope.name, limit=history, method=method) if history else [])
     ]
-    return {"scope": scope.name, "label": scope.label, "method": method,
-            "snapshot": snapshot_current(scope=scope.name, method=method), "history": points}
+    return {"scope": scope.name, "label": scope.label, "snapshot": snapshot_current(scope=scope.name, method=method),
+            "history": points}
 
 
 def system_ratings(*, scope: str = "arena") -> dict[int, dict[str, float]]:

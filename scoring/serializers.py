@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from scoring.models import METHODS, LeaderboardSnapshot
+from scoring.models import LeaderboardSnapshot
 
 
 class LeaderboardRowSerializer(serializers.Serializer):
@@ -58,6 +58,8 @@ class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LeaderboardSnapshot
+        # method: bradley_terry (the plain board) or crowd_bt (reliability-weighted, Fisher intervals, each rater's
+        # reliability in extra.raters: rater id -> eta, eta_se, votes).
         fields = ["id", "scope", "label", "method", "computed_at", "vote_count", "last_vote_id", "digest", "rows",
                   "win_rate", "extra"]
         extra_kwargs = {
@@ -86,12 +88,6 @@ class HistoryPointSerializer(serializers.Serializer):
 class LeaderboardDetailSerializer(serializers.Serializer):
     scope = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]
-    method = serializers.ChoiceField(
-        choices=list(METHODS),
-        help_text="bradley_terry: the plain board; crowd_bt: the reliability-weighted board (Crowd-BT) with "
-        "Fisher 95% intervals and each rater's reliability in snapshot.extra.raters (rater id -> eta, eta_se, "
-        "votes).",
-    )
     snapshot = LeaderboardSnapshotSerializer(allow_null=True)
     history = HistoryPointSerializer(many=True)
 
