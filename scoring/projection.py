@@ -20,9 +20,9 @@ from scipy.stats import norm
 
 from scoring.ratings import ELO_PER_LOGIT
 
-# Simulated futures per pair, and the grid of further vote counts (geometric, about 1% apart up to 100,000) on which
+# Simulated futures, and the grid of further vote counts (geometric, about 1% apart up to 100,000) on which
 # each future is checked for separation.
-_PATHS = 400
+_PATHS = 1000
 _GRID_POINTS = 1200
 
 __all__ = ["Separation", "SeparationStatus", "bt_information", "interval_half_widths", "votes_to_separate"]
@@ -168,21 +168,27 @@ def votes_to_separate(
     todo = np.flatnonzero(~already & (gap > 0) & np.isfinite(gap))
     passage = np.full(len(index), np.inf)
     if todo.size and budget > 0:
-        rng = np.random.default_rng(seed)
         further = np.unique(np.rint(np.geomspace(1.0, float(budget), _GRID_POINTS)))
         k = (votes + further) / votes
-        steps = np.sqrt(np.diff(np.concatenate([[0.0], further])))
         # The estimated gap after m more votes is (n g + the sum of m new per-vote gaps) / (n + m): a random walk
         # whose per-vote variance is n times the gap's variance today. The projection is the median, over
         # simulated futures drifting at today's gap, of the first m at which the gap clears the shrinking widths.
+        # Every pair reuses the same standard walks (only their scale differs), drawn once.
+        steps = np.sqrt(np.diff(np.concatenate([[0.0], further])))
+        walks = np.cumsum(np.random.default_rng(seed).standard_normal((_PATHS, further.size)) * steps, axis=1)
+        highest = walks.max(axis=0)
         spread = np.sqrt(spectrum.gap_variance(upper[todo], lower[todo]) * votes) * ELO_PER_LOGIT
         for position, pair in enumerate(todo.tolist()):
             boundary = scale[pair] * z * ELO_PER_LOGIT * (
                 np.sqrt(spectrum.variance(np.full(further.size, upper[pair]), k))
                 + np.sqrt(spectrum.variance(np.full(further.size, lower[pair]), k)))
-            walk = np.cumsum(rng.standard_normal((_PATHS, further.size)) * steps, axis=1) * spread[position]
-            crossed = gap[pair] + walk / (votes + further) > boundary
-            first = np.where(crossed.any(axis=1), further[np.argmax(crossed, axis=1)], np.inf)
+            # gap + spread * walk / (n + m) > boundary, solved for the walk.
+            with np.errstate(divide="ignore"):
+                needed = (boundary - gap[pair]) * (votes + further) / spread[position]
+            # Only grid points where some walk clears the bar can hold a first passage: the rest are skipped.
+            candidates = np.flatnonzero(needed < highest)
+            crossed = walks[:, candidates] > needed[candidates]
+            first = np.where(crossed.any(axis=1), further[candidates][np.argmax(crossed, axis=1)], np.inf)
             passage[pair] = np.median(first)
     result = []
     for i in range(len(index)):

@@ -243,8 +243,9 @@ def _snapshot_from(
     elo, controlled_fit, controlled = _vote_order_ratings(scope, index, with_battle_rows=with_battle_rows)
     rows = _board_rows(board, shown, system_ids, systems, elo=elo, controlled_fit=controlled_fit,
                        preliminary_votes=configured["preliminary_votes"])
+    # Without bootstrap rounds the shown intervals collapse to the ratings: the Fisher widths stand in for them.
     _separations_add(rows, index, rating=board.rating, information=_plain_information(board, counts),
-                     votes=_decided_votes(counts), bootstrapped=configured["rounds"] > 0)
+                     votes=_decided_votes(counts), widths_shown=configured["rounds"] > 0)
     extra = {
         "label": scope.label,
         "method": {**configured, **board.method, "rounds": configured["rounds"]},
@@ -275,9 +276,12 @@ def _plain_information(board: ratings.Leaderboard, counts: ratings.PairCounts) -
 
 def _separations_add(
     rows: list[dict[str, Any]], index: dict[int, int], *, rating: np.ndarray, information: np.ndarray, votes: int,
-    bootstrapped: bool,
+    widths_shown: bool,
 ) -> None:
-    """Give each row the further votes until its interval and the next row's separate (the last row: null)."""
+    """Give each row the further votes until its interval and the next row's separate (the last row: null).
+
+    With widths_shown the rows' own intervals say whether a pair is separated now and set today's widths, which
+    then shrink as the Fisher widths do; without, the Fisher (Wald) intervals stand for them."""
     for row in rows:
         row["votes_to_separate"], row["separation"] = None, None
     if len(rows) < 2 or votes < 1:
@@ -286,9 +290,8 @@ def _separations_add(
     local = {int(i): k for k, i in enumerate(rated)}
     pairs = [(local[index[upper["system_id"]]], local[index[lower["system_id"]]])
              for upper, lower in zip(rows, rows[1:], strict=False)]
-    # The widths the board shows (bootstrap percentile intervals) when it has them, else the Fisher ones.
     shown = [(upper["rating"] - upper["ci_low"]) + (lower["ci_high"] - lower["rating"])
-             for upper, lower in zip(rows, rows[1:], strict=False)] if bootstrapped else None
+             for upper, lower in zip(rows, rows[1:], strict=False)] if widths_shown else None
     found = projection.votes_to_separate(
         rating=np.round(rating[rated], 2), information=information[np.ix_(rated, rated)], pairs=pairs,
         votes=votes, prior=ratings.DEFAULT_LEADERBOARD_PRIOR, budget=settings.EARSHOT_SEPARATION_BUDGET_VOTES,
@@ -492,9 +495,7 @@ def _weighted_from(
         row["rank"] = int(rank)
     rows.sort(key=lambda row: (row["rank"], -row["rating"], row["name"]))
     decided = int(sum(t.wins_a + t.wins_b + t.ties for t in tallies))
-    # Fisher intervals on this board, so the projection's widths are the ones shown.
-    _separations_add(rows, index, rating=fit.rating, information=fit.information, votes=decided,
-                     bootstrapped=False)
+    _separations_add(rows, index, rating=fit.rating, information=fit.information, votes=decided, widths_shown=True)
     extra["raters"] = {
         str(pk): {"eta": _round(fit.eta[k], 4), "eta_se": _round(fit.eta_se[k], 4),
                   "votes": _round(fit.rater_votes[k], 1)}
