@@ -24,7 +24,7 @@ from django.utils import timezone
 from arena.models import System
 from core.oncommit import broadcast_on_commit, enqueue_once_on_commit, queued_mark_clear, queued_mark_set, task_by_name
 from scoring import crowd, projection, ratings
-from scoring.models import CROWD_METHOD, PLAIN_METHOD, LeaderboardSnapshot, ScopeRecompute
+from scoring.models import CROWD_METHOD, METHODS, PLAIN_METHOD, LeaderboardSnapshot, ScopeRecompute
 from scoring.scopes import Scope, scope_parse
 from scoring.selectors import (
     BattleRow,
@@ -518,12 +518,16 @@ def weighted_snapshot_refresh(*, scope: Scope, plain: LeaderboardSnapshot | None
 
 
 def snapshots_prune(*, scope: str, keep: int) -> int:
-    """Delete the scope's snapshots beyond the newest `keep`; how many were deleted."""
-    newest = LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")
-    boundary = newest.values("computed_at", "id")[keep - 1 : keep].first()
-    if boundary is None:
-        return 0
-    older = Q(computed_at__lt=boundary["computed_at"]) | Q(computed_at=boundary["computed_at"], id__lt=boundary["id"])
-    deleted, _ = LeaderboardSnapshot.objects.filter(scope=scope).filter(older).delete()
+    """Delete the scope's snapshots beyond the newest `keep` of each method (plain, weighted); how many were
+    deleted."""
+    deleted = 0
+    for method in METHODS:
+        of_method = LeaderboardSnapshot.objects.filter(scope=scope, method=method)
+        boundary = of_method.order_by("-computed_at", "-id").values("computed_at", "id")[keep - 1 : keep].first()
+        if boundary is None:
+            continue
+        older = Q(computed_at__lt=boundary["computed_at"]) | Q(computed_at=boundary["computed_at"],
+                                                              id__lt=boundary["id"])
+        count, _ = of_method.filter(older).delete()
+        deleted += count
     return deleted
-

@@ -14,7 +14,7 @@ from arena.models import Choice, System
 from scoring.models import LeaderboardSnapshot
 from scoring.scopes import Scope, scope_parse
 from scoring.selectors import snapshot_current
-from scoring.services import snapshot_refresh
+from scoring.services import snapshot_refresh, snapshots_prune
 from tests.factories import RaterFactory, SystemFactory
 from tests.openapi import assert_matches_schema
 
@@ -145,3 +145,13 @@ def test_the_api_serves_the_weighted_board_and_refuses_it_where_there_is_none(
     plain = assert_matches_schema(client.get("/api/leaderboards/arena/"), closed=True)
     assert plain["snapshot"]["method"] == "bradley_terry"
     assert plain["snapshot"]["id"] != weighted["snapshot"]["id"]
+
+
+def test_pruning_keeps_the_newest_snapshots_of_each_board() -> None:
+    for method in ("bradley_terry", "crowd_bt", "bradley_terry", "crowd_bt", "bradley_terry", "crowd_bt"):
+        LeaderboardSnapshot.objects.create(scope="arena", method=method, digest=method)
+    newest = {method: list(LeaderboardSnapshot.objects.filter(method=method).order_by("-id")
+                           .values_list("id", flat=True)[:2]) for method in ("bradley_terry", "crowd_bt")}
+    assert snapshots_prune(scope="arena", keep=2) == 2
+    for method, ids in newest.items():
+        assert sorted(LeaderboardSnapshot.objects.filter(method=method).values_list("id", flat=True)) == sorted(ids)
