@@ -103,7 +103,7 @@ function renderTable(snapshot) {
     tr.appendChild(cell(formatNumber(row.rating), "num rating"));
     tr.appendChild(cell(`${formatNumber(row.ci_low)} – ${formatNumber(row.ci_high)}`, "num interval"));
     tr.appendChild(cell(String(row.n), "num votes"));
-    const separation = cell(formatSeparation(row), "num separation");
+    const separation = cell(formatSeparation(row), "num separation optional");
     separation.title = separationTitle(row);
     tr.appendChild(separation);
     tr.appendChild(cell(formatPercent(row.win_rate), "num optional"));
