@@ -463,15 +463,14 @@ def weighted_snapshot_compute(*, scope: Scope, plain: LeaderboardSnapshot | None
 def _weighted_from(
     scope: Scope, plain: LeaderboardSnapshot | None, tallies: list[RaterPairTally], digest: str
 ) -> SnapshotData:
-    base_rows = list(plain.rows) if plain is not None else []
-    extra: dict[str, Any] = {"label": scope.label, "raters": {}, "hidden": plain.extra.get("hidden", []) if plain
-                             else []}
-    if plain is None or not tallies or not base_rows:
-        extra["method"] = {"model": CROWD_METHOD}
-        return SnapshotData(scope=scope.name, rows=[], win_rate=plain.win_rate if plain else
-                            {"systems": [], "win_rate": [], "battles": []}, extra=extra,
-                            vote_count=plain.vote_count if plain else 0, last_vote_id=plain.last_vote_id if plain
-                            else 0, digest=digest, method=CROWD_METHOD)
+    if plain is None or not tallies or not plain.rows:
+        return SnapshotData(scope=scope.name, rows=[], win_rate={"systems": [], "win_rate": [], "battles": []},
+                            extra={"label": scope.label, "method": {"model": CROWD_METHOD}, "raters": {},
+                                   "hidden": plain.extra.get("hidden", []) if plain else []},
+                            vote_count=plain.vote_count if plain else 0, last_vote_id=0, digest=digest,
+                            method=CROWD_METHOD)
+    base_rows = list(plain.rows)
+    extra: dict[str, Any] = {"label": scope.label, "hidden": plain.extra.get("hidden", [])}
     system_ids = sorted({t.system_a for t in tallies} | {t.system_b for t in tallies})
     rater_ids = sorted({t.rater for t in tallies})
     index = {pk: i for i, pk in enumerate(system_ids)}

@@ -155,3 +155,10 @@ def test_pruning_keeps_the_newest_snapshots_of_each_board() -> None:
     assert snapshots_prune(scope="arena", keep=2) == 2
     for method, ids in newest.items():
         assert sorted(LeaderboardSnapshot.objects.filter(method=method).values_list("id", flat=True)) == sorted(ids)
+
+
+def test_a_weighted_scope_without_votes_gets_an_empty_weighted_board(lenient: Any) -> None:
+    snapshot_refresh(scope=_weighted())
+    weighted = snapshot_current(scope="arena", method="crowd_bt")
+    assert weighted is not None
+    assert (weighted.rows, weighted.extra["raters"], weighted.vote_count) == ([], {}, 0)
