@@ -36,6 +36,7 @@ lint: venv
 
 bench: venv services
 	$(PY) bench/bench_ratings.py
+	$(PY) bench/bench_crowd.py
 	$(PY) bench/bench_reward.py
 	$(TEST_ENV) $(PY) bench/bench_arena.py
 	$(TEST_ENV) $(PY) bench/bench_push.py

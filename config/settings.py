@@ -295,6 +295,8 @@ EARSHOT_FULL_RECOMPUTE_SECONDS = env_float("EARSHOT_FULL_RECOMPUTE_SECONDS", 300
 # A queued or running recompute older than this is taken as lost (worker or broker gone) and may be replaced.
 EARSHOT_RECOMPUTE_STALE_SECONDS = env_float("EARSHOT_RECOMPUTE_STALE_SECONDS", 120.0, minimum=1.0)
 # Snapshots kept per scope (the ratings-over-time history); the periodic full recompute deletes older ones.
+# Votes to separate: beyond this many further votes a pair of adjacent systems is "too close to separate".
+EARSHOT_SEPARATION_BUDGET_VOTES = env_int("EARSHOT_SEPARATION_BUDGET_VOTES", 100000, minimum=0)
 EARSHOT_LEADERBOARD_HISTORY_KEEP = env_int("EARSHOT_LEADERBOARD_HISTORY_KEEP", 2000, minimum=1)
 EARSHOT_REWARD_MODEL_CLASS = env_str("EARSHOT_REWARD_MODEL_CLASS", "reward.ml.interface.BundledRewardModel")
 EARSHOT_REWARD_MODEL_PATH = env_str("EARSHOT_REWARD_MODEL_PATH", str(BASE_DIR / "reward" / "ml" / "weights"))

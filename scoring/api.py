@@ -15,8 +15,15 @@ from rest_framework.views import APIView
 from arena.throttles import IpThrottle
 from core.api import ErrorSerializer
 from core.cache import cache_get_quietly, cache_set_quietly
+from scoring.errors import NoWeightedBoard
+from scoring.models import CROWD_METHOD, METHODS, PLAIN_METHOD
 from scoring.scopes import ARENA, AXES, SUBSETS, scope_parse
-from scoring.selectors import leaderboard_detail, leaderboards_summary, snapshot_current_version
+from scoring.selectors import (
+    leaderboard_detail,
+    leaderboards_summary,
+    snapshot_current_version,
+    weighted_board_exists,
+)
 from scoring.serializers import LeaderboardDetailSerializer, ScopeSummarySerializer
 
 HISTORY_MAX = 500
@@ -29,6 +36,12 @@ class LeaderboardQuerySerializer(serializers.Serializer):
     history = serializers.IntegerField(
         required=False, default=0, min_value=0, max_value=HISTORY_MAX,
         help_text=f"How many of the latest snapshots to return as history, oldest first (0 to {HISTORY_MAX}).",
+    )
+    method = serializers.ChoiceField(
+        choices=list(METHODS), required=False, default=PLAIN_METHOD,
+        help_text="bradley_terry (default): the plain board. crowd_bt: the reliability-weighted board, where each "
+        "rater's votes count by a reliability fitted jointly with the strengths; only scopes that have one "
+        "(campaign scopes), else 404 no_weighted_board.",
     )
 
 
@@ -55,8 +68,9 @@ class LeaderboardDetailApi(APIView):
         summary="One leaderboard",
         description="The scope's current snapshot: Bradley–Terry ratings on the Elo scale with 95% bootstrap "
         "intervals, ranks, tallies, online Elo, loudness/duration-controlled ratings, win-rate and battle "
-        "matrices; `snapshot` is null before the first recompute. The same snapshot is pushed on "
-        "ws/leaderboards/<scope>/ whenever a recompute lands.",
+        "matrices, and per row the votes still needed to separate it from the next; `snapshot` is null before the "
+        "first recompute. The same snapshot is pushed on ws/leaderboards/<scope>/ whenever a recompute lands. "
+        "With ?method=crowd_bt: the scope's reliability-weighted board instead (not pushed).",
         parameters=[
             OpenApiParameter("scope", OpenApiTypes.STR, OpenApiParameter.PATH,
                              description=f"e.g. {SCOPE_EXAMPLES}"),
@@ -75,11 +89,19 @@ class LeaderboardDetailApi(APIView):
         query = LeaderboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         parsed, history = scope_parse(scope), query.validated_data["history"]
+        method = query.validated_data["method"]
+        if method == CROWD_METHOD and not weighted_board_exists(scope=parsed):
+            raise NoWeightedBoard(
+                f"Leaderboard {parsed.name!r} has no reliability-weighted board: only scopes whose raters are "
+                "weighed by reliability (campaign scopes) have one. Leave out method for the plain board.",
+                scope=parsed.name,
+            )
         # A storm of identical reads costs one small query each (the current snapshot's id), not the history.
-        key = f"scoring:leaderboard-detail:{parsed.name}:{snapshot_current_version(scope=parsed.name)}:{history}"
+        version = snapshot_current_version(scope=parsed.name, method=method)
+        key = f"scoring:leaderboard-detail:{parsed.name}:{method}:{version}:{history}"
         body = cache_get_quietly(key)
         if body is None:
-            detail: dict[str, Any] = leaderboard_detail(scope=parsed, history=history)
+            detail: dict[str, Any] = leaderboard_detail(scope=parsed, history=history, method=method)
             body = json.loads(json.dumps(LeaderboardDetailSerializer(detail).data, cls=DjangoJSONEncoder))
             cache_set_quietly(key, body, timeout=DETAIL_CACHE_SECONDS)
         return Response(body)

@@ -18,3 +18,8 @@ class TooManySockets(RateLimited):
 class ReadOnly(InvalidInput):
     code = "read_only"
     default_message = "This socket only sends leaderboards; votes go through the HTTP API."
+
+
+class NoWeightedBoard(NotFound):
+    code = "no_weighted_board"
+    default_message = "This leaderboard has no reliability-weighted board."

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from django.db import models
 
+# A scope's plain board and, where the scope asks for it, its reliability-weighted (Crowd-BT) board.
+PLAIN_METHOD = "bradley_terry"
+CROWD_METHOD = "crowd_bt"
+METHODS = (PLAIN_METHOD, CROWD_METHOD)
+
 
 class LeaderboardSnapshot(models.Model):
     """Ratings of one scope at one moment; the newest snapshot of a scope is the current leaderboard."""

@@ -31,14 +31,17 @@ _LABELS = {
 
 @dataclass(frozen=True)
 class Scope:
-    """A parsed scope: its name, the Vote column holding the outcome, and the filter choosing its votes."""
+    """A parsed scope: its name, the Vote column holding the outcome, and the filter choosing its votes.
+
+    reliability_weighted: the recompute also writes a Crowd-BT board ("crowd_bt"), where each rater's votes count
+    by a reliability fitted with the strengths (arena scopes: no; campaign scopes: yes).
+    """
 
     name: str
     base: str
     view: str
     column: str
     votes_filter: Q
-    # Whether the recompute also fits the reliability-weighted (Crowd-BT) board: campaigns, not the open arena.
     reliability_weighted: bool = False
 
     @property

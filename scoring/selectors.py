@@ -9,7 +9,7 @@ from django.db.models import Count, F, Max, Q, QuerySet
 
 from arena.models import Choice, Rater, Vote
 from core.memo import process_memo
-from scoring.models import LeaderboardSnapshot
+from scoring.models import CROWD_METHOD, PLAIN_METHOD, LeaderboardSnapshot
 from scoring.scopes import Scope, scopes_all
 
 
@@ -23,6 +23,20 @@ class PairTally:
     wins_b: int
     ties: int
     both_bad: int
+    last_vote_id: int
+
+
+@dataclass(frozen=True)
+class RaterPairTally:
+    """Votes of one rater between two systems in one scope, as (system_a, system_b) were shown (Crowd-BT's input;
+    both-bad votes are left out, as the plain board's fit leaves them out)."""
+
+    rater: int
+    system_a: int
+    system_b: int
+    wins_a: int
+    wins_b: int
+    ties: int
     last_vote_id: int
 
 
@@ -66,6 +80,24 @@ def scope_pair_tallies(*, scope: Scope) -> list[PairTally]:
     return [PairTally(**row) for row in counted]
 
 
+def scope_rater_pair_tallies(*, scope: Scope) -> list[RaterPairTally]:
+    """The scope's counted decided votes in one GROUP BY (rater, system_a, system_b)."""
+    column = scope.column
+    counted = (
+        scope_votes_counted(scope=scope)
+        .filter(**{f"{column}__in": [Choice.A, Choice.B, Choice.TIE]})
+        .values("rater", "system_a", "system_b")
+        .annotate(
+            wins_a=Count("id", filter=Q(**{column: Choice.A})),
+            wins_b=Count("id", filter=Q(**{column: Choice.B})),
+            ties=Count("id", filter=Q(**{column: Choice.TIE})),
+            last_vote_id=Max("id"),
+        )
+        .order_by("rater", "system_a", "system_b")
+    )
+    return [RaterPairTally(**row) for row in counted]
+
+
 def scope_battle_rows(*, scope: Scope) -> list[BattleRow]:
     """The scope's counted votes one by one in the order they were cast (for online Elo and covariate-controlled
     ratings)."""
@@ -87,33 +119,43 @@ def scope_battle_rows(*, scope: Scope) -> list[BattleRow]:
     return [BattleRow(*row) for row in rows.iterator(chunk_size=5000)]
 
 
-def snapshot_current(*, scope: str) -> LeaderboardSnapshot | None:
-    return LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id").first()
+def snapshot_current(*, scope: str, method: str = PLAIN_METHOD) -> LeaderboardSnapshot | None:
+    """The scope's newest snapshot of this method (the plain board unless asked for the weighted one)."""
+    return LeaderboardSnapshot.objects.filter(scope=scope, method=method).order_by("-computed_at", "-id").first()
 
 
-def snapshot_current_version(*, scope: str) -> str:
+def snapshot_current_version(*, scope: str, method: str = PLAIN_METHOD) -> str:
     """Names the scope's current snapshot (id and time, "none" before the first): what its cached reads are keyed
     by. The time is part of it because a rolled-back test database can hand out the same id again."""
     current = (
-        LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")
+        LeaderboardSnapshot.objects.filter(scope=scope, method=method).order_by("-computed_at", "-id")
         .values_list("id", "computed_at").first()
     )
     return "none" if current is None else f"{current[0]}@{current[1].timestamp():.6f}"
 
 
-def snapshot_history(*, scope: str, limit: int) -> list[LeaderboardSnapshot]:
+def snapshot_history(*, scope: str, limit: int, method: str = PLAIN_METHOD) -> list[LeaderboardSnapshot]:
     """The scope's latest `limit` snapshots, oldest first (the ratings-over-time plot reads them in order); only
     what the plot shows is read, not each snapshot's matrices."""
     newest = (
-        LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")
+        LeaderboardSnapshot.objects.filter(scope=scope, method=method).order_by("-computed_at", "-id")
         .only("id", "scope", "computed_at", "vote_count", "rows")[:limit]
     )
     return list(reversed(newest))
 
 
+def weighted_board_exists(*, scope: Scope) -> bool:
+    """Whether the scope has a reliability-weighted board: it asks for one, or one was written for it."""
+    return scope.reliability_weighted or LeaderboardSnapshot.objects.filter(
+        scope=scope.name, method=CROWD_METHOD).exists()
+
+
 def leaderboards_summary() -> list[dict[str, Any]]:
     """Every scope with its label, and the vote count and time of its current snapshot (0 / None before one)."""
-    latest_ids = LeaderboardSnapshot.objects.values("scope").annotate(last_id=Max("id")).values_list("last_id")
+    latest_ids = (
+        LeaderboardSnapshot.objects.filter(method=PLAIN_METHOD).values("scope").annotate(last_id=Max("id"))
+        .values_list("last_id")
+    )
     current = {
         snapshot.scope: snapshot
         for snapshot in LeaderboardSnapshot.objects.filter(id__in=latest_ids).only("scope", "vote_count",
@@ -130,8 +172,8 @@ def leaderboards_summary() -> list[dict[str, Any]]:
     ]
 
 
-def leaderboard_detail(*, scope: Scope, history: int) -> dict[str, Any]:
-    """The scope's current snapshot and, for the ratings-over-time plot, its latest `history` snapshots."""
+def leaderboard_detail(*, scope: Scope, history: int, method: str = PLAIN_METHOD) -> dict[str, Any]:
+    """The scope's current snapshot of `method` and, for the ratings-over-time plot, its latest `history` ones."""
     points = [
         {
             "computed_at": snapshot.computed_at,
@@ -141,9 +183,9 @@ def leaderboard_detail(*, scope: Scope, history: int) -> dict[str, Any]:
                 for row in snapshot.rows
             ],
         }
-        for snapshot in (snapshot_history(scope=scope.name, limit=history) if history else [])
+        for snapshot in (snapshot_history(scope=scope.name, limit=history, method=method) if history else [])
     ]
-    return {"scope": scope.name, "label": scope.label, "snapshot": snapshot_current(scope=scope.name),
+    return {"scope": scope.name, "label": scope.label, "snapshot": snapshot_current(scope=scope.name, method=method),
             "history": points}
 
 
@@ -156,7 +198,7 @@ def system_ratings(*, scope: str = "arena") -> dict[int, dict[str, float]]:
 
     def read() -> dict[int, dict[str, float]]:
         rows = (
-            LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")
+            LeaderboardSnapshot.objects.filter(scope=scope, method=PLAIN_METHOD).order_by("-computed_at", "-id")
             .values_list("rows", flat=True).first()
         )
         return {

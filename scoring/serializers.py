@@ -28,6 +28,17 @@ class LeaderboardRowSerializer(serializers.Serializer):
     )
     controlled_se = serializers.FloatField(allow_null=True)
     preliminary = serializers.BooleanField(help_text="Fewer votes than EARSHOT_LEADERBOARD_PRELIMINARY_VOTES.")
+    votes_to_separate = serializers.IntegerField(
+        allow_null=True, required=False,
+        help_text="For this system and the next one down: further votes, at the current mix of pairs, until their "
+        "95% intervals stop overlapping (median over simulated futures, widths shrinking with the Fisher "
+        "information); 0 when they already do; null for the last row or beyond EARSHOT_SEPARATION_BUDGET_VOTES.",
+    )
+    separation = serializers.ChoiceField(
+        choices=["separated", "projected", "beyond_budget"], allow_null=True, required=False,
+        help_text="separated: the intervals already do not overlap; projected: votes_to_separate more votes; "
+        "beyond_budget: too close to separate within the budget; null for the last row.",
+    )
 
 
 class WinRateSerializer(serializers.Serializer):
@@ -47,6 +58,8 @@ class LeaderboardSnapshotSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LeaderboardSnapshot
+        # method: bradley_terry (the plain board) or crowd_bt (reliability-weighted, Fisher intervals, each rater's
+        # reliability in extra.raters: rater id -> eta, eta_se, votes).
         fields = ["id", "scope", "label", "method", "computed_at", "vote_count", "last_vote_id", "digest", "rows",
                   "win_rate", "extra"]
         extra_kwargs = {

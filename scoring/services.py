@@ -23,13 +23,21 @@ from django.utils import timezone
 
 from arena.models import System
 from core.oncommit import broadcast_on_commit, enqueue_once_on_commit, queued_mark_clear, queued_mark_set, task_by_name
-from scoring import ratings
-from scoring.models import LeaderboardSnapshot, ScopeRecompute
+from scoring import crowd, projection, ratings
+from scoring.models import CROWD_METHOD, METHODS, PLAIN_METHOD, LeaderboardSnapshot, ScopeRecompute
 from scoring.scopes import Scope, scope_parse
-from scoring.selectors import BattleRow, PairTally, scope_battle_rows, scope_pair_tallies, snapshot_current
+from scoring.selectors import (
+    BattleRow,
+    PairTally,
+    RaterPairTally,
+    scope_battle_rows,
+    scope_pair_tallies,
+    scope_rater_pair_tallies,
+    snapshot_current,
+)
 
 # Bump when the snapshot's contents or maths change, so the next recompute writes a fresh snapshot.
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 SNAPSHOT_MESSAGE_TYPE = "leaderboard.snapshot"
 ELO_K = 4.0
 
@@ -140,6 +148,7 @@ class SnapshotData:
     vote_count: int
     last_vote_id: int
     digest: str
+    method: str = PLAIN_METHOD
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -158,6 +167,7 @@ def _digest(tallies: list[PairTally], systems: dict[int, System]) -> str:
             settings.EARSHOT_LEADERBOARD_MIN_VOTES,
             settings.EARSHOT_LEADERBOARD_PRELIMINARY_VOTES,
             settings.EARSHOT_BOOTSTRAP_ROUNDS,
+            settings.EARSHOT_SEPARATION_BUDGET_VOTES,
         ],
     }
     return hashlib.sha256(json.dumps(basis, separators=(",", ":")).encode()).hexdigest()
@@ -241,6 +251,9 @@ def _snapshot_from(
     elo, controlled_fit, controlled = _vote_order_ratings(scope, index, with_battle_rows=with_battle_rows)
     rows = _board_rows(board, shown, system_ids, systems, elo=elo, controlled_fit=controlled_fit,
                        preliminary_votes=configured["preliminary_votes"])
+    # Without bootstrap rounds the shown intervals collapse to the ratings: the Fisher widths stand in for them.
+    _separations_add(rows, index, rating=board.rating, information=_plain_information(board, counts),
+                     votes=_decided_votes(counts), widths_shown=configured["rounds"] > 0)
     extra = {
         "label": scope.label,
         "method": {**configured, **board.method, "rounds": configured["rounds"]},
@@ -251,6 +264,49 @@ def _snapshot_from(
     return SnapshotData(scope=scope.name, rows=rows, win_rate=_win_rate_grid(board, rows, index), extra=extra,
                         vote_count=counts.total, last_vote_id=max((t.last_vote_id for t in tallies), default=0),
                         digest=digest)
+
+
+def _decided_votes(counts: ratings.PairCounts) -> int:
+    """Votes the fit counts (both-bad left out): the n that the projection's (n + m) / n scales."""
+    return int(counts.wins.sum() + np.triu(counts.ties).sum())
+
+
+def _plain_information(board: ratings.Leaderboard, counts: ratings.PairCounts) -> np.ndarray:
+    """Fisher information of the plain fit's log-strengths at its estimate, among the rated systems (others: 0)."""
+    rated = np.flatnonzero(board.rated)
+    information = np.zeros((counts.n, counts.n))
+    if rated.size:
+        theta = (board.rating[rated] - ratings.ELO_INITIAL) / ratings.ELO_PER_LOGIT
+        decided = (counts.wins + counts.wins.T + counts.ties)[np.ix_(rated, rated)]
+        information[np.ix_(rated, rated)] = projection.bt_information(theta, decided)
+    return information
+
+
+def _separations_add(
+    rows: list[dict[str, Any]], index: dict[int, int], *, rating: np.ndarray, information: np.ndarray, votes: int,
+    widths_shown: bool,
+) -> None:
+    """Give each row the further votes until its interval and the next row's separate (the last row: null).
+
+    With widths_shown the rows' own intervals say whether a pair is separated now and set today's widths, which
+    then shrink as the Fisher widths do; without, the Fisher (Wald) intervals stand for them."""
+    for row in rows:
+        row["votes_to_separate"], row["separation"] = None, None
+    if len(rows) < 2 or votes < 1:
+        return
+    rated = np.flatnonzero(np.isfinite(rating))
+    local = {int(i): k for k, i in enumerate(rated)}
+    pairs = [(local[index[upper["system_id"]]], local[index[lower["system_id"]]])
+             for upper, lower in zip(rows, rows[1:], strict=False)]
+    shown = [(upper["rating"] - upper["ci_low"]) + (lower["ci_high"] - lower["rating"])
+             for upper, lower in zip(rows, rows[1:], strict=False)] if widths_shown else None
+    found = projection.votes_to_separate(
+        rating=np.round(rating[rated], 2), information=information[np.ix_(rated, rated)], pairs=pairs,
+        votes=votes, prior=ratings.DEFAULT_LEADERBOARD_PRIOR, budget=settings.EARSHOT_SEPARATION_BUDGET_VOTES,
+        shown_width=shown,
+    )
+    for row, separation in zip(rows, found, strict=False):
+        row["votes_to_separate"], row["separation"] = separation.votes, separation.status.value
 
 
 def _method_of_settings() -> dict[str, Any]:
@@ -323,6 +379,8 @@ def _board_rows(
                 "controlled_rating": _round(controlled_fit.rating[i]) if controlled_fit else None,
                 "controlled_se": _round(controlled_fit.rating_se[i]) if controlled_fit else None,
                 "preliminary": int(board.n[i]) < preliminary_votes,
+                "votes_to_separate": None,
+                "separation": None,
             }
         )
     rows.sort(key=lambda row: (row["rank"], -row["rating"], row["name"]))
@@ -359,7 +417,7 @@ def snapshot_store(*, data: SnapshotData) -> LeaderboardSnapshot:
     with transaction.atomic():
         snapshot = LeaderboardSnapshot.objects.create(
             scope=data.scope,
-            method="bradley_terry",
+            method=data.method,
             rows=data.rows,
             win_rate=data.win_rate,
             extra=data.extra,
@@ -367,28 +425,116 @@ def snapshot_store(*, data: SnapshotData) -> LeaderboardSnapshot:
             vote_count=data.vote_count,
             last_vote_id=data.last_vote_id,
         )
-        broadcast_on_commit(scope_parse(data.scope).group, SNAPSHOT_MESSAGE_TYPE, snapshot_payload(snapshot))
+        # The live page shows the plain board; the weighted one is read through the API.
+        if data.method == PLAIN_METHOD:
+            broadcast_on_commit(scope_parse(data.scope).group, SNAPSHOT_MESSAGE_TYPE, snapshot_payload(snapshot))
     return snapshot
 
 
 def snapshot_refresh(*, scope: Scope) -> LeaderboardSnapshot | None:
-    """Recompute and store the scope's leaderboard; None when its votes are unchanged since the current snapshot."""
+    """Recompute and store the scope's leaderboard (and its weighted one where the scope asks for it); None when
+    its votes are unchanged since the current snapshots."""
     tallies = scope_pair_tallies(scope=scope)
     systems = _systems_of(tallies)
     digest = _digest(tallies, systems)
     current = snapshot_current(scope=scope.name)
+    written = None
+    if current is None or current.digest != digest:
+        written = snapshot_store(data=_snapshot_from(scope, tallies, systems, digest, with_battle_rows=True))
+    if scope.reliability_weighted:
+        weighted = weighted_snapshot_refresh(scope=scope, plain=written or current)
+        written = written or weighted
+    return written
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reliability-weighted (Crowd-BT) boards
+
+
+def _weighted_digest(tallies: list[RaterPairTally], plain_digest: str) -> str:
+    basis = {
+        "plain": plain_digest,
+        "tallies": [[t.rater, t.system_a, t.system_b, t.wins_a, t.wins_b, t.ties, t.last_vote_id] for t in tallies],
+        "prior": list(crowd.CROWD_ETA_PRIOR),
+    }
+    return hashlib.sha256(json.dumps(basis, separators=(",", ":")).encode()).hexdigest()
+
+
+def weighted_snapshot_compute(*, scope: Scope, plain: LeaderboardSnapshot | None = None) -> SnapshotData:
+    """The scope's Crowd-BT board: every shown system of the plain board re-rated with each rater's votes counted
+    by the rater's fitted reliability; the raters' etas go in extra["raters"] (rater id -> eta, se, votes)."""
+    plain = plain or snapshot_current(scope=scope.name)
+    tallies = scope_rater_pair_tallies(scope=scope)
+    return _weighted_from(scope, plain, tallies, _weighted_digest(tallies, plain.digest if plain else ""))
+
+
+def _weighted_from(
+    scope: Scope, plain: LeaderboardSnapshot | None, tallies: list[RaterPairTally], digest: str
+) -> SnapshotData:
+    if plain is None or not tallies or not plain.rows:
+        return SnapshotData(scope=scope.name, rows=[], win_rate={"systems": [], "win_rate": [], "battles": []},
+                            extra={"label": scope.label, "method": {"model": CROWD_METHOD}, "raters": {},
+                                   "hidden": plain.extra.get("hidden", []) if plain else []},
+                            vote_count=plain.vote_count if plain else 0, last_vote_id=0, digest=digest,
+                            method=CROWD_METHOD)
+    base_rows = list(plain.rows)
+    extra: dict[str, Any] = {"label": scope.label, "hidden": plain.extra.get("hidden", [])}
+    system_ids = sorted({t.system_a for t in tallies} | {t.system_b for t in tallies})
+    rater_ids = sorted({t.rater for t in tallies})
+    index = {pk: i for i, pk in enumerate(system_ids)}
+    rater_index = {pk: i for i, pk in enumerate(rater_ids)}
+    fit = crowd.crowd_bt_fit(
+        rater=[rater_index[t.rater] for t in tallies], sys_a=[index[t.system_a] for t in tallies],
+        sys_b=[index[t.system_b] for t in tallies], wins_a=[t.wins_a for t in tallies],
+        wins_b=[t.wins_b for t in tallies], ties=[t.ties for t in tallies], n_systems=len(system_ids),
+        n_raters=len(rater_ids), prior=ratings.DEFAULT_LEADERBOARD_PRIOR,
+    )
+    rows = []
+    for base in base_rows:
+        i = index.get(base["system_id"])
+        if i is None or not fit.rated[i]:
+            continue
+        rows.append({**base, "rating": _round(fit.rating[i]), "ci_low": _round(fit.ci_low[i]),
+                     "ci_high": _round(fit.ci_high[i]), "elo": None, "controlled_rating": None,
+                     "controlled_se": None})
+    ranks = ratings.ranks_from_intervals([r["ci_low"] for r in rows], [r["ci_high"] for r in rows])
+    for row, rank in zip(rows, ranks.tolist(), strict=True):
+        row["rank"] = int(rank)
+    rows.sort(key=lambda row: (row["rank"], -row["rating"], row["name"]))
+    decided = int(sum(t.wins_a + t.wins_b + t.ties for t in tallies))
+    _separations_add(rows, index, rating=fit.rating, information=fit.information, votes=decided, widths_shown=True)
+    extra["raters"] = {
+        str(pk): {"eta": _round(fit.eta[k], 4), "eta_se": _round(fit.eta_se[k], 4),
+                  "votes": _round(fit.rater_votes[k], 1)}
+        for pk, k in rater_index.items()
+    }
+    extra["method"] = {**fit.method, "iterations": fit.iterations}
+    return SnapshotData(scope=scope.name, rows=rows, win_rate=plain.win_rate, extra=extra,
+                        vote_count=plain.vote_count, last_vote_id=max(t.last_vote_id for t in tallies),
+                        digest=digest, method=CROWD_METHOD)
+
+
+def weighted_snapshot_refresh(*, scope: Scope, plain: LeaderboardSnapshot | None) -> LeaderboardSnapshot | None:
+    """Recompute and store the scope's weighted board; None when nothing it depends on changed."""
+    tallies = scope_rater_pair_tallies(scope=scope)
+    digest = _weighted_digest(tallies, plain.digest if plain else "")
+    current = snapshot_current(scope=scope.name, method=CROWD_METHOD)
     if current is not None and current.digest == digest:
         return None
-    return snapshot_store(data=_snapshot_from(scope, tallies, systems, digest, with_battle_rows=True))
+    return snapshot_store(data=_weighted_from(scope, plain, tallies, digest))
 
 
 def snapshots_prune(*, scope: str, keep: int) -> int:
-    """Delete the scope's snapshots beyond the newest `keep`; how many were deleted."""
-    newest = LeaderboardSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-id")
-    boundary = newest.values("computed_at", "id")[keep - 1 : keep].first()
-    if boundary is None:
-        return 0
-    older = Q(computed_at__lt=boundary["computed_at"]) | Q(computed_at=boundary["computed_at"], id__lt=boundary["id"])
-    deleted, _ = LeaderboardSnapshot.objects.filter(scope=scope).filter(older).delete()
+    """Delete the scope's snapshots beyond the newest `keep` of each method (plain, weighted); how many were
+    deleted."""
+    deleted = 0
+    for method in METHODS:
+        of_method = LeaderboardSnapshot.objects.filter(scope=scope, method=method)
+        boundary = of_method.order_by("-computed_at", "-id").values("computed_at", "id")[keep - 1 : keep].first()
+        if boundary is None:
+            continue
+        older = Q(computed_at__lt=boundary["computed_at"]) | Q(computed_at=boundary["computed_at"],
+                                                              id__lt=boundary["id"])
+        count, _ = of_method.filter(older).delete()
+        deleted += count
     return deleted
-

@@ -45,6 +45,22 @@ function setLive(stateName, text) {
 // ---------------------------------------------------------------------------------------------------------
 // Table
 
+// The pair (this row, the next row down): further votes at the current mix until their intervals separate.
+function formatSeparation(row) {
+  if (row.separation === "separated") return "separated";
+  if (row.separation === "projected") return `≈ ${Number(row.votes_to_separate).toLocaleString("en")}`;
+  if (row.separation === "beyond_budget") return "too close";
+  return "–";
+}
+
+function separationTitle(row) {
+  if (row.separation === "separated") return "Its interval already lies above the next system's";
+  if (row.separation === "projected") return "Projected further votes, at the current mix of pairs, until its "
+    + "interval and the next system's separate";
+  if (row.separation === "beyond_budget") return "Too close to the next system to separate within the vote budget";
+  return "";
+}
+
 function cell(text, className = "") {
   const td = document.createElement("td");
   td.textContent = text;
@@ -77,6 +93,9 @@ function renderTable(snapshot) {
     tr.appendChild(cell(formatNumber(row.rating), "num rating"));
     tr.appendChild(cell(`${formatNumber(row.ci_low)} – ${formatNumber(row.ci_high)}`, "num interval"));
     tr.appendChild(cell(String(row.n), "num votes"));
+    const separation = cell(formatSeparation(row), "num separation optional");
+    separation.title = separationTitle(row);
+    tr.appendChild(separation);
     tr.appendChild(cell(formatPercent(row.win_rate), "num optional"));
     tr.appendChild(cell(formatNumber(row.elo), "num optional"));
     tr.appendChild(cell(formatNumber(row.controlled_rating), "num optional"));
@@ -250,6 +269,7 @@ function render() {
 function accept(snapshot) {
   // The socket sends the current snapshot on connect and every new one after; keep only what is newer.
   if (!snapshot || snapshot.scope !== state.scope) return false;
+  if (snapshot.method && snapshot.method !== "bradley_terry") return false;
   if (state.snapshot && snapshot.id <= state.snapshot.id) return false;
   const isUpdate = state.snapshot !== null;
   state.snapshot = snapshot;

@@ -113,7 +113,7 @@ def test_the_schema_documents_both_endpoints_and_their_errors(client: APIClient)
     detail = schema["paths"]["/api/leaderboards/{scope}/"]["get"]
     assert listing["operationId"] == "leaderboards_list"
     assert set(detail["responses"]) == {"200", "400", "404", "429", "503"}
-    assert {parameter["name"] for parameter in detail["parameters"]} == {"scope", "history"}
+    assert {parameter["name"] for parameter in detail["parameters"]} == {"scope", "history", "method"}
     assert "LeaderboardRow" in schema["components"]["schemas"]
 
 

@@ -87,6 +87,7 @@ def test_a_vote_in_one_browser_updates_the_leaderboard_open_in_another_without_r
         expect(viewer.locator("#leaderboard-rows .badge-preliminary")).to_have_count(2)  # 8 and 7 votes: below 9
         expect(viewer.locator("#ratings-chart")).to_be_visible()
         before_rows = viewer.locator("#leaderboard-rows tr th").all_inner_texts()
+        before_separation = viewer.locator("#leaderboard-rows td.separation").all_inner_texts()
         viewer.evaluate("window.__sameDocument = true")
         screenshot(viewer, "leaderboard-before-vote")
 
@@ -98,6 +99,7 @@ def test_a_vote_in_one_browser_updates_the_leaderboard_open_in_another_without_r
         expect(viewer.locator("#snapshot-meta")).to_contain_text("13 votes")
         same_document = viewer.evaluate("window.__sameDocument === true")
         announced = viewer.locator("#leaderboard-announce").inner_text()
+        after_separation = viewer.locator("#leaderboard-rows td.separation").all_inner_texts()
         viewer.wait_for_timeout(400)  # let the charts finish their short animation before the screenshot
         screenshot(viewer, "leaderboard-after-vote")
 
@@ -114,6 +116,8 @@ def test_a_vote_in_one_browser_updates_the_leaderboard_open_in_another_without_r
             "same_document": same_document,
             "announced": announced,
             "before_rows": before_rows,
+            "before_separation": before_separation,
+            "after_separation": after_separation,
             "url": viewer.url,
             "errors": errors,
         }
@@ -125,4 +129,10 @@ def test_a_vote_in_one_browser_updates_the_leaderboard_open_in_another_without_r
     assert outcome["url"].endswith("/leaderboard/?scope=arena%3Ainstrumental")
     assert outcome["errors"] == []
     assert Vote.objects.count() == 13
-    assert snapshot_current(scope="arena").vote_count == 13  # type: ignore[union-attr]
+    current = snapshot_current(scope="arena")
+    assert current is not None and current.vote_count == 13
+    # "Votes to separate", first render and pushed update alike: one cell a row, the last row's pair has no next.
+    assert len(outcome["before_separation"]) == 3 and outcome["before_separation"][-1] == "–"
+    shown = {"separated": lambda row: "separated", "beyond_budget": lambda row: "too close",
+             "projected": lambda row: f"≈ {row['votes_to_separate']:,}", None: lambda row: "–"}
+    assert outcome["after_separation"] == [shown[row["separation"]](row) for row in current.rows]
