@@ -285,7 +285,10 @@ def test_boards_per_axis_come_from_the_scoring_engine(settings: Any) -> None:
         assert [(row["system_id"], row["rating"], row["ci_low"], row["ci_high"]) for row in board["rows"]] == [
             (row["system_id"], row["rating"], row["ci_low"], row["ci_high"]) for row in snapshot.rows
         ]
-        assert all(row["votes_to_separate"] is None for row in board["rows"])
+        # The votes still needed to separate each system from the next, as the engine stored them.
+        assert [(row["votes_to_separate"], row["separation"]) for row in board["rows"]] == [
+            (row["votes_to_separate"], row["separation"]) for row in snapshot.rows]
+        assert {row["separation"] for row in board["rows"]} <= {"separated", "projected", "beyond_budget", None}
     assert boards[0]["vote_count"] == 18 and boards[1]["vote_count"] == 14 + 1  # the single answer counts on a board
 
     overall = snapshots[campaign.scope]
