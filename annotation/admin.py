@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from annotation.admin_build import build_pairs
 from annotation.admin_exports import export_campaign_votes
-from annotation.models import Assignment, Campaign, CampaignPair, CampaignRater, GoldPair, QualityDecision
+from annotation.models import Assignment, Campaign, CampaignPair, CampaignRater, GoldPair, QualityDecision, default_axes
 from annotation.quality import Flag, member_override
 from core.axes import choices as axis_choices
 
@@ -46,7 +46,7 @@ def _count(rows: QuerySet[Any]) -> Coalesce:
 
 class CampaignAdminForm(forms.ModelForm):
     axes = forms.MultipleChoiceField(
-        choices=axis_choices(), widget=forms.CheckboxSelectMultiple,
+        choices=axis_choices(), widget=forms.CheckboxSelectMultiple, initial=default_axes,
         help_text="Questions asked on each item; overall is always asked.",
     )
 

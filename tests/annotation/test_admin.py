@@ -3,6 +3,7 @@ read only, the open/close actions, and the raters' override actions recorded wit
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import pytest
@@ -49,7 +50,9 @@ def test_every_campaign_page_renders(admin_client: Client) -> None:
 
     listing = page(admin_client, "/admin/annotation/campaign/")
     assert "Pilot" in listing and "0/6" in listing  # no regular pair has its k votes yet
-    page(admin_client, "/admin/annotation/campaign/add/")
+    add_page = page(admin_client, "/admin/annotation/campaign/add/")
+    # A new campaign starts with the overall question ticked (it is always asked; the form refuses it missing).
+    assert re.search(r'<input type="checkbox" name="axes" value="overall"[^>]*checked', add_page)
     page(admin_client, f"/admin/annotation/campaign/{made.campaign.pk}/change/")
     assert "PID-1" in page(admin_client, "/admin/annotation/campaignrater/")
     rater_page = page(admin_client, f"/admin/annotation/campaignrater/{member.pk}/change/")
