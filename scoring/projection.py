@@ -187,6 +187,8 @@ def votes_to_separate(
                 needed = (boundary - gap[pair]) * (votes + further) / spread[position]
             # Only grid points where some walk clears the bar can hold a first passage: the rest are skipped.
             candidates = np.flatnonzero(needed < highest)
+            if not candidates.size:  # no simulated future separates them within the budget
+                continue
             crossed = walks[:, candidates] > needed[candidates]
             first = np.where(crossed.any(axis=1), further[candidates][np.argmax(crossed, axis=1)], np.inf)
             passage[pair] = np.median(first)

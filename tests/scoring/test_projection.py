@@ -91,6 +91,16 @@ def test_identical_strengths_are_too_close_to_separate_within_the_budget() -> No
     assert found[0].reason == "too close to separate within budget"
 
 
+def test_a_pair_no_simulated_future_separates_within_the_budget_is_beyond_it() -> None:
+    """A hair's breadth apart after a million votes, with a small budget: no walk clears the bar anywhere on the
+    grid (the export bench's one-million-vote board met this and the projection crashed on it)."""
+    theta = np.array([0.0, 1e-4])
+    battles = np.full((2, 2), 500_000) - np.diag([500_000, 500_000])
+    found = votes_to_separate(rating=ratings.elo_from_theta(theta), information=bt_information(theta, battles),
+                              pairs=[(1, 0)], votes=1_000_000, prior=PRIOR, budget=1000)
+    assert [(s.status, s.votes) for s in found] == [(SeparationStatus.BEYOND_BUDGET, None)]
+
+
 def test_a_close_pair_needs_more_votes_than_a_far_one_and_the_budget_caps_it() -> None:
     theta = np.array([0.0, 0.1, 0.4])
     battles = np.full((3, 3), 30) - np.diag([30, 30, 30])
