@@ -50,7 +50,7 @@ from scoring.services import snapshot_of_tallies
 FORMATS = ("jsonl", "csv", "parquet")
 AXIS_NAMES = tuple(axis.value for axis in VOTE_AXES)
 CHOICE_NAMES = tuple(choice.value for choice in Choice)
-BATCH_ROWS = 20_000
+BATCH_ROWS = 10_000
 # (rows done, rows in all) -> None
 ExportProgress = Callable[[int, int], None]
 
@@ -287,20 +287,21 @@ class _PairTable:
             self._compact()
 
     def _compact(self) -> None:
+        """Merge the parts into one row per pair, sorted by key (lexsort on the key columns: no copy of the keys as
+        one wide record per row, which np.unique(axis=0) makes)."""
         if not self.parts:
             return
         keys = np.concatenate([part[0] for part in self.parts])
         counts = np.concatenate([part[1] for part in self.parts])
         times = np.concatenate([part[2] for part in self.parts])
-        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        summed = np.zeros((len(unique), len(CHOICE_NAMES)), dtype=np.int64)
-        np.add.at(summed, inverse, counts)
-        first = np.full(len(unique), np.inf)
-        np.minimum.at(first, inverse, times[:, 0])
-        last = np.full(len(unique), -np.inf)
-        np.maximum.at(last, inverse, times[:, 1])
-        self.parts = [(unique, summed, np.column_stack([first, last]))]
+        self.parts = []
+        order = np.lexsort(keys.T[::-1])
+        keys, counts, times = keys[order], counts[order], times[order]
+        del order
+        starts = np.flatnonzero(np.concatenate([[True], np.any(keys[1:] != keys[:-1], axis=1)]))
+        self.parts = [(keys[starts], np.add.reduceat(counts, starts, axis=0),
+                       np.column_stack([np.minimum.reduceat(times[:, 0], starts),
+                                        np.maximum.reduceat(times[:, 1], starts)]))]
         self.pending = 0
 
     def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
