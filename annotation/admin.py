@@ -16,9 +16,20 @@ from django.http import HttpRequest
 
 from annotation.admin_build import build_pairs
 from annotation.admin_exports import export_campaign_votes
-from annotation.models import Assignment, Campaign, CampaignPair, CampaignRater, GoldPair, QualityDecision, default_axes
+from annotation.models import (
+    Assignment,
+    Campaign,
+    CampaignPair,
+    CampaignRater,
+    GoldPair,
+    ImportSource,
+    QualityDecision,
+    default_axes,
+)
 from annotation.quality import Flag, member_override
 from core.axes import choices as axis_choices
+from scoring.scopes import ARENA, AXES, SUBSETS
+from scoring.services import leaderboards_request_recompute
 
 REGULAR = CampaignPair.Kind.REGULAR
 
@@ -283,3 +294,31 @@ class QualityDecisionAdmin(ReadOnlyAdmin):
     list_filter = ("action", "member__campaign")
     search_fields = ("reason", "member__crowd_id", "member__rater__public_id")
     list_select_related = ("member__campaign", "member__rater", "decided_by")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Imported datasets (manage.py import_preferences makes them; an admin only decides whether they count in the arena)
+
+
+@admin.register(ImportSource)
+class ImportSourceAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "format", "counts_in_arena", "vote_count", "created_at"]
+    fields = ["slug", "name", "format", "counts_in_arena", "created_at"]
+    readonly_fields = ["slug", "format", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ImportSource]:
+        return super().get_queryset(request).annotate(n_votes=Count("votes"))
+
+    @admin.display(description="votes", ordering="n_votes")
+    def vote_count(self, obj: ImportSource) -> int:
+        return getattr(obj, "n_votes", 0)
+
+    def save_model(self, request: HttpRequest, obj: ImportSource, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "counts_in_arena" in form.changed_data:  # the change itself is in the admin's log (LogEntry)
+            leaderboards_request_recompute(scopes=[ARENA, *(f"{ARENA}:{view}" for view in (*AXES, *SUBSETS))])
+            state = "now count" if obj.counts_in_arena else "no longer count"
+            messages.info(request, f"The votes of {obj.slug} {state} on the arena's board; its recompute is queued.")

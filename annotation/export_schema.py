@@ -42,7 +42,7 @@ _AXES = [
 VOTE_COLUMNS = [
     Column("id", pa.string(), "the vote's id (its battle's public id)"),
     Column("created_at", _TS, "when the vote was recorded (UTC)"),
-    Column("source", pa.string(), "the leaderboard scope the vote counts on: arena or campaign:<slug>"),
+    Column("source", pa.string(), "the leaderboard scope the vote counts on: arena, campaign:<slug> or imported:<source>"),
     Column("campaign", pa.string(), "the campaign's slug, or null for the open arena"),
     *_PROMPT,
     Column("system_a", pa.string(), "slug of the system that made clip A"),
@@ -59,7 +59,7 @@ VOTE_COLUMNS = [
 ]
 
 PAIR_COLUMNS = [
-    Column("source", pa.string(), "the leaderboard scope: arena or campaign:<slug>"),
+    Column("source", pa.string(), "the leaderboard scope: arena, campaign:<slug> or imported:<source>"),
     Column("campaign", pa.string(), "the campaign's slug, or null for the open arena"),
     *_PROMPT,
     Column("system_a", pa.string(), "slug of the system of clip A (clips in a fixed order per pair)"),
@@ -79,7 +79,7 @@ PAIR_COLUMNS = [
 CHOSEN_REJECTED_COLUMNS = [
     Column("id", pa.string(), "the vote's id (a vote answers one row per decided axis)"),
     Column("created_at", _TS, "when the vote was recorded (UTC)"),
-    Column("source", pa.string(), "the leaderboard scope: arena or campaign:<slug>"),
+    Column("source", pa.string(), "the leaderboard scope: arena, campaign:<slug> or imported:<source>"),
     Column("campaign", pa.string(), "the campaign's slug, or null for the open arena"),
     *_PROMPT,
     Column("axis", pa.string(), "overall, musicality, prompt_alignment or lyrics_alignment"),

@@ -57,7 +57,7 @@ ExportProgress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ExportSpec:
-    """What to export. `sources` are leaderboard bases: "arena" and/or "campaign:<slug>"."""
+    """What to export. `sources` are leaderboard bases: "arena", "campaign:<slug>" and/or "imported:<source>"."""
 
     sources: tuple[str, ...] = (ARENA,)
     shape: Shape = Shape.VOTES
@@ -133,7 +133,9 @@ def _source_filter(source: str, *, include_flagged: bool) -> Q:
             return board_filter & ~Q(rater__in=Rater.objects.filter(excluded_from_boards=True).values("pk"))
         return board_filter
     if source == ARENA:
-        return Q(battle__mode="arena")
+        return scope_parse(ARENA).votes_filter
+    if not source.startswith("campaign:"):  # an imported dataset: its raters are never left out
+        return scope_parse(source).votes_filter
     campaign = Campaign.objects.get(slug=source.split(":", 1)[1])
     return Q(battle__campaign_assignment__pair__campaign=campaign,
              battle__campaign_assignment__kind=CampaignPair.Kind.REGULAR)
@@ -330,7 +332,7 @@ class _Run:
         self.axis_answers: dict[str, int] = {name: 0 for name in ("overall", *AXIS_NAMES)}
 
     def source(self, source: str, votes: Any, keep: set[tuple[int, int, int]] | None) -> None:
-        campaign = None if source == ARENA else source.split(":", 1)[1]
+        campaign = source.split(":", 1)[1] if source.startswith("campaign:") else None
         tallies = self.tallies.setdefault(source, {})
         for chunk in batched(_vote_rows(votes, keep), BATCH_ROWS):
             columns = list(zip(*chunk, strict=True))
@@ -437,7 +439,7 @@ class _Run:
                 top = max(tally_row)
                 leaders = [choice for choice, n in tally.items() if n == top]
                 values = {
-                    "source": source, "campaign": None if source == ARENA else source.split(":", 1)[1],
+                    "source": source, "campaign": source.split(":", 1)[1] if source.startswith("campaign:") else None,
                     "prompt_id": prompt_id, "prompt": prompt_text, "lyrics": lyrics, "reference_audio": reference,
                     "system_a": look.systems[systems[low]], "system_b": look.systems[systems[high]],
                     "audio_a": look.paths[low], "audio_b": look.paths[high],

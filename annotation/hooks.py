@@ -1,17 +1,19 @@
 """The annotation app's answers to the arena's and scoring's hooks, registered from AnnotationConfig.ready():
 a vote on a campaign battle counts against its lease, and each campaign is a family of leaderboards
-("campaign:<slug>[:<view>]") counted from its regular items by raters not left out."""
+("campaign:<slug>[:<view>]") counted from its regular items by raters not left out; each imported public dataset
+is one too ("imported:<source>"), and counts on the arena's board only while an admin sets `counts_in_arena`."""
 from __future__ import annotations
 
 from django.db.models import Q
 
 from annotation.assignment import board_votes_filter, vote_on_assignment
-from annotation.models import Assignment, Campaign, CampaignPair
+from annotation.models import Assignment, Campaign, CampaignPair, ImportedVote, ImportSource
 from arena import hooks as arena_hooks
 from arena.models import Battle, Vote
-from scoring.scopes import ScopeBase, scope_base_register
+from scoring.scopes import ArenaExtra, ScopeBase, arena_extra_register, scope_base_register
 
 PREFIX = "campaign"
+IMPORTED = "imported"
 
 
 def _vote_recorded(vote: Vote) -> None:
@@ -37,6 +39,35 @@ def _of_vote(vote: Vote) -> str | None:
     return None if row is None else f"{PREFIX}:{row}"
 
 
+def _imported_filter(slug: str) -> Q | None:
+    source_id = ImportSource.objects.filter(slug=slug).values_list("id", flat=True).first()
+    return None if source_id is None else Q(battle__mode=Battle.Mode.IMPORTED, imported__source_id=source_id)
+
+
+def _imported_names() -> list[str]:
+    return [f"{IMPORTED}:{slug}" for slug in ImportSource.objects.order_by("id").values_list("slug", flat=True)]
+
+
+def _imported_of_vote(vote: Vote) -> str | None:
+    if vote.battle.mode != Battle.Mode.IMPORTED:
+        return None
+    slug = ImportedVote.objects.filter(vote_id=vote.pk).values_list("source__slug", flat=True).first()
+    return None if slug is None else f"{IMPORTED}:{slug}"
+
+
+def _arena_counted() -> Q | None:
+    """The imported votes an admin lets count on the arena's board (None when no source does: the arena's filter
+    then stays its own)."""
+    ids = list(ImportSource.objects.filter(counts_in_arena=True).values_list("id", flat=True))
+    return Q(battle__mode=Battle.Mode.IMPORTED, imported__source_id__in=ids) if ids else None
+
+
+def _arena_counts(vote: Vote) -> bool:
+    return vote.battle.mode == Battle.Mode.IMPORTED and ImportedVote.objects.filter(
+        vote_id=vote.pk, source__counts_in_arena=True
+    ).exists()
+
+
 def register() -> None:
     arena_hooks.on_vote_recorded(_vote_recorded)
     scope_base_register(
@@ -44,3 +75,7 @@ def register() -> None:
             prefix=PREFIX, votes_filter=_votes_filter, names=_names, of_vote=_of_vote, reliability_weighted=True
         )
     )
+    scope_base_register(
+        ScopeBase(prefix=IMPORTED, votes_filter=_imported_filter, names=_imported_names, of_vote=_imported_of_vote)
+    )
+    arena_extra_register(IMPORTED, ArenaExtra(votes_filter=_arena_counted, counts=_arena_counts))

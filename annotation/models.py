@@ -17,7 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from arena.models import Battle, Clip, Prompt, Rater
+from arena.models import Battle, Clip, Prompt, Rater, Vote
 from core.axes import AXES, Axis
 
 
@@ -333,3 +333,47 @@ class DatasetExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.public_id} ({self.status})"
+
+
+class ImportSource(models.Model):
+    """A public preference dataset imported with `manage.py import_preferences` (Music Arena, CMI-Pref).
+
+    Its votes form the leaderboard "imported:<slug>"; they count on the arena's live board only while an admin sets
+    `counts_in_arena`.
+    """
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    format = models.CharField(max_length=20, help_text="The schema the rows were read in (music-arena, cmi-pref).")
+    counts_in_arena = models.BooleanField(
+        default=False, help_text="Count this dataset's votes on the arena's live board too (recomputed on save)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name or self.slug
+
+    @property
+    def scope(self) -> str:
+        return f"imported:{self.slug}"
+
+
+class ImportedVote(models.Model):
+    """An arena vote (battle mode "imported") that came from one row of a public dataset."""
+
+    vote = models.OneToOneField(Vote, on_delete=models.CASCADE, related_name="imported")
+    source = models.ForeignKey(ImportSource, on_delete=models.CASCADE, related_name="votes")
+    source_row = models.CharField(max_length=300, help_text="The row in the source: its uuid, or file and line.")
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "source_row"], name="imported_vote_row_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source.slug} {self.source_row}"

@@ -183,6 +183,7 @@ class Battle(models.Model):
     class Mode(models.TextChoices):
         ARENA = "arena", "Arena"
         CAMPAIGN = "campaign", "Campaign"
+        IMPORTED = "imported", "Imported"  # a vote of a public preference dataset (annotation.imports)
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -73,6 +73,35 @@ class ScopeBase:
 _bases: dict[str, ScopeBase] = {}
 
 
+@dataclass(frozen=True)
+class ArenaExtra:
+    """Votes outside the arena's own battles that an admin lets count on the arena's board (imported datasets).
+
+    `votes_filter()` the Vote filter of those votes (None: none counts now, and the arena's filter is its own);
+    `counts(vote)` whether this vote is one of them.
+    """
+
+    votes_filter: Callable[[], Q | None]
+    counts: Callable[[Vote], bool]
+
+
+_arena_extras: dict[str, ArenaExtra] = {}
+
+
+def arena_extra_register(key: str, extra: ArenaExtra) -> None:
+    """Add (or replace) a provider of votes the arena's board counts besides its own battles."""
+    _arena_extras[key] = extra
+
+
+def _arena_filter(*, extras: bool = True) -> Q:
+    votes_filter = Q(battle__mode=Battle.Mode.ARENA)
+    for extra in _arena_extras.values() if extras else ():
+        more = extra.votes_filter()
+        if more is not None:
+            votes_filter |= more
+    return votes_filter
+
+
 def scope_base_register(base: ScopeBase) -> None:
     """Add (or replace) a family of scopes; the arena's own base is built in."""
     if base.prefix == ARENA or not base.prefix.isidentifier():
@@ -110,6 +139,10 @@ def _unknown(name: str, why: str) -> UnknownScope:
 
 def scope_parse(name: str) -> Scope:
     """The scope called `name`, or UnknownScope (404) saying which names exist."""
+    return _scope_parse(name, extras=True)
+
+
+def _scope_parse(name: str, *, extras: bool) -> Scope:
     if not isinstance(name, str) or not name or len(name) > 100:
         raise _unknown(str(name)[:100], "a scope name is 1 to 100 characters")
     parts = name.split(":")
@@ -119,7 +152,7 @@ def scope_parse(name: str) -> Scope:
         view = parts[1] if len(parts) == 2 else ""
         if len(parts) == 2 and view not in (*AXES, *SUBSETS):
             raise _unknown(name, f"{view!r} is not a view")
-        return _scope_from(ARENA, Q(battle__mode=Battle.Mode.ARENA), view)
+        return _scope_from(ARENA, _arena_filter(extras=extras), view)
     family = _bases.get(parts[0])
     if family is None:
         raise _unknown(name, f"{parts[0]!r} is not a leaderboard base")
@@ -138,17 +171,19 @@ def scope_parse(name: str) -> Scope:
 
 def vote_scopes(vote: Vote) -> list[str]:
     """Names of every scope whose leaderboard this vote changes (what to recompute after it)."""
+    bases: list[str] = []
     if vote.battle.mode == Battle.Mode.ARENA:
-        base = ARENA
+        bases.append(ARENA)
     else:
-        bases = [family.of_vote(vote) for family in _bases.values()]
-        found = [name for name in bases if name]
-        if not found:
-            return []
-        base = found[0]
-    names = [base]
-    names += [f"{base}:{axis}" for axis in AXES if getattr(vote, axis)]
-    names.append(f"{base}:lyrics" if vote.prompt.has_lyrics else f"{base}:instrumental")
+        found = [name for name in (family.of_vote(vote) for family in _bases.values()) if name]
+        bases += found[:1]
+        if any(extra.counts(vote) for extra in _arena_extras.values()):
+            bases.insert(0, ARENA)
+    names: list[str] = []
+    for base in bases:
+        names.append(base)
+        names += [f"{base}:{axis}" for axis in AXES if getattr(vote, axis)]
+        names.append(f"{base}:lyrics" if vote.prompt.has_lyrics else f"{base}:instrumental")
     return names
 
 
@@ -157,7 +192,7 @@ def scopes_all(*, families: bool = True) -> list[Scope]:
     those of each registered family's bases."""
     bases = [ARENA] + ([name for family in _bases.values() for name in family.names()] if families else [])
     names = [name for base in bases for name in (base, *(f"{base}:{view}" for view in (*AXES, *SUBSETS)))]
-    return [scope_parse(name) for name in names]
+    return [_scope_parse(name, extras=families) for name in names]
 
 
 def scopes_with_votes() -> list[Scope]:
