@@ -309,6 +309,9 @@ class ImportSourceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # its battles and votes would stay behind, counted on no board
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[ImportSource]:
         return super().get_queryset(request).annotate(n_votes=Count("votes"))
 

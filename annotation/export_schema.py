@@ -42,7 +42,8 @@ _AXES = [
 VOTE_COLUMNS = [
     Column("id", pa.string(), "the vote's id (its battle's public id)"),
     Column("created_at", _TS, "when the vote was recorded (UTC)"),
-    Column("source", pa.string(), "the leaderboard scope the vote counts on: arena, campaign:<slug> or imported:<source>"),
+    Column("source", pa.string(),
+           "the leaderboard scope the vote counts on: arena, campaign:<slug> or imported:<source>"),
     Column("campaign", pa.string(), "the campaign's slug, or null for the open arena"),
     *_PROMPT,
     Column("system_a", pa.string(), "slug of the system that made clip A"),

@@ -153,6 +153,10 @@ def _object(row: RawRow) -> dict[str, Any]:
     return entry
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -192,7 +196,7 @@ def parse_music_arena(folder: Path, row: RawRow) -> ParsedRow:
     entry = _object(row)
     key = _text(entry.get("uuid")).strip() or f"{row.file}:{row.line}"
     base = (folder / row.file).parent
-    detailed = entry.get("prompt_detailed") if isinstance(entry.get("prompt_detailed"), dict) else {}
+    detailed = _mapping(entry.get("prompt_detailed"))
     prompt = entry.get("prompt")
     text = _text(detailed.get("overall_prompt")) or _text(prompt.get("prompt") if isinstance(prompt, dict) else prompt)
     if not text.strip():
@@ -204,7 +208,7 @@ def parse_music_arena(folder: Path, row: RawRow) -> ParsedRow:
     choice = _MUSIC_ARENA_CHOICES.get(str(preference).strip().lower()) if isinstance(preference, str) else None
     if choice is None:
         raise RowRefused(f"'vote.preference' {preference!r} is not one of A, B, TIE, BOTH_BAD")
-    user = entry.get("vote_user") if isinstance(entry.get("vote_user"), dict) else {}
+    user = _mapping(entry.get("vote_user"))
     rater = _text(user.get("salted_fingerprint")) or _text(user.get("salted_ip"))
     voted = vote.get("preference_time")
     return ParsedRow(
@@ -349,7 +353,7 @@ def _clip(system: System, prompt: Prompt, path: Path, folder: Path, written: lis
     except ClipRefused as exc:
         raise RowRefused(exc.message) from exc
     if created:
-        written += [clip.original.name, clip.delivery.name]
+        written += [str(clip.original.name), str(clip.delivery.name)]
     return clip
 
 
