@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.core.files.storage import default_storage
-from django.db import DataError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -438,6 +438,10 @@ def _one(
     except RowRefused as exc:
         return RowOutcome(where, "refused", exc.message)
     except DataError as exc:  # e.g. a NUL in a text: PostgreSQL refuses the row, the run goes on
+        return RowOutcome(where, "refused", f"the database refused the row ({str(exc).strip()[:200]})")
+    except IntegrityError as exc:  # another run imported the same row (or made the same system) meanwhile
+        if ImportedVote.objects.filter(source=source, source_row=parsed.key[:300]).exists():
+            return RowOutcome(where, "skipped", "already imported")
         return RowOutcome(where, "refused", f"the database refused the row ({str(exc).strip()[:200]})")
     done.add(parsed.key[:300])
     return RowOutcome(where, "imported", f"battle {battle}")

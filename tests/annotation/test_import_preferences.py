@@ -193,6 +193,8 @@ def test_imported_votes_form_their_own_board_and_join_the_arena_only_when_an_adm
     board = LeaderboardSnapshot.objects.filter(scope="imported:cmi").latest("id")
     assert board.vote_count == 3 and {row["slug"] for row in board.rows} <= {"sys-alpha", "sys-beta", "sys-gamma"}
 
+    answer = admin_client.get("/api/leaderboards/imported:cmi/")
+    assert answer.status_code == 200 and answer.json()["scope"] == "imported:cmi"
     arena = scope_parse("arena").votes_filter
     assert str(arena) == str(scope_parse("arena").votes_filter) and Vote.objects.filter(arena).count() == 0
     vote = Vote.objects.get(imported__source_row="cmi_data.jsonl:1")
