@@ -142,6 +142,12 @@ def scope_parse(name: str) -> Scope:
     return _scope_parse(name, extras=True)
 
 
+def scope_name_check(name: str) -> str:
+    """The name if it names a scope, else UnknownScope; the arena's votes from elsewhere (imported sources an admin
+    lets count) are not looked up, so checking the arena's names reads nothing (the vote path checks them)."""
+    return _scope_parse(name, extras=False).name
+
+
 def _scope_parse(name: str, *, extras: bool) -> Scope:
     if not isinstance(name, str) or not name or len(name) > 100:
         raise _unknown(str(name)[:100], "a scope name is 1 to 100 characters")

@@ -25,7 +25,7 @@ from arena.models import System
 from core.oncommit import broadcast_on_commit, enqueue_once_on_commit, queued_mark_clear, queued_mark_set, task_by_name
 from scoring import crowd, projection, ratings
 from scoring.models import CROWD_METHOD, METHODS, PLAIN_METHOD, LeaderboardSnapshot, ScopeRecompute
-from scoring.scopes import Scope, scope_parse
+from scoring.scopes import Scope, scope_name_check, scope_parse
 from scoring.selectors import (
     BattleRow,
     PairTally,
@@ -88,7 +88,7 @@ def leaderboards_request_recompute(*, scopes: list[str], also: Sequence[tuple[st
     """
     names = sorted(set(scopes))
     for name in names:
-        scope_parse(name)
+        scope_name_check(name)
     enqueue_once_on_commit([*((recompute_mark(name), _recompute_job(name)) for name in names), *also],
                            hold_seconds=_mark_hold_seconds())
 

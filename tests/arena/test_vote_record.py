@@ -200,6 +200,8 @@ def test_it_reads_and_writes_the_arena_tables_in_three_statements(battle: Battle
     arena = [query["sql"] for query in captured if '"arena_' in query["sql"]]
     assert len(arena) == 3, arena
     assert not [query["sql"] for query in captured if '"scoring_' in query["sql"]]  # recomputes: marks in the cache
+    # Nor do the apps above read anything for an arena vote (campaign leases, imported sources).
+    assert not [query["sql"] for query in captured if '"annotation_' in query["sql"]]
     assert arena[0].startswith('SELECT "arena_battle"."id"')
     assert ("FOR UPDATE" in arena[0]) == (connection.vendor == "postgresql")  # SQLite locks the whole database
     assert arena[1].startswith('INSERT INTO "arena_vote"')
