@@ -4,7 +4,7 @@ a vote on a campaign battle counts against its lease, and each campaign is a fam
 is one too ("imported:<source>"), and counts on the arena's board only while an admin sets `counts_in_arena`."""
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from annotation.assignment import board_votes_filter, vote_on_assignment
 from annotation.models import Assignment, Campaign, CampaignPair, ImportedVote, ImportSource
@@ -56,10 +56,11 @@ def _imported_of_vote(vote: Vote) -> str | None:
 
 
 def _arena_counted() -> Q | None:
-    """The imported votes an admin lets count on the arena's board (None when no source does: the arena's filter
-    then stays its own)."""
-    ids = list(ImportSource.objects.filter(counts_in_arena=True).values_list("id", flat=True))
-    return Q(battle__mode=Battle.Mode.IMPORTED, imported__source_id__in=ids) if ids else None
+    """The imported votes an admin lets count on the arena's board, as a filter that reads nothing when it is built
+    (scope names are parsed on the event loop and on the vote path): an EXISTS on the vote's import row, which the
+    database evaluates only for votes of imported battles."""
+    counted = ImportedVote.objects.filter(vote_id=OuterRef("pk"), source__counts_in_arena=True)
+    return Q(battle__mode=Battle.Mode.IMPORTED) & Q(Exists(counted))
 
 
 def _arena_counts(vote: Vote) -> bool:

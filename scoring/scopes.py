@@ -143,8 +143,8 @@ def scope_parse(name: str) -> Scope:
 
 
 def scope_name_check(name: str) -> str:
-    """The name if it names a scope, else UnknownScope; the arena's votes from elsewhere (imported sources an admin
-    lets count) are not looked up, so checking the arena's names reads nothing (the vote path checks them)."""
+    """The name if it names a scope, else UnknownScope; the arena's filter for votes from elsewhere (imported sources
+    an admin lets count) is not built (the vote path checks names and needs no filter)."""
     return _scope_parse(name, extras=False).name
 
 
