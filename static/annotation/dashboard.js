@@ -4,7 +4,9 @@
  * there (a recompute after votes) triggers one debounced refetch of the dashboard, and a slow refresh catches what
  * moves no board (skips, leases).
  */
-import { colourOf, ratingsChartConfig, upsertChart } from "../scoring/rating_chart.js";
+import {
+  formatSeparation, ratingsChartConfig, separationTitle, systemNameCell, upsertChart,
+} from "../scoring/rating_chart.js";
 
 const root = document.getElementById("dashboard");
 const REFETCH_DEBOUNCE_MS = 400;
@@ -190,24 +192,14 @@ function renderBoard(board) {
     const tr = document.createElement("tr");
     tr.dataset.systemId = row.system_id;
     tr.appendChild(cell(String(row.rank), "rank"));
-    const name = document.createElement("th");
-    name.scope = "row";
-    const swatch = document.createElement("span");
-    swatch.className = "swatch";
-    swatch.style.background = colourOf(row.system_id);
-    swatch.setAttribute("aria-hidden", "true");
-    name.append(swatch, document.createTextNode(row.name));
-    if (row.preliminary) {
-      const badge = document.createElement("span");
-      badge.className = "badge badge-preliminary";
-      badge.textContent = "preliminary";
-      name.append(" ", badge);
-    }
+    const name = systemNameCell(row);
     tr.appendChild(name);
     tr.appendChild(cell(formatNumber(row.rating), "num rating"));
     tr.appendChild(cell(`${formatNumber(row.ci_low)} – ${formatNumber(row.ci_high)}`, "num interval"));
     tr.appendChild(cell(String(row.n), "num votes"));
-    tr.appendChild(cell(formatNumber(row.votes_to_separate), "num separate-col"));
+    const separation = cell(formatSeparation(row), "num separate-col");
+    separation.title = separationTitle(row);
+    tr.appendChild(separation);
     return tr;
   });
   section.querySelector("tbody").replaceChildren(...rows);

@@ -4,7 +4,10 @@
  */
 import { Chart } from "chart.js";
 import { MatrixController, MatrixElement } from "chartjs-chart-matrix";
-import { baseOptions, colourOf, cssVar, ratingsChartConfig, upsertChart as drawChart } from "./rating_chart.js";
+import {
+  baseOptions, colourOf, cssVar, formatSeparation, ratingsChartConfig, separationTitle, systemNameCell,
+  upsertChart as drawChart,
+} from "./rating_chart.js";
 
 Chart.register(MatrixController, MatrixElement);
 
@@ -46,20 +49,7 @@ function setLive(stateName, text) {
 // Table
 
 // The pair (this row, the next row down): further votes at the current mix until their intervals separate.
-function formatSeparation(row) {
-  if (row.separation === "separated") return "separated";
-  if (row.separation === "projected") return `≈ ${Number(row.votes_to_separate).toLocaleString("en")}`;
-  if (row.separation === "beyond_budget") return "too close";
-  return "–";
-}
 
-function separationTitle(row) {
-  if (row.separation === "separated") return "Its interval already lies above the next system's";
-  if (row.separation === "projected") return "Projected further votes, at the current mix of pairs, until its "
-    + "interval and the next system's separate";
-  if (row.separation === "beyond_budget") return "Too close to the next system to separate within the vote budget";
-  return "";
-}
 
 function cell(text, className = "") {
   const td = document.createElement("td");
@@ -75,20 +65,7 @@ function renderTable(snapshot) {
     const tr = document.createElement("tr");
     tr.dataset.systemId = row.system_id;
     tr.appendChild(cell(String(row.rank), "rank"));
-    const name = document.createElement("th");
-    name.scope = "row";
-    const swatch = document.createElement("span");
-    swatch.className = "swatch";
-    swatch.style.background = colourOf(row.system_id);
-    swatch.setAttribute("aria-hidden", "true");
-    name.append(swatch, document.createTextNode(row.name));
-    if (row.preliminary) {
-      const badge = document.createElement("span");
-      badge.className = "badge badge-preliminary";
-      badge.textContent = "preliminary";
-      badge.title = "Few votes so far: this rating may still move a lot";
-      name.append(" ", badge);
-    }
+    const name = systemNameCell(row);
     tr.appendChild(name);
     tr.appendChild(cell(formatNumber(row.rating), "num rating"));
     tr.appendChild(cell(`${formatNumber(row.ci_low)} – ${formatNumber(row.ci_high)}`, "num interval"));

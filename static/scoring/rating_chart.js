@@ -1,6 +1,7 @@
 /**
- * What the leaderboard and the campaign dashboard draw alike: a system's colour, the charts' theme, and the plot of
- * ratings with their 95% intervals (Chart.js with chartjs-chart-error-bars).
+ * What the leaderboard and the campaign dashboard draw alike: a system's colour, its name cell in a board's table,
+ * the "votes to separate" figure, the charts' theme, and the plot of ratings with their 95% intervals (Chart.js with
+ * chartjs-chart-error-bars).
  */
 import { Chart, registerables } from "chart.js";
 import { LineWithErrorBarsController, PointWithErrorBar } from "chartjs-chart-error-bars";
@@ -76,4 +77,39 @@ export function upsertChart(charts, key, canvas, config) {
   }
   if (existing) existing.destroy();
   charts[key] = new Chart(canvas, config);
+}
+
+/** A board row's system: its colour swatch, its name and, under the preliminary vote count, a badge. */
+export function systemNameCell(row) {
+  const name = document.createElement("th");
+  name.scope = "row";
+  const swatch = document.createElement("span");
+  swatch.className = "swatch";
+  swatch.style.background = colourOf(row.system_id);
+  swatch.setAttribute("aria-hidden", "true");
+  name.append(swatch, document.createTextNode(row.name));
+  if (row.preliminary) {
+    const badge = document.createElement("span");
+    badge.className = "badge badge-preliminary";
+    badge.textContent = "preliminary";
+    badge.title = "Few votes so far: this rating may still move a lot";
+    name.append(" ", badge);
+  }
+  return name;
+}
+
+/** The votes still needed to separate a row's system from the next one down, as a board's cell shows it. */
+export function formatSeparation(row) {
+  if (row.separation === "separated") return "separated";
+  if (row.separation === "projected") return `≈ ${Number(row.votes_to_separate).toLocaleString("en")}`;
+  if (row.separation === "beyond_budget") return "too close";
+  return "–";
+}
+
+export function separationTitle(row) {
+  if (row.separation === "separated") return "Its interval already lies above the next system's";
+  if (row.separation === "projected") return "Projected further votes, at the current mix of pairs, until its "
+    + "interval and the next system's separate";
+  if (row.separation === "beyond_budget") return "Too close to the next system to separate within the vote budget";
+  return "";
 }
