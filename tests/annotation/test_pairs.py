@@ -405,10 +405,19 @@ def test_a_gold_item_looks_like_any_other_to_the_rater_and_the_arena_never_sampl
 def test_builds_at_the_same_moment_add_each_pair_once(guarded: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     _, prompts = catalogue_rows(4, 2)
     campaign = campaign_make()
-    if not guarded:  # the race without the campaign's row lock: every build sees no pairs yet
-        monkeypatch.setattr(pairs_module, "_campaign_lock", lambda campaign: campaign)
     builders = 3
     planned = threading.Barrier(builders, timeout=60)
+    if not guarded:  # the race without the campaign's row lock: every build reads "no pairs yet" before any writes
+        read = threading.Barrier(builders, timeout=60)
+        existing_read = pairs_module._existing_pairs
+
+        def existing_then_meet(campaign: Any) -> set[frozenset[int]]:
+            found = existing_read(campaign)
+            read.wait()
+            return found
+
+        monkeypatch.setattr(pairs_module, "_campaign_lock", lambda campaign: campaign)
+        monkeypatch.setattr(pairs_module, "_existing_pairs", existing_then_meet)
 
     def meet_once_planned(stage: str, done: int, total: int, figures: Any) -> None:
         if stage == "pairs" and done == 0:  # every build has its plan; now they all race to write it
