@@ -42,7 +42,9 @@ class Campaign(models.Model):
         CLOSED = "closed", "Closed"
 
     name = models.CharField(max_length=200, unique=True)
-    slug = models.SlugField(max_length=64, unique=True, help_text="The campaign's address: /c/<slug>/.")
+    slug = models.SlugField(
+        max_length=64, unique=True, help_text="The campaign's address: /c/ followed by the slug, as in /c/pilot-study/."
+    )
     instructions = models.TextField(blank=True, help_text="Markdown; rendered and sanitised on the rater's page.")
     consent = models.TextField(blank=True, help_text="Markdown; raters agree to it before their first item.")
     axes = models.JSONField(
