@@ -86,6 +86,21 @@ def _answers(url: str, process: subprocess.Popen[bytes], name: str) -> Callable[
     return check
 
 
+def _children(pid: int) -> set[int]:
+    """The live child processes of `pid` (nginx's workers)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if fields[0] != "Z" and int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
 @dataclass
 class SplitStack:
     """nginx on `url` / `ws_url`, routing /ws/ to uvicorn and the rest to gunicorn."""
@@ -112,7 +127,7 @@ class SplitStack:
         return process
 
     def http_start(self, **env: str) -> None:
-        """gunicorn with the stack's environment and `env` over it."""
+        """gunicorn on http_port with the stack's environment and `env` over it."""
         self.env.update(env)
         process = self._spawn("gunicorn", [
             sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG),
@@ -123,9 +138,25 @@ class SplitStack:
                  timeout=60, interval=0.2)
 
     def http_restart(self, **env: str) -> None:
-        """Stop gunicorn and start it again on the same port with `env` changed (a setting changed in production)."""
-        _stop(self.processes.pop("gunicorn", None))
+        """Replace gunicorn by one with `env` changed (a setting changed in production) without dropping a request:
+        the new one starts on a port of its own, nginx reloads onto it, and the old one stops once no nginx worker
+        of the old configuration is left."""
+        old = self.processes.pop("gunicorn")
+        self.http_port = closed_port()
         self.http_start(**env)
+        nginx = self.processes["nginx"]
+        old_workers = _children(nginx.pid)
+        self._nginx_conf_write()
+        nginx.send_signal(signal.SIGHUP)
+        wait_for("nginx to reload onto the new gunicorn", lambda: not (old_workers & _children(nginx.pid)),
+                 timeout=30, interval=0.1)
+        _stop(old)
+
+    def _nginx_conf_write(self) -> None:
+        (self.run / "earshot.conf").write_text(nginx_conf_render(
+            listen=f"127.0.0.1:{self.proxy_port}", http_upstream=f"127.0.0.1:{self.http_port}",
+            ws_upstream=f"127.0.0.1:{self.ws_port}", media_root=Path(self.env["MEDIA_ROOT"]),
+        ))
 
     def start(self) -> None:
         uvicorn = self._spawn("uvicorn", [
@@ -135,10 +166,7 @@ class SplitStack:
         self.http_start()
         wait_for("uvicorn to answer", _answers(f"http://127.0.0.1:{self.ws_port}/healthz", uvicorn, "uvicorn"),
                  timeout=60, interval=0.2)
-        (self.run / "earshot.conf").write_text(nginx_conf_render(
-            listen=f"127.0.0.1:{self.proxy_port}", http_upstream=f"127.0.0.1:{self.http_port}",
-            ws_upstream=f"127.0.0.1:{self.ws_port}", media_root=Path(self.env["MEDIA_ROOT"]),
-        ))
+        self._nginx_conf_write()
         # As root, nginx's workers would drop to "nobody" and could not read the test's private MEDIA_ROOT.
         user = "user root;\n" if os.geteuid() == 0 else ""
         (self.run / "nginx.conf").write_text(MAIN_CONF.format(user=user, run=self.run))
