@@ -13,7 +13,8 @@ bind = [os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")]
 worker_class = "gthread"
 # Under gthread a sync Django view runs in a worker's own thread: no hop to a thread per request as under ASGI.
 # Two processes per core keep both cores busy while some threads wait on PostgreSQL or Redis.
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * len(os.sched_getaffinity(0))))
+_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cores))
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 # Longer than the proxy keeps an idle upstream connection (nginx: 60 s), so gunicorn never closes one under it.
 keepalive = 75
