@@ -643,6 +643,7 @@ def main() -> None:
         "EARSHOT_NEW_RATERS_PER_IP": "off",
     }
     os.environ.update(env)
+    load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())  # the machine's other work, before ours adds to it
     database_recreate(admin_url, scratch_name)
     runs: list[ServerRun] = []
     ceiling = None
@@ -670,7 +671,7 @@ def main() -> None:
     print(
         f"flow {args.flow!r}: {args.clients} concurrent clients (token auth), {connections_used}; "
         f"{args.seconds:.1f} s measured per server after {args.warmup:.0f} s warm-up; {os.cpu_count()} CPUs, "
-        f"load {load_average} at the end"
+        f"load average {load_before} before the bench, {load_average} at its end"
     )
     for run in runs:
         server_report(run, args=args, queries=queries, use_pool=use_pool)
