@@ -567,6 +567,8 @@ def summary_report(
         print(f"{'database only (the vote as SQL, psycopg)':{width}s} {'–':>8s} {'–':>10s} {rate:8.1f} "
               f"{1000 * statistics.median(values):6.1f} ms {1000 * percentile(values, 0.99):6.1f} ms "
               f"{'–':>13s} {'–':>8s} {1000 * cpu['postgres'] / max(tally.votes, 1):9.2f} ms")
+        print(f"  database only: the load generator's CPU {1000 * cpu['load generator'] / max(tally.votes, 1):.2f} ms "
+              f"per vote (psycopg, one process for every client)")
         for run in runs:
             served = run.votes[0].votes / run.votes[1]
             print(f"  {run.label}: {served / rate:.3f} of the database's ceiling")
