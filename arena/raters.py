@@ -90,6 +90,6 @@ def ip_hash(address: str) -> str:
 
 
 def ip_hash_for_request(request: HttpRequest | Request) -> str:
-    """The salted hash of the client address the server saw (behind a proxy, let the ASGI server resolve
-    X-Forwarded-For, e.g. uvicorn --proxy-headers --forwarded-allow-ips)."""
+    """The salted hash of the client address the server saw (behind a proxy, the server resolves X-Forwarded-For
+    from trusted peers: config.wsgi under gunicorn, uvicorn's own under ASGI; FORWARDED_ALLOW_IPS)."""
     return ip_hash(request.META.get("REMOTE_ADDR", ""))

@@ -1,8 +1,10 @@
-"""Arena throughput over HTTP: concurrent clients create battles, fetch both clips, report listening and vote
-against uvicorn.
+"""Arena throughput over HTTP: concurrent clients create battles, fetch both clips, report listening and vote,
+against each web server in turn (uvicorn running config.asgi, and gunicorn gthread running config.wsgi, as
+production serves HTTP), then the same votes as SQL alone through psycopg: the database's ceiling.
 
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/earshot REDIS_URL=redis://127.0.0.1:6379/0 \\
-       python bench/bench_arena.py [--clients 32] [--seconds 20] [--workers 2] [--flow page|separate]
+       python bench/bench_arena.py [--clients 32] [--seconds 20] [--flow page|separate] [--servers uvicorn,gunicorn]
+       [--workers 2] [--gunicorn-workers 4] [--threads 4] [--no-db-ceiling]
 
 --flow page (the default) is what the arena page does: each vote carries the battle's last listening events and
 asks for the next battle, so one request per vote creates a battle and records a vote. --flow separate makes the
@@ -10,18 +12,24 @@ three requests a script using each endpoint would: create, events, vote. Either 
 clips whole through the battle's audio URLs, as a player does (the vote checks the audio fetched).
 
 It creates and migrates a scratch database of its own (<name>_bench_arena, dropped afterwards), seeds systems,
-prompts and real clips, starts `uvicorn config.asgi:application` with the rate limits raised and
-EARSHOT_MIN_LISTEN_SECONDS=0, and prints battles and votes per second and p50/p99 latency per endpoint. It is a
-script, not a test.
+prompts and real clips, and for each server in --servers starts it with the rate limits raised and
+EARSHOT_MIN_LISTEN_SECONDS=0: `uvicorn config.asgi:application --workers N` (HTTP under ASGI, as before the split)
+and `gunicorn -c config/gunicorn.conf.py --workers N --threads M` (HTTP under WSGI, gthread). The clients talk to
+the server directly (no proxy in front). For each it prints battles and votes per second and p50/p99 latency per
+endpoint, then a table side by side. It is a script, not a test.
 
 Reference: before the vote flow, the same clients ask the same server for GET /healthz (a Django view that reads no
-database, cache or session) for --reference-seconds; the bench prints that rate and the vote flow's ratio to it, so
-a figure measured on one machine can be compared with one measured on another.
+database, cache or session) for --reference-seconds; the bench prints that rate, its web CPU per request, and the
+vote flow's ratios to it on the same server, so a figure measured on one machine can be compared with one measured
+on another.
 
-Database connections: under ASGI Django runs each request's sync code in a thread of its own, so persistent
-connections (CONN_MAX_AGE > 0) leak one connection per request and CONN_MAX_AGE=0 opens one per request. With
---pool (the default when psycopg_pool is installed) the server runs with DB_POOL=1, Django's psycopg connection
-pool; --no-pool measures a new connection per request.
+Database ceiling: the same number of clients run the vote's writes as SQL written out, each vote one transaction
+through psycopg (lock the battle, insert the vote, close the battle, insert the next battle; rows copied from a
+vote the API recorded, so they are as wide as real ones), with no web server: what PostgreSQL alone allows here.
+
+Database connections: with --pool (the default when psycopg_pool is installed) the servers run with DB_POOL=1,
+Django's psycopg connection pool (under ASGI every request's sync code runs in a thread of its own, so persistent
+connections would leak one connection per request); --no-pool measures a new connection per request.
 
 Votes request leaderboard recomputes as in production, but no Celery worker runs during the bench: the few
 debounced recompute tasks (one per scope) stay queued in REDIS_URL's broker, naming only scope names.
@@ -117,12 +125,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_start(*, env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "uvicorn", "config.asgi:application",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--no-access-log", "--log-level", "warning", "--lifespan", "off",
-    ]
+SERVERS = ("uvicorn", "gunicorn")
+
+
+def server_label(kind: str, *, workers: int, threads: int) -> str:
+    if kind == "uvicorn":
+        return f"uvicorn config.asgi ({workers} workers)"
+    return f"gunicorn gthread ({workers} workers × {threads} threads)"
+
+
+def server_start(*, kind: str, env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+    if kind == "uvicorn":
+        command = [
+            sys.executable, "-m", "uvicorn", "config.asgi:application",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--no-access-log", "--log-level", "warning", "--lifespan", "off",
+        ]
+    else:
+        command = [
+            sys.executable, "-m", "gunicorn", "-c", str(ROOT / "config" / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+            "--log-level", "warning",
+        ]
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
@@ -190,7 +214,7 @@ async def server_ready(port: int, server: subprocess.Popen[bytes], timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"uvicorn exited with {server.returncode}")
+            raise SystemExit(f"the web server exited with {server.returncode}")
         connection = Connection("127.0.0.1", port, {})
         try:
             if (await connection.request("GET", "/api/systems/"))[0] == 200:
@@ -200,7 +224,7 @@ async def server_ready(port: int, server: subprocess.Popen[bytes], timeout: floa
         finally:
             connection.close()
         await asyncio.sleep(0.2)
-    raise SystemExit("uvicorn did not answer in time")
+    raise SystemExit("the web server did not answer in time")
 
 
 async def timed(tally: Tally, name: str, request) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
@@ -362,12 +386,215 @@ def queries_per_request(token: str) -> dict[str, int]:
     return counts
 
 
+def _vote_sql() -> dict[str, Any]:
+    """The vote's writes as SQL written out: lock the battle, insert its vote, close it, insert the next battle;
+    the rows are copied from a vote the API recorded (and its battle), so they are as wide as real ones."""
+    from django.db.models import Model
+    from psycopg import sql
+
+    from arena.models import Battle, Vote
+
+    def copy(model: type[Model], overrides: dict[str, sql.Composable]) -> sql.Composed:
+        columns = [field.column for field in model._meta.concrete_fields if not field.primary_key]
+        return sql.SQL("INSERT INTO {table} ({columns}) SELECT {values} FROM {table} WHERE id = %(template)s").format(
+            table=sql.Identifier(model._meta.db_table),
+            columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+            values=sql.SQL(", ").join(overrides.get(column, sql.Identifier(column)) for column in columns),
+        )
+
+    template = Vote.objects.order_by("-id").values_list("id", "battle_id").first()
+    assert template is not None, "the API recorded no vote to copy"
+    battle_table = sql.Identifier(Battle._meta.db_table)
+    return {
+        "template_vote": template[0],
+        "template_battle": template[1],
+        "lock": sql.SQL("SELECT id, status FROM {} WHERE id = %(battle)s FOR UPDATE").format(battle_table),
+        "vote": copy(Vote, {"battle_id": sql.SQL("%(battle)s"), "created_at": sql.SQL("now()")}),
+        "close": sql.SQL("UPDATE {} SET status = 'voted' WHERE id = %(battle)s").format(battle_table),
+        "next": copy(Battle, {
+            "public_id": sql.SQL("gen_random_uuid()"), "status": sql.SQL("'open'"),
+            "created_at": sql.SQL("now()"), "expires_at": sql.SQL("now() + interval '1 hour'"),
+            "abandoned_at": sql.SQL("NULL"),
+        }) + sql.SQL(" RETURNING id"),
+    }
+
+
+async def ceiling_loop(url: str, statements: dict[str, Any], tally: Tally, stop: asyncio.Event) -> None:
+    """One client running votes as SQL: each a transaction of four statements on its own connection."""
+    battle_template, vote_template = statements["template_battle"], statements["template_vote"]
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        battle = (await (await conn.execute(statements["next"], {"template": battle_template})).fetchone())[0]
+        while not stop.is_set():
+            start = time.perf_counter()
+            async with conn.transaction():
+                await conn.execute(statements["lock"], {"battle": battle})
+                await conn.execute(statements["vote"], {"battle": battle, "template": vote_template})
+                await conn.execute(statements["close"], {"battle": battle})
+                row = await (await conn.execute(statements["next"], {"template": battle_template})).fetchone()
+            elapsed = time.perf_counter() - start
+            battle = row[0]
+            if tally.recording:
+                tally.latencies["vote"].append(elapsed)
+                tally.votes += 1
+
+
+async def ceiling_load(
+    url: str, statements: dict[str, Any], *, clients: int, warmup: float, seconds: float, database: str
+) -> tuple[Tally, float, dict[str, float]]:
+    tally, stop = Tally(), asyncio.Event()
+    tasks = [asyncio.create_task(ceiling_loop(url, statements, tally, stop)) for _ in range(clients)]
+    await asyncio.sleep(warmup)
+    cpu_before = cpu_seconds(server_pid=-1, database=database)
+    tally.recording = True
+    started = time.perf_counter()
+    await asyncio.sleep(seconds)
+    tally.recording = False
+    elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds(server_pid=-1, database=database)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return tally, elapsed, {part: cpu_after[part] - cpu_before[part] for part in cpu_after}
+
+
+@dataclass
+class ServerRun:
+    """One web server's figures: the no-op reference (if measured) and the vote flow."""
+
+    label: str
+    votes: tuple[Tally, float, dict[str, float]]
+    reference: tuple[Tally, float, dict[str, float]] | None
+
+
+def server_measure(
+    kind: str, *, args: argparse.Namespace, env: dict[str, str], tokens: list[str], database: str
+) -> ServerRun:
+    workers = args.workers if kind == "uvicorn" else args.gunicorn_workers
+    port = free_port()
+    server = server_start(kind=kind, env=env, port=port, workers=workers, threads=args.threads)
+    try:
+        asyncio.run(server_ready(port, server))
+        reference = None
+        if args.reference_seconds > 0:
+            reference = asyncio.run(
+                load(port, tokens, flow=args.flow, warmup=args.warmup, seconds=args.reference_seconds,
+                     server_pid=server.pid, database=database, loop=reference_loop)
+            )
+        votes = asyncio.run(
+            load(port, tokens, flow=args.flow, warmup=args.warmup, seconds=args.seconds, server_pid=server.pid,
+                 database=database)
+        )
+    finally:
+        server_stop(server)
+    return ServerRun(label=server_label(kind, workers=workers, threads=args.threads), votes=votes,
+                     reference=reference)
+
+
+def server_report(run: ServerRun, *, args: argparse.Namespace, queries: dict[str, int], use_pool: bool) -> None:
+    """The per-endpoint figures of one server, as the bench has always printed them."""
+    tally, elapsed, cpu = run.votes
+    print(f"\n== {run.label}")
+    print(f"battles/s {tally.battles / elapsed:8.1f}   votes/s {tally.votes / elapsed:8.1f}   "
+          f"requests/s {sum(len(v) for v in tally.latencies.values()) / elapsed:8.1f}")
+    for name in ENDPOINTS:
+        values = tally.latencies.get(name, [])
+        if not values:
+            print(f"{name:7s} no requests")
+            continue
+        statuses = ", ".join(f"{code}×{n}" for code, n in sorted(tally.statuses[name].items()))
+        print(
+            f"{name:7s} n={len(values):6d}  p50 {1000 * statistics.median(values):7.1f} ms  "
+            f"p99 {1000 * percentile(values, 0.99):7.1f} ms  max {1000 * max(values):7.1f} ms  "
+            f"SQL/request {queries['vote+next' if name == 'vote' and args.flow == 'page' else name]:2d}  [{statuses}]"
+        )
+    if run.reference is not None:
+        ref_tally, ref_elapsed, ref_cpu = run.reference
+        values = ref_tally.latencies["healthz"]
+        ref_rate = len(values) / ref_elapsed
+        ref_web = 1000 * ref_cpu["web"] / max(len(values), 1)
+        print(f"reference: GET /healthz (a Django view doing no work, same server and clients): {ref_rate:8.1f} req/s, "
+              f"p50 {1000 * statistics.median(values):.1f} ms, p99 {1000 * percentile(values, 0.99):.1f} ms, "
+              f"web CPU {ref_web:.2f} ms/request")
+        if tally.votes:
+            print(f"  → votes/s are {tally.votes / elapsed / ref_rate:.2f}× the reference request rate; "
+                  f"web CPU per vote is {1000 * cpu['web'] / tally.votes / ref_web:.1f}× a request doing no work")
+    cpu = dict(cpu)
+    if not use_pool:
+        cpu.pop("postgres")  # a backend per request exits before its CPU time can be read
+    if tally.votes:
+        per_vote = {part: 1000 * seconds / tally.votes for part, seconds in cpu.items()}
+        print("CPU per vote (and its battle): " + ", ".join(f"{part} {ms:.1f} ms" for part, ms in per_vote.items()))
+        if "postgres" in per_vote:
+            server_ms = per_vote["web"] + per_vote["postgres"]
+            print(
+                f"  → web + database alone need {server_ms:.1f} ms of CPU per vote: at most "
+                f"{1000 * (os.cpu_count() or 1) / server_ms:.0f} votes/s on {os.cpu_count()} otherwise idle cores"
+            )
+
+
+# Issue 18's targets on the 2-core machine, 16 clients, page flow.
+TARGET_VOTES_PER_SECOND, TARGET_P99_MS, TARGET_CPU_RATIO = 300.0, 100.0, 3.0
+
+
+def summary_report(
+    runs: list[ServerRun], ceiling: tuple[Tally, float, dict[str, float]] | None, *, args: argparse.Namespace
+) -> None:
+    """Every server side by side, the database's ceiling under them, and the ratios."""
+    width = max([len(run.label) for run in runs] + [41])
+    print(f"\n== side by side: flow {args.flow!r}, {args.clients} clients")
+    print(f"{'':{width}s} {'no-op/s':>8s} {'no-op CPU':>10s} {'votes/s':>8s} {'vote p50':>9s} {'vote p99':>9s} "
+          f"{'web CPU/vote':>13s} {'÷ no-op':>8s} {'pg CPU/vote':>12s}")
+    figures = {}
+    for run in runs:
+        tally, elapsed, cpu = run.votes
+        values = tally.latencies.get("vote", [])
+        rate = tally.votes / elapsed
+        web_vote = 1000 * cpu["web"] / tally.votes if tally.votes else float("nan")
+        pg_vote = 1000 * cpu["postgres"] / tally.votes if tally.votes else float("nan")
+        ref_rate = ref_web = float("nan")
+        if run.reference is not None:
+            ref_tally, ref_elapsed, ref_cpu = run.reference
+            count = len(ref_tally.latencies["healthz"])
+            ref_rate, ref_web = count / ref_elapsed, 1000 * ref_cpu["web"] / max(count, 1)
+        p50 = 1000 * statistics.median(values) if values else float("nan")
+        p99 = 1000 * percentile(values, 0.99) if values else float("nan")
+        figures[run.label] = (rate, p99, web_vote / ref_web)
+        print(f"{run.label:{width}s} {ref_rate:8.0f} {ref_web:7.2f} ms {rate:8.1f} {p50:6.1f} ms {p99:6.1f} ms "
+              f"{web_vote:10.2f} ms {web_vote / ref_web:7.1f}× {pg_vote:9.2f} ms")
+    if ceiling is not None:
+        tally, elapsed, cpu = ceiling
+        values = tally.latencies["vote"]
+        rate = tally.votes / elapsed
+        print(f"{'database only (the vote as SQL, psycopg)':{width}s} {'–':>8s} {'–':>10s} {rate:8.1f} "
+              f"{1000 * statistics.median(values):6.1f} ms {1000 * percentile(values, 0.99):6.1f} ms "
+              f"{'–':>13s} {'–':>8s} {1000 * cpu['postgres'] / max(tally.votes, 1):9.2f} ms")
+        print(f"  database only: the load generator's CPU {1000 * cpu['load generator'] / max(tally.votes, 1):.2f} ms "
+              f"per vote (psycopg, one process for every client)")
+        for run in runs:
+            served = run.votes[0].votes / run.votes[1]
+            print(f"  {run.label}: {served / rate:.3f} of the database's ceiling")
+    if len(runs) == 2:
+        (first, (r1, p1, c1)), (second, (r2, p2, c2)) = figures.items()
+        print(f"  {second} ÷ {first}: votes/s {r2 / r1:.2f}×, vote p99 {p2 / p1:.2f}×, "
+              f"web CPU per vote ÷ no-op {c2 / c1:.2f}×")
+    for label, (rate, p99, ratio) in figures.items():
+        verdict = [f"votes/s {rate:.0f} {'≥' if rate >= TARGET_VOTES_PER_SECOND else '<'} "
+                   f"{TARGET_VOTES_PER_SECOND:.0f}",
+                   f"p99 {p99:.0f} ms {'<' if p99 < TARGET_P99_MS else '≥'} {TARGET_P99_MS:.0f} ms",
+                   f"web CPU per vote {ratio:.1f}× {'≤' if ratio <= TARGET_CPU_RATIO else '>'} "
+                   f"{TARGET_CPU_RATIO:.0f}× no-op"]
+        print(f"  targets, {label}: " + "; ".join(verdict))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help="the web servers to measure, in order (default: uvicorn,gunicorn)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default: 2)")
+    parser.add_argument("--gunicorn-workers", type=int, default=4, help="gunicorn worker processes (default: 4)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default: 4)")
     parser.add_argument("--systems", type=int, default=4)
     parser.add_argument("--prompts", type=int, default=3)
     parser.add_argument("--flow", choices=("page", "separate"), default="page",
@@ -376,11 +603,17 @@ def main() -> None:
     parser.add_argument("--reference-seconds", type=float, default=5.0,
                         help="first measure GET /healthz (no work) this long with the same clients, as the reference "
                              "for what this server and machine can answer at all; 0 skips it (default: 5)")
+    parser.add_argument("--db-ceiling", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the vote's SQL alone through psycopg with the same clients (default: on)")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--pool", action=argparse.BooleanOptionalAction, default=None,
                         help="psycopg connection pool in the server (default: when psycopg_pool is installed)")
     parser.add_argument("--pool-size", type=int, default=8, help="connections per server process")
     args = parser.parse_args()
+    kinds = [kind.strip() for kind in args.servers.split(",") if kind.strip()]
+    unknown = sorted(set(kinds) - set(SERVERS))
+    if unknown or not kinds:
+        raise SystemExit(f"--servers {args.servers!r}: choose from {', '.join(SERVERS)}")
 
     database_url = os.environ.get("DATABASE_URL")
     if not database_url or not database_url.startswith("postgres"):
@@ -408,32 +641,26 @@ def main() -> None:
         "EARSHOT_MIN_LISTEN_SECONDS": "0",
         "EARSHOT_RATE_LIMIT_RATER": "100000000/min",
         "EARSHOT_RATE_LIMIT_IP": "100000000/min",
+        "EARSHOT_VOTES_PER_IP": "off",
+        "EARSHOT_NEW_RATERS_PER_IP": "off",
     }
     os.environ.update(env)
+    load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())  # the machine's other work, before ours adds to it
     database_recreate(admin_url, scratch_name)
-    server = None
+    runs: list[ServerRun] = []
+    ceiling = None
     try:
         tokens = seed(systems=args.systems, prompts=args.prompts, clients=args.clients, media=media)
-        port = free_port()
         server_env = dict(env)
         if use_pool:
             server_env.update({"DB_POOL": "1", "DB_POOL_MAX": str(args.pool_size)})
-        server = server_start(env=server_env, port=port, workers=args.workers)
-        asyncio.run(server_ready(port, server))
-        reference = None
-        if args.reference_seconds > 0:
-            reference = asyncio.run(
-                load(port, tokens, flow=args.flow, warmup=args.warmup, seconds=args.reference_seconds,
-                     server_pid=server.pid, database=scratch_name, loop=reference_loop)
-            )
-        tally, elapsed, cpu = asyncio.run(
-            load(port, tokens, flow=args.flow, warmup=args.warmup, seconds=args.seconds, server_pid=server.pid,
-                 database=scratch_name)
-        )
+        for kind in kinds:
+            runs.append(server_measure(kind, args=args, env=server_env, tokens=tokens, database=scratch_name))
         queries = queries_per_request(tokens[0])
+        if args.db_ceiling:
+            ceiling = asyncio.run(ceiling_load(scratch_url, _vote_sql(), clients=args.clients, warmup=args.warmup,
+                                               seconds=args.seconds, database=scratch_name))
     finally:
-        if server is not None:
-            server_stop(server)
         if not args.keep_database:
             from django.db import connections
 
@@ -444,46 +671,13 @@ def main() -> None:
     connections_used = f"psycopg pool of {args.pool_size} per process" if use_pool else "a new connection per request"
     load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"flow {args.flow!r}: uvicorn --workers {args.workers}, {args.clients} concurrent clients (token auth), "
-        f"{connections_used}; "
-        f"{elapsed:.1f} s measured after {args.warmup:.0f} s warm-up; {os.cpu_count()} CPUs, load {load_average}"
+        f"flow {args.flow!r}: {args.clients} concurrent clients (token auth), {connections_used}; "
+        f"{args.seconds:.1f} s measured per server after {args.warmup:.0f} s warm-up; {os.cpu_count()} CPUs, "
+        f"load average {load_before} before the bench, {load_average} at its end"
     )
-    print(f"battles/s {tally.battles / elapsed:8.1f}   votes/s {tally.votes / elapsed:8.1f}   "
-          f"requests/s {sum(len(v) for v in tally.latencies.values()) / elapsed:8.1f}")
-    for name in ENDPOINTS:
-        values = tally.latencies.get(name, [])
-        if not values:
-            print(f"{name:7s} no requests")
-            continue
-        statuses = ", ".join(f"{code}×{n}" for code, n in sorted(tally.statuses[name].items()))
-        print(
-            f"{name:7s} n={len(values):6d}  p50 {1000 * statistics.median(values):7.1f} ms  "
-            f"p99 {1000 * percentile(values, 0.99):7.1f} ms  max {1000 * max(values):7.1f} ms  "
-            f"SQL/request {queries['vote+next' if name == 'vote' and args.flow == 'page' else name]:2d}  [{statuses}]"
-        )
-    if reference is not None:
-        ref_tally, ref_elapsed, ref_cpu = reference
-        values = ref_tally.latencies["healthz"]
-        ref_rate = len(values) / ref_elapsed
-        ref_web = 1000 * ref_cpu["web"] / max(len(values), 1)
-        print(f"reference: GET /healthz (a Django view doing no work, same server and clients): {ref_rate:8.1f} req/s, "
-              f"p50 {1000 * statistics.median(values):.1f} ms, p99 {1000 * percentile(values, 0.99):.1f} ms, "
-              f"web CPU {ref_web:.2f} ms/request")
-        if tally.votes:
-            print(f"  → votes/s are {tally.votes / elapsed / ref_rate:.2f}× the reference request rate; "
-                  f"web CPU per vote is {1000 * cpu['web'] / tally.votes / ref_web:.1f}× a request doing no work")
-    if not use_pool:
-        cpu.pop("postgres")  # a backend per request exits before its CPU time can be read
-    if tally.votes:
-        per_vote = {part: 1000 * seconds / tally.votes for part, seconds in cpu.items()}
-        print("CPU per vote (and its battle): " + ", ".join(f"{part} {ms:.1f} ms" for part, ms in per_vote.items()))
-        if "postgres" not in per_vote:
-            return
-        server_ms = per_vote["web"] + per_vote["postgres"]
-        print(
-            f"  → web + database alone need {server_ms:.1f} ms of CPU per vote: at most "
-            f"{1000 * (os.cpu_count() or 1) / server_ms:.0f} votes/s on {os.cpu_count()} otherwise idle cores"
-        )
+    for run in runs:
+        server_report(run, args=args, queries=queries, use_pool=use_pool)
+    summary_report(runs, ceiling, args=args)
 
 
 if __name__ == "__main__":

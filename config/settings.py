@@ -31,6 +31,8 @@ if PRODUCTION:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Peers whose X-Forwarded-For names the client (the reverse proxy); uvicorn and gunicorn read the same variable.
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"])
 
 DATA_DIR = Path(env_str("EARSHOT_DATA_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
 DATABASE_URL = env_str("DATABASE_URL")
@@ -227,6 +229,8 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# The queue tasks go to unless routed elsewhere (a test session's own queue, for the web processes it starts).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

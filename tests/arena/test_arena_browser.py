@@ -1,9 +1,10 @@
-"""The arena page in Debian's Chromium against the real API: listen, switch, vote, reveal, next; keyboard and touch."""
+"""The arena page in Debian's Chromium against the real API, served as in production (nginx in front of gunicorn,
+audio handed to nginx with X-Accel-Redirect): listen, switch, vote, reveal, next; keyboard and touch."""
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +17,9 @@ from arena.errors import BattleExpired
 from arena.ingest import clip_import
 from arena.models import Battle, Prompt, System, Vote
 from arena.services.listening import fetched_total_ms
-from tests.browser import (
-    DESKTOP,
-    PHONE,
-    LiveServer,
-    asgi_live_server,  # noqa: F401 (fixture)
-    collect_page_errors,
-    needs_postgres,
-    off_loop,
-    run_in_browser,
-    screenshot,
-)
+from tests.browser import DESKTOP, PHONE, collect_page_errors, needs_postgres, off_loop, run_in_browser, screenshot
 from tests.factories import write_tone
+from tests.splitstack import SplitStack, collected_static, split_stack  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_postgres]
 
@@ -40,7 +32,7 @@ LISTEN_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture
-def catalogue(asgi_live_server: LiveServer, tmp_path: Path, settings: Any) -> Iterator[list[System]]:  # noqa: F811
+def catalogue(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[list[System]]:
     """Three systems with real 3 s clips for two prompts (one with lyrics and reference audio), imported through
     the real ingest. No Celery worker runs here: the tasks that imports and votes queue are dropped afterwards, so
     they do not pile up in the broker."""
@@ -67,6 +59,18 @@ def catalogue(asgi_live_server: LiveServer, tmp_path: Path, settings: Any) -> It
     app.control.purge()
 
 
+@pytest.fixture
+def site(split_stack: Callable[..., SplitStack], catalogue: list[System]) -> SplitStack:  # noqa: F811
+    """The split stack over the catalogue, its web processes asking for the test's minimum listening."""
+    return split_stack(EARSHOT_MIN_LISTEN_SECONDS=str(MIN_LISTEN_SECONDS))
+
+
+def _min_listen_raise(site: SplitStack, settings: Any, seconds: float) -> None:
+    """The operator raises the minimum: the setting changes and the web processes restart with it."""
+    settings.EARSHOT_MIN_LISTEN_SECONDS = seconds
+    site.http_restart(EARSHOT_MIN_LISTEN_SECONDS=str(seconds))
+
+
 def _battle_response(response: Any) -> bool:
     return response.url.endswith("/api/battles/") and response.request.method == "POST"
 
@@ -88,7 +92,7 @@ def _vote_buttons(page: Any) -> Any:
 
 
 def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and_the_next_battle(
-    asgi_live_server: LiveServer, catalogue: list[System]  # noqa: F811
+    site: SplitStack, catalogue: list[System]
 ) -> None:
     from playwright.sync_api import expect
 
@@ -97,7 +101,7 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
         page = context.new_page()
         errors = collect_page_errors(page)
         with page.expect_response(_battle_response) as first:
-            page.goto(f"{asgi_live_server.url}/")
+            page.goto(f"{site.url}/")
         battle = first.value.json()
         expect(page.locator("#prompt-text")).to_have_text(battle["prompt"]["text"])
         _wait_until_ready(page)
@@ -210,7 +214,7 @@ def test_a_rater_listens_switches_and_votes_by_keyboard_then_sees_the_reveal_and
 
 
 def test_a_rater_on_a_phone_listens_and_votes_by_touch(
-    asgi_live_server: LiveServer, catalogue: list[System]  # noqa: F811
+    site: SplitStack, catalogue: list[System]
 ) -> None:
     from playwright.sync_api import expect
 
@@ -218,7 +222,7 @@ def test_a_rater_on_a_phone_listens_and_votes_by_touch(
         context = browser.new_context(**PHONE)
         page = context.new_page()
         errors = collect_page_errors(page)
-        page.goto(f"{asgi_live_server.url}/")
+        page.goto(f"{site.url}/")
         _wait_until_ready(page)
         screenshot(page, "arena-phone")
         width = page.evaluate("() => document.documentElement.scrollWidth")
@@ -248,7 +252,7 @@ def test_a_rater_on_a_phone_listens_and_votes_by_touch(
 
 
 def test_it_shows_the_servers_message_when_the_battle_expired_and_offers_a_new_one(
-    asgi_live_server: LiveServer, catalogue: list[System]  # noqa: F811
+    site: SplitStack, catalogue: list[System]
 ) -> None:
     from playwright.sync_api import expect
 
@@ -258,7 +262,7 @@ def test_it_shows_the_servers_message_when_the_battle_expired_and_offers_a_new_o
     def scenario(browser: Any) -> dict[str, Any]:
         page = browser.new_context(**DESKTOP).new_page()
         errors = collect_page_errors(page)
-        page.goto(f"{asgi_live_server.url}/")
+        page.goto(f"{site.url}/")
         _wait_until_ready(page)
         page.keyboard.press("Space")
         expect(page.locator("#listen-a")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
@@ -284,17 +288,17 @@ def test_it_shows_the_servers_message_when_the_battle_expired_and_offers_a_new_o
 
 
 def test_a_clip_shorter_than_the_minimum_opens_the_vote_once_heard_to_the_end(
-    asgi_live_server: LiveServer, catalogue: list[System], settings: Any  # noqa: F811
+    site: SplitStack, catalogue: list[System], settings: Any
 ) -> None:
     from playwright.sync_api import expect
 
-    settings.EARSHOT_MIN_LISTEN_SECONDS = 10 * CLIP_SECONDS  # the whole clip is then what counts
+    _min_listen_raise(site, settings, 10 * CLIP_SECONDS)  # the whole clip is then what counts
 
     def scenario(browser: Any) -> dict[str, Any]:
         page = browser.new_context(**DESKTOP).new_page()
         errors = collect_page_errors(page)
         with page.expect_response(_battle_response) as created:
-            page.goto(f"{asgi_live_server.url}/")
+            page.goto(f"{site.url}/")
         battle = created.value.json()
         _wait_until_ready(page)
         page.keyboard.press("Space")
@@ -317,14 +321,14 @@ def test_a_clip_shorter_than_the_minimum_opens_the_vote_once_heard_to_the_end(
 
 
 def test_it_shows_the_servers_message_when_it_counts_too_little_listening_and_takes_the_vote_after_more(
-    asgi_live_server: LiveServer, catalogue: list[System], settings: Any  # noqa: F811
+    site: SplitStack, catalogue: list[System], settings: Any
 ) -> None:
     from playwright.sync_api import expect
 
     def scenario(browser: Any) -> dict[str, Any]:
         page = browser.new_context(**DESKTOP).new_page()
         errors = collect_page_errors(page)
-        page.goto(f"{asgi_live_server.url}/")
+        page.goto(f"{site.url}/")
         _wait_until_ready(page)
         page.keyboard.press("Space")
         expect(page.locator("#listen-a")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
@@ -332,7 +336,7 @@ def test_it_shows_the_servers_message_when_it_counts_too_little_listening_and_ta
         expect(page.locator("#listen-b")).to_have_class(re.compile(r"\bis-done\b"), timeout=LISTEN_TIMEOUT_MS)
         page.keyboard.press("Space")
         # The operator raises the minimum while this battle is open: the server now wants the whole clips.
-        settings.EARSHOT_MIN_LISTEN_SECONDS = 10 * CLIP_SECONDS
+        _min_listen_raise(site, settings, 10 * CLIP_SECONDS)
         with page.expect_response(lambda r: r.url.endswith("/vote/")) as refused:
             page.keyboard.press("2")
         expect(page.locator("#arena-error")).to_be_visible()

@@ -1,7 +1,9 @@
 """The leaderboard in Debian's Chromium on the full stack: a vote cast through the HTTP API in one browser updates
-the leaderboard open in another, without a reload (uvicorn, Redis channel layer, a real Celery worker)."""
+the leaderboard open in another, without a reload (nginx in front of gunicorn for HTTP and uvicorn for the
+websocket, Redis channel layer, a real Celery worker)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -10,16 +12,8 @@ from arena.models import Choice, Prompt, System, Vote
 from scoring.scopes import scope_parse
 from scoring.selectors import snapshot_current
 from scoring.services import snapshot_refresh
-from tests.browser import (
-    DESKTOP,
-    PHONE,
-    LiveServer,
-    asgi_live_server,  # noqa: F401 (fixture)
-    collect_page_errors,
-    needs_postgres,
-    run_in_browser,
-    screenshot,
-)
+from tests.browser import DESKTOP, PHONE, collect_page_errors, needs_postgres, run_in_browser, screenshot
+from tests.splitstack import SplitStack, collected_static, split_stack  # noqa: F401 (fixtures)
 
 if TYPE_CHECKING:
     from tests.realstack import VoteWriter
@@ -29,6 +23,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.realstack, need
               pytest.mark.usefixtures("real_stack")]
 
 UPDATE_TIMEOUT_MS = 30_000
+# What `seeded` sets here, for the web processes (the Celery worker runs in this process).
+WEB_ENV = {"EARSHOT_LEADERBOARD_MIN_VOTES": "0", "EARSHOT_LEADERBOARD_PRELIMINARY_VOTES": "9",
+           "EARSHOT_BOOTSTRAP_ROUNDS": "300", "EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS": "0.2",
+           "EARSHOT_MIN_LISTEN_SECONDS": "0"}
 
 # The rater's browser casts its vote with the API, as the arena page's script does.
 CAST_VOTE_JS = """
@@ -66,14 +64,14 @@ def seeded(vote_writer: VoteWriter, settings: Any) -> list[System]:
 
 
 def test_a_vote_in_one_browser_updates_the_leaderboard_open_in_another_without_reload(
-    asgi_live_server: LiveServer,  # noqa: F811
+    split_stack: Callable[..., SplitStack],  # noqa: F811
     seeded: list[System],
     celery_worker: Any,
     redis_channel_layer: Any,
 ) -> None:
     from playwright.sync_api import expect
 
-    base = asgi_live_server.url
+    base = split_stack(**WEB_ENV).url
 
     def scenario(browser: Any) -> dict[str, Any]:
         viewer = browser.new_context(**DESKTOP).new_page()

@@ -1,8 +1,10 @@
 """Leaderboard websockets on the real stack (uvicorn, the Redis channel layer): an idle socket stays connected well
-past a minute and then still receives a push, and a closed socket leaves its group."""
+past a minute and then still receives a push, and a closed socket leaves its group; through nginx too, as
+production serves them (its 60 s default read timeout would cut an idle socket)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,6 +17,7 @@ from scoring.scopes import scope_parse
 from scoring.services import snapshot_refresh
 from tests.browser import LiveServer, asgi_live_server, off_loop  # noqa: F401 - fixture
 from tests.factories import SystemFactory
+from tests.splitstack import SplitStack, collected_static, split_stack  # noqa: F401 - fixtures
 
 if TYPE_CHECKING:
     from tests.realstack import VoteWriter
@@ -26,7 +29,7 @@ pytestmark = [pytest.mark.usefixtures("real_stack"), pytest.mark.realstack, pyte
 IDLE_SECONDS = 75.0
 
 
-def _open(server: LiveServer) -> ClientConnection:
+def _open(server: LiveServer | SplitStack) -> ClientConnection:
     return connect(f"{server.ws_url}/ws/leaderboards/arena/", origin="http://127.0.0.1", open_timeout=10)
 
 
@@ -68,11 +71,11 @@ def test_without_a_longer_socket_timeout_an_idle_socket_is_dropped(
 
 
 def test_an_idle_socket_stays_connected_past_a_minute_then_gets_the_push_and_leaves_its_group_on_close(
-    asgi_live_server: LiveServer,  # noqa: F811
+    split_stack: Callable[..., SplitStack],  # noqa: F811
     vote_writer: VoteWriter, lenient: Any, settings: Any, redis_channel_layer: Any
 ) -> None:
     before = _group_members(settings)
-    with _open(asgi_live_server) as socket:
+    with _open(split_stack()) as socket:
         assert json.loads(socket.recv(timeout=10)) == {"type": "snapshot", "scope": "arena", "snapshot": None}
         joined = _group_members(settings) - before
         assert len(joined) == 1
