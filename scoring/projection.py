@@ -4,7 +4,9 @@ The Fisher information of Bradley–Terry log-strengths grows in proportion to t
 the same: after m more votes on top of n it is (n + m) / n times today's, plus the unchanged prior. Each system's
 interval half-width is z times its standard error (of the rating centred on the board's mean, as shown); the pair
 separates once the gap between the two ratings exceeds the upper system's lower half-width plus the lower
-system's upper half-width. Pure numpy, like scoring.ratings.
+system's upper half-width, in whichever order the ratings then stand. The estimated gap meanwhile moves towards a
+true gap that is itself only known to within today's standard error; the projection is the median first passage
+over futures simulated that way. Pure numpy, like scoring.ratings.
 """
 
 from __future__ import annotations
@@ -119,8 +121,9 @@ def votes_to_separate(
     shown_width: ArrayLike | None = None,
     seed: int = 0,
 ) -> list[Separation]:
-    """For each (upper, lower) pair of system indices, the fewest further votes m <= budget, at the current mix,
-    after which the upper system's interval lies wholly above the lower one's.
+    """For each (upper, lower) pair of system indices, the further votes m <= budget, at the current mix, after
+    which the two systems' intervals no longer overlap (the median over simulated futures; in either order, as the
+    board re-ranks its rows).
 
     rating: Elo-scale ratings; information: Fisher information of the log-strengths from today's `votes` votes
     (no prior); prior: precision of the Gaussian prior on the log-strengths, which does not grow with votes.
@@ -170,26 +173,36 @@ def votes_to_separate(
     if todo.size and budget > 0:
         further = np.unique(np.rint(np.geomspace(1.0, float(budget), _GRID_POINTS)))
         k = (votes + further) / votes
-        # The estimated gap after m more votes is (n g + the sum of m new per-vote gaps) / (n + m): a random walk
-        # whose per-vote variance is n times the gap's variance today. The projection is the median, over
-        # simulated futures drifting at today's gap, of the first m at which the gap clears the shrinking widths.
-        # Every pair reuses the same standard walks (only their scale differs), drawn once.
+        # The estimated gap after m more votes is (n g + S_m) / (n + m), S_m the sum of the m new votes' per-vote
+        # gaps: m times the true gap plus a random walk whose per-vote variance is n V, V the gap's variance
+        # today. The true gap is not today's estimate but lies about it with variance V (the posterior of the
+        # same Fisher matrix), so the gap moves by sqrt(V) (sqrt(n) W(m) + m Z) / (n + m), W a standard walk and
+        # Z a standard normal drawn once per future: with V small next to the widths this is a walk around
+        # today's gap; with V large (a uniform mix, where the gap is known little better than either rating)
+        # the futures also drift apart, as the boards that share today's estimate do. The projection is the
+        # median, over the simulated futures, of the first m at which the intervals no longer overlap, in
+        # either order (as the board, which orders its rows by rating, sees it). Every pair reuses the same
+        # standard paths (only their scale differs), drawn once.
+        generator = np.random.default_rng(seed)
         steps = np.sqrt(np.diff(np.concatenate([[0.0], further])))
-        walks = np.cumsum(np.random.default_rng(seed).standard_normal((_PATHS, further.size)) * steps, axis=1)
-        highest = walks.max(axis=0)
+        walks = np.cumsum(generator.standard_normal((_PATHS, further.size)) * steps, axis=1)
+        walks += generator.standard_normal((_PATHS, 1)) * further / math.sqrt(votes)
+        highest, lowest = walks.max(axis=0), walks.min(axis=0)
         spread = np.sqrt(spectrum.gap_variance(upper[todo], lower[todo]) * votes) * ELO_PER_LOGIT
         for position, pair in enumerate(todo.tolist()):
             boundary = scale[pair] * z * ELO_PER_LOGIT * (
                 np.sqrt(spectrum.variance(np.full(further.size, upper[pair]), k))
                 + np.sqrt(spectrum.variance(np.full(further.size, lower[pair]), k)))
-            # gap + spread * walk / (n + m) > boundary, solved for the walk.
-            with np.errstate(divide="ignore"):
-                needed = (boundary - gap[pair]) * (votes + further) / spread[position]
-            # Only grid points where some walk clears the bar can hold a first passage: the rest are skipped.
-            candidates = np.flatnonzero(needed < highest)
+            # |gap + spread * path / (n + m)| > boundary, solved for the path: above `rise` or below `fall`.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rise = (boundary - gap[pair]) * (votes + further) / spread[position]
+                fall = (-boundary - gap[pair]) * (votes + further) / spread[position]
+            # Only grid points where some path clears a bar can hold a first passage: the rest are skipped.
+            candidates = np.flatnonzero((rise < highest) | (fall > lowest))
             if not candidates.size:  # no simulated future separates them within the budget
                 continue
-            crossed = walks[:, candidates] > needed[candidates]
+            chosen = walks[:, candidates]
+            crossed = (chosen > rise[candidates]) | (chosen < fall[candidates])
             first = np.where(crossed.any(axis=1), further[candidates][np.argmax(crossed, axis=1)], np.inf)
             passage[pair] = np.median(first)
     result = []
