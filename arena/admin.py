@@ -11,10 +11,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from arena.errors import ClipRefused
+from arena.generation.generators import generator_build
 from arena.models import Battle, Clip, ClipUpload, Prompt, Rater, System, Vote
 from arena.selectors import RaterFlag, rater_flag_condition, raters_flagged, raters_with_flags
 from arena.services.raters import raters_board_exclusion_set
 from arena.services.uploads import prompt_reference_queue, reference_audio_check
+from core.errors import InvalidInput
 
 
 class PromptAdminForm(forms.ModelForm):
@@ -39,12 +41,37 @@ class PromptAdminForm(forms.ModelForm):
         return None  # the field keeps its file until the worker stores the re-encoded one
 
 
+class SystemAdminForm(forms.ModelForm):
+    """The generator's class path and config are checked on save: a typo cannot reach the workers."""
+
+    class Meta:
+        model = System
+        fields = ["name", "slug", "organisation", "description", "active", "generator", "generator_config"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        path = (cleaned.get("generator") or "").strip()
+        cleaned["generator"] = path
+        if path:
+            try:
+                generator_build(path=path, config=cleaned.get("generator_config") or {})
+            except InvalidInput as exc:
+                field = "generator" if exc.details.get("field") == "generator" else "generator_config"
+                raise forms.ValidationError({field: exc.message}) from exc
+        return cleaned
+
+
 @admin.register(System)
 class SystemAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "organisation", "active", "created_at")
+    form = SystemAdminForm
+    list_display = ("name", "slug", "organisation", "active", "generates", "created_at")
     list_filter = ("active", "organisation")
     search_fields = ("name", "slug", "organisation", "description")
     prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(boolean=True, description="generator")
+    def generates(self, obj: System) -> bool:
+        return bool(obj.generator)
 
 
 @admin.register(Prompt)
