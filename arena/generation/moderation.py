@@ -51,16 +51,18 @@ class RuleModeration(ModerationPolicy):
         for name, value, allowed in (("prompt", text, ""), ("lyrics", lyrics, "\n\r\t")):
             found = _control_character(value, allowed=allowed)
             if found is not None:
+                holds = "holds" if name == "prompt" else "hold"
                 return ModerationOutcome(False, "control_characters",
-                                         f"The {name} holds a control character ({found}); write plain text.")
+                                         f"The {name} {holds} a control character ({found}); write plain text.")
         words = blocked_words()
         if words:
             for name, value in (("prompt", text), ("lyrics", lyrics)):
                 match = words.search(value)
                 if match is not None:
+                    uses = "uses" if name == "prompt" else "use"
                     return ModerationOutcome(
                         False, "blocked_word",
-                        f"The {name} uses a word this arena does not accept (\u201c{match.group(0)}\u201d): "
+                        f"The {name} {uses} a word this arena does not accept (\u201c{match.group(0)}\u201d): "
                         "please rephrase.",
                     )
         return ACCEPTED

@@ -83,10 +83,11 @@ def _why_no_systems(prompt: DetailedPrompt) -> str:
         generator = generator_of(system)
         if generator is not None and (why := generator.declared.refusal(prompt)):
             reasons.append(why)
-    wants = "with lyrics" if prompt.lyrics else ("with vocals" if not prompt.instrumental else "instrumental")
+    wants = ("music with lyrics" if prompt.lyrics else
+             "music with vocals" if not prompt.instrumental else "instrumental music")
     length = f" of {prompt.duration:g} s" if prompt.duration is not None else ""
     common = f" (the others: {sorted(set(reasons))[0]})" if reasons else ""
-    return (f"No two systems here can make {wants} music{length} right now{common}. "
+    return (f"No two systems here can make {wants}{length} right now{common}. "
             "Change the prompt or take one from the bank.")
 
 
@@ -260,7 +261,8 @@ def generation_request_advance(*, request_id: int) -> GenerationRequest | None:
     in the pool), draw another system for a side that failed, or fail it plainly when none is left. None when the
     request was not generating any more."""
     with transaction.atomic():
-        request = (GenerationRequest.objects.select_for_update().select_related("generation_a", "generation_b")
+        request = (GenerationRequest.objects.select_for_update(of=("self",))
+                   .select_related("generation_a", "generation_b")
                    .filter(pk=request_id).first())
         if request is None or request.status != GenerationRequest.Status.GENERATING:
             return None
