@@ -6,19 +6,22 @@ from __future__ import annotations
 import io
 import json
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import soundfile as sf
 
 
 def tone_wav(*, seconds: float, seed: int, text: str = "", sample_rate: int = 16000, silent: bool = False) -> bytes:
-    """WAV bytes of a tone whose pitch and noise follow the prompt and seed (so distinct asks give distinct audio)."""
-    rng = np.random.default_rng([seed, abs(hash(text)) % 2**32])
+    """WAV bytes of a tone whose pitch and noise follow the prompt (and path) and seed: distinct asks give distinct
+    audio, as two real systems would."""
+    rng = np.random.default_rng([seed, zlib.crc32(text.encode())])
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     frequency = 220 + rng.integers(0, 440)
     mono = 0.0 * t if silent else 0.3 * np.sin(2 * np.pi * frequency * t) + rng.normal(0, 0.003, size=t.shape)
@@ -36,8 +39,9 @@ class GeneratorServer:
     latency_s: float = 0.0
     flaky_failures: int = 0  # /flaky answers 503 this many times, then audio
 
-    def endpoint(self, behaviour: str) -> str:
-        return f"{self.url}/{behaviour}"
+    def endpoint(self, behaviour: str, *, system: str = "") -> str:
+        """The URL of one behaviour; `system` names who asks (each sounds different, as real systems do)."""
+        return f"{self.url}/{behaviour}" + (f"?system={system}" if system else "")
 
 
 @contextmanager
@@ -63,14 +67,15 @@ def generator_server(*, latency_s: float = 0.0) -> Iterator[GeneratorServer]:
             ask["authorization"] = self.headers.get("Authorization")
             with lock:
                 me.requests.append(ask)
-            behaviour = self.path.strip("/")
+            behaviour = urlsplit(self.path).path.strip("/")
             if me.latency_s:
                 released.wait(me.latency_s)
             seconds = float(ask.get("duration") or 2.0)
+            heard = f"{self.path} {ask['prompt']}"  # each path (a system) sounds different
             if behaviour in ("ok", "slow"):
                 if behaviour == "slow":
                     released.wait(0.3)
-                self._send(200, "audio/wav", tone_wav(seconds=seconds, seed=int(ask["seed"]), text=ask["prompt"]))
+                self._send(200, "audio/wav", tone_wav(seconds=seconds, seed=int(ask["seed"]), text=heard))
             elif behaviour == "hang":
                 released.wait(60)
                 self._send(200, "audio/wav", tone_wav(seconds=seconds, seed=1))
@@ -103,7 +108,7 @@ def generator_server(*, latency_s: float = 0.0) -> Iterator[GeneratorServer]:
                     self._send(503, "application/json", b'{"error": "busy"}')
                 else:
                     self._send(200, "audio/wav", tone_wav(seconds=seconds, seed=int(ask["seed"]),
-                                                          text=ask["prompt"]))
+                                                          text=heard))
             else:
                 self._send(404, "application/json", b'{"error": "no such behaviour"}')
 
