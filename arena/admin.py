@@ -12,8 +12,20 @@ from django.http import HttpRequest
 
 from arena.errors import ClipRefused
 from arena.generation.generators import generator_build
-from arena.models import Battle, Clip, ClipUpload, Prompt, Rater, System, Vote
+from arena.models import (
+    Battle,
+    BlockedWord,
+    Clip,
+    ClipUpload,
+    Generation,
+    GenerationRequest,
+    Prompt,
+    Rater,
+    System,
+    Vote,
+)
 from arena.selectors import RaterFlag, rater_flag_condition, raters_flagged, raters_with_flags
+from arena.services.generation import listener_requests_removed
 from arena.services.raters import raters_board_exclusion_set
 from arena.services.uploads import prompt_reference_queue, reference_audio_check
 from core.errors import InvalidInput
@@ -77,8 +89,8 @@ class SystemAdmin(admin.ModelAdmin):
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
     form = PromptAdminForm
-    list_display = ("id", "short_text", "language", "has_lyrics", "source", "created_at")
-    list_filter = ("language", "source")
+    list_display = ("id", "short_text", "origin", "language", "has_lyrics", "source", "created_at")
+    list_filter = ("origin", "language", "source")
     search_fields = ("text", "lyrics", "source")
 
     @admin.display(description="text")
@@ -207,3 +219,53 @@ class VoteAdmin(admin.ModelAdmin):
     list_display = ("id", "battle", "choice", "system_a", "system_b", "decision_ms", "created_at")
     list_filter = ("choice", "system_a", "system_b", "suggestion_shown")
     raw_id_fields = ("battle", "rater", "prompt")
+
+
+@admin.register(BlockedWord)
+class BlockedWordAdmin(admin.ModelAdmin):
+    """The words the default moderation refuses in listeners' prompts and lyrics (whole words, any case)."""
+
+    list_display = ("word", "created_at")
+    search_fields = ("word",)
+
+
+@admin.register(GenerationRequest)
+class GenerationRequestAdmin(admin.ModelAdmin):
+    """Listeners' prompts (and the pool's bank battles): browse, filter by outcome, and remove what should not stay
+    (its clips are retired and its open battles closed)."""
+
+    list_display = ("public_id", "origin", "short_text", "status", "moderation", "moderation_reason", "rater_short",
+                    "created_at", "ready_at")
+    list_filter = ("origin", "status", "moderation", "moderation_reason")
+    search_fields = ("public_id", "text", "lyrics", "rater_hash")
+    readonly_fields = [field.name for field in GenerationRequest._meta.fields]
+    actions = ["remove_prompts"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="prompt")
+    def short_text(self, obj: GenerationRequest) -> str:
+        return obj.text[:80]
+
+    @admin.display(description="rater (hashed)")
+    def rater_short(self, obj: GenerationRequest) -> str:
+        return obj.rater_hash[:12]
+
+    @admin.action(description="Remove these listener prompts (retire their clips, close their open battles)",
+                  permissions=["change"])
+    def remove_prompts(self, request: HttpRequest, queryset: QuerySet[GenerationRequest]) -> None:
+        changed = listener_requests_removed(request_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{changed} listener prompts removed.")
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = ("id", "system", "prompt_id", "seed", "status", "attempts", "reason", "generation_ms",
+                    "created_at", "finished_at")
+    list_filter = ("status", "system", "reason")
+    search_fields = ("key", "message")
+    readonly_fields = [field.name for field in Generation._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
