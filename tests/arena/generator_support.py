@@ -38,6 +38,7 @@ class GeneratorServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     latency_s: float = 0.0
     flaky_failures: int = 0  # /flaky answers 503 this many times, then audio
+    hold: threading.Event | None = None  # when set up, every answer waits for it (a test's barrier), then latency
 
     def endpoint(self, behaviour: str, *, system: str = "") -> str:
         """The URL of one behaviour; `system` names who asks (each sounds different, as real systems do)."""
@@ -68,6 +69,8 @@ def generator_server(*, latency_s: float = 0.0) -> Iterator[GeneratorServer]:
             with lock:
                 me.requests.append(ask)
             behaviour = urlsplit(self.path).path.strip("/")
+            if me.hold is not None:
+                me.hold.wait(120)
             if me.latency_s:
                 released.wait(me.latency_s)
             seconds = float(ask.get("duration") or 2.0)
