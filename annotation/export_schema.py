@@ -33,6 +33,8 @@ _PROMPT = [
     Column("prompt", pa.string(), "the text prompt both clips were made for"),
     Column("lyrics", pa.string(), "lyrics given with the prompt (null: instrumental)"),
     Column("reference_audio", pa.string(), "relative path of the prompt's reference audio, or null"),
+    Column("prompt_origin", pa.string(), "bank (the arena's prompt bank) or listener (written by a listener and "
+           "generated live)"),
 ]
 _AXES = [
     Column(axis.value, pa.string(), f"{axis.label}: a, b, tie, both_bad, or null when not asked or not answered")

@@ -110,7 +110,7 @@ class ExportResult:
 class _Lookups:
     systems: dict[int, str]
     paths: dict[int, str]
-    prompts: dict[int, tuple[str, str | None, str | None]]
+    prompts: dict[int, tuple[str, str | None, str | None, str]]
     rater_keys: dict[int, str] = field(default_factory=dict)
     salt: bytes = b""
 
@@ -233,8 +233,9 @@ def _empty(shape: Shape) -> dict[str, list[Any]]:
 
 def _lookups(salt: bytes) -> _Lookups:
     prompts = {
-        pk: (text, lyrics if lyrics.strip() else None, reference_path(pk) if reference else None)
-        for pk, text, lyrics, reference in Prompt.objects.values_list("id", "text", "lyrics", "reference_audio")
+        pk: (text, lyrics if lyrics.strip() else None, reference_path(pk) if reference else None, origin)
+        for pk, text, lyrics, reference, origin in Prompt.objects.values_list(
+            "id", "text", "lyrics", "reference_audio", "origin")
     }
     return _Lookups(
         systems=dict(System.objects.values_list("id", "slug")),
@@ -383,6 +384,7 @@ class _Run:
             "prompt": [row[0] for row in prompt_rows],
             "lyrics": [row[1] for row in prompt_rows],
             "reference_audio": [row[2] for row in prompt_rows],
+            "prompt_origin": [row[3] for row in prompt_rows],
             "system_a": [look.systems[s] for s in system_a],
             "system_b": [look.systems[s] for s in system_b],
             "audio_a": [look.paths[c] for c in clip_a],
@@ -405,7 +407,7 @@ class _Run:
         for row in chunk:
             (_, public_id, created_at, prompt_id, system_a, system_b, clip_a, clip_b, choice, *rest) = row
             answers = dict(zip(AXIS_NAMES, rest[: len(AXIS_NAMES)], strict=True))
-            prompt_text, lyrics, reference = look.prompts[prompt_id]
+            prompt_text, lyrics, reference, origin = look.prompts[prompt_id]
             audio = {"a": look.paths[clip_a], "b": look.paths[clip_b]}
             systems = {"a": look.systems[system_a], "b": look.systems[system_b]}
             rater = look.rater(rest[-1])
@@ -416,7 +418,7 @@ class _Run:
                 other = "b" if answer == "a" else "a"
                 values = {"id": str(public_id), "created_at": created_at, "source": source, "campaign": campaign,
                           "prompt_id": prompt_id, "prompt": prompt_text, "lyrics": lyrics,
-                          "reference_audio": reference, "axis": axis, "chosen": audio[answer],
+                          "reference_audio": reference, "prompt_origin": origin, "axis": axis, "chosen": audio[answer],
                           "rejected": audio[other], "chosen_system": systems[answer],
                           "rejected_system": systems[other], "rater": rater}
                 for name, value in values.items():
@@ -434,14 +436,15 @@ class _Run:
                     keys[start:start + BATCH_ROWS].tolist(), counts[start:start + BATCH_ROWS].tolist(),
                     times[start:start + BATCH_ROWS].tolist(), strict=True):
                 source = self.pairs.sources[source_index]
-                prompt_text, lyrics, reference = look.prompts[prompt_id]
+                prompt_text, lyrics, reference, origin = look.prompts[prompt_id]
                 tally = dict(zip(CHOICE_NAMES, tally_row, strict=True))
                 top = max(tally_row)
                 leaders = [choice for choice, n in tally.items() if n == top]
                 values = {
                     "source": source, "campaign": source.split(":", 1)[1] if source.startswith("campaign:") else None,
                     "prompt_id": prompt_id, "prompt": prompt_text, "lyrics": lyrics, "reference_audio": reference,
-                    "system_a": look.systems[systems[low]], "system_b": look.systems[systems[high]],
+                    "prompt_origin": origin, "system_a": look.systems[systems[low]],
+                    "system_b": look.systems[systems[high]],
                     "audio_a": look.paths[low], "audio_b": look.paths[high],
                     "votes": sum(tally_row), **tally, "majority": leaders[0] if len(leaders) == 1 else None,
                     "first_vote_at": datetime.fromtimestamp(first, tz=UTC),

@@ -11,10 +11,24 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from arena.errors import ClipRefused
-from arena.models import Battle, Clip, ClipUpload, Prompt, Rater, System, Vote
+from arena.generation.generators import generator_build
+from arena.models import (
+    Battle,
+    BlockedWord,
+    Clip,
+    ClipUpload,
+    Generation,
+    GenerationRequest,
+    Prompt,
+    Rater,
+    System,
+    Vote,
+)
 from arena.selectors import RaterFlag, rater_flag_condition, raters_flagged, raters_with_flags
+from arena.services.generation import listener_requests_removed
 from arena.services.raters import raters_board_exclusion_set
 from arena.services.uploads import prompt_reference_queue, reference_audio_check
+from core.errors import InvalidInput
 
 
 class PromptAdminForm(forms.ModelForm):
@@ -39,19 +53,44 @@ class PromptAdminForm(forms.ModelForm):
         return None  # the field keeps its file until the worker stores the re-encoded one
 
 
+class SystemAdminForm(forms.ModelForm):
+    """The generator's class path and config are checked on save: a typo cannot reach the workers."""
+
+    class Meta:
+        model = System
+        fields = ["name", "slug", "organisation", "description", "active", "generator", "generator_config"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        path = (cleaned.get("generator") or "").strip()
+        cleaned["generator"] = path
+        if path:
+            try:
+                generator_build(path=path, config=cleaned.get("generator_config") or {})
+            except InvalidInput as exc:
+                field = "generator" if exc.details.get("field") == "generator" else "generator_config"
+                raise forms.ValidationError({field: exc.message}) from exc
+        return cleaned
+
+
 @admin.register(System)
 class SystemAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "organisation", "active", "created_at")
+    form = SystemAdminForm
+    list_display = ("name", "slug", "organisation", "active", "generates", "created_at")
     list_filter = ("active", "organisation")
     search_fields = ("name", "slug", "organisation", "description")
     prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(boolean=True, description="generator")
+    def generates(self, obj: System) -> bool:
+        return bool(obj.generator)
 
 
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
     form = PromptAdminForm
-    list_display = ("id", "short_text", "language", "has_lyrics", "source", "created_at")
-    list_filter = ("language", "source")
+    list_display = ("id", "short_text", "origin", "language", "has_lyrics", "source", "created_at")
+    list_filter = ("origin", "language", "source")
     search_fields = ("text", "lyrics", "source")
 
     @admin.display(description="text")
@@ -180,3 +219,53 @@ class VoteAdmin(admin.ModelAdmin):
     list_display = ("id", "battle", "choice", "system_a", "system_b", "decision_ms", "created_at")
     list_filter = ("choice", "system_a", "system_b", "suggestion_shown")
     raw_id_fields = ("battle", "rater", "prompt")
+
+
+@admin.register(BlockedWord)
+class BlockedWordAdmin(admin.ModelAdmin):
+    """The words the default moderation refuses in listeners' prompts and lyrics (whole words, any case)."""
+
+    list_display = ("word", "created_at")
+    search_fields = ("word",)
+
+
+@admin.register(GenerationRequest)
+class GenerationRequestAdmin(admin.ModelAdmin):
+    """Listeners' prompts (and the pool's bank battles): browse, filter by outcome, and remove what should not stay
+    (its clips are retired and its open battles closed)."""
+
+    list_display = ("public_id", "origin", "short_text", "status", "moderation", "moderation_reason", "rater_short",
+                    "created_at", "ready_at")
+    list_filter = ("origin", "status", "moderation", "moderation_reason")
+    search_fields = ("public_id", "text", "lyrics", "rater_hash")
+    readonly_fields = [field.name for field in GenerationRequest._meta.fields]
+    actions = ["remove_prompts"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="prompt")
+    def short_text(self, obj: GenerationRequest) -> str:
+        return obj.text[:80]
+
+    @admin.display(description="rater (hashed)")
+    def rater_short(self, obj: GenerationRequest) -> str:
+        return obj.rater_hash[:12]
+
+    @admin.action(description="Remove these listener prompts (retire their clips, close their open battles)",
+                  permissions=["change"])
+    def remove_prompts(self, request: HttpRequest, queryset: QuerySet[GenerationRequest]) -> None:
+        changed = listener_requests_removed(request_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{changed} listener prompts removed.")
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = ("id", "system", "prompt_id", "seed", "status", "attempts", "reason", "generation_ms",
+                    "created_at", "finished_at")
+    list_filter = ("status", "system", "reason")
+    search_fields = ("key", "message")
+    readonly_fields = [field.name for field in Generation._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -79,3 +79,21 @@ class ClipRefused(EarshotError):
 class ClipUploadNotFound(NotFound):
     code = "clip_upload_not_found"
     default_message = "No such upload."
+
+
+class PromptRefused(InvalidInput):
+    """Moderation refused what the listener wrote; `details.reason` says why in one word."""
+
+    code = "prompt_refused"
+    default_message = "This prompt cannot be used: please rephrase it."
+
+
+class NoGeneratorAvailable(EarshotError):
+    code = "no_generator_available"
+    status = 503
+    default_message = "No two systems can make music for this prompt right now."
+
+
+class GenerationNotFound(NotFound):
+    code = "generation_not_found"
+    default_message = "No such prompt request."

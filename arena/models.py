@@ -22,6 +22,18 @@ class System(models.Model):
     description = models.TextField(blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Live generation (arena.generation): the Generator class that makes this system's clips on demand, and its
+    # JSON config (endpoint, secret_env, timeout_s, max_duration_s, concurrency, ...). Blank: imported clips only.
+    generator = models.CharField(
+        max_length=255, blank=True,
+        help_text="Class path of the generator adapter, e.g. arena.generation.generators.HttpJsonGenerator; "
+        "blank when the system has imported clips only.",
+    )
+    generator_config = models.JSONField(
+        default=dict, blank=True,
+        help_text='JSON config of the generator: {"endpoint": "https://...", "secret_env": "NAME", "timeout_s": 120, '
+        '"max_duration_s": 30, "concurrency": 4, "signature": {"lyrics": true, "vocal": true}}.',
+    )
 
     class Meta:
         ordering = ["name"]
@@ -30,10 +42,18 @@ class System(models.Model):
         return self.name
 
 
+class PromptOrigin(models.TextChoices):
+    """Where a prompt came from: the admin's bank (imported, seeded) or a listener who wrote it."""
+
+    BANK = "bank", "Bank"
+    LISTENER = "listener", "Listener"
+
+
 class Prompt(models.Model):
     """What the systems were asked to make: text, optional lyrics, optional reference audio."""
 
     text = models.TextField()
+    origin = models.CharField(max_length=16, choices=PromptOrigin.choices, default=PromptOrigin.BANK, db_index=True)
     lyrics = models.TextField(blank=True)
     reference_audio = models.FileField(upload_to="references/", blank=True)
     tags = models.JSONField(default=list, blank=True)
@@ -221,6 +241,9 @@ class Battle(models.Model):
     # whether the vote's answer names the systems. Null / True: the arena's rules (EARSHOT_MIN_LISTEN_SECONDS).
     min_listen_ms = models.PositiveIntegerField(null=True, blank=True)
     reveal_systems = models.BooleanField(default=True)
+    # A generated battle: what the router made of the listener's input (Music Arena's prompt_detailed:
+    # overall_prompt, instrumental, lyrics, duration, bpm); {} for a battle of imported clips.
+    prompt_detailed = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -264,3 +287,123 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"vote {self.choice} on {self.battle_id}"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Live generation: listeners' prompts, the generations they need, and the words moderation refuses.
+
+
+class BlockedWord(models.Model):
+    """A word (or phrase) the default moderation refuses in listeners' prompts and lyrics; kept by admins."""
+
+    word = models.CharField(max_length=100, unique=True, help_text="Matched case-insensitively as a whole word.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["word"]
+
+    def __str__(self) -> str:
+        return self.word
+
+
+class Generation(models.Model):
+    """One system's clip for one prompt, detailed prompt and seed: made once, reused by every request asking the same.
+
+    `key` is the sha256 of (system, prompt, detailed prompt, seed): identical asks share the row, and its clip.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=64, unique=True)
+    system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="generations")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="generations")
+    prompt_detailed = models.JSONField(default=dict)
+    seed = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    clip = models.ForeignKey(Clip, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=32, blank=True, help_text="Why it failed, in one word.")
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    generation_ms = models.PositiveIntegerField(null=True, blank=True, help_text="The generator's own time.")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["system", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="generation_status_known"
+            ),
+            models.CheckConstraint(condition=~Q(status="done") | Q(clip__isnull=False), name="generation_done_clip"),
+        ]
+
+    def __str__(self) -> str:
+        return f"generation {self.pk} of {self.system_id} ({self.status})"
+
+
+class GenerationRequest(models.Model):
+    """A battle asked for by a listener (their own prompt or one from the bank) or by the ready pool, until it opens.
+
+    Two generations (sides not yet shuffled) feed it; the battle is opened only once both clips are in, so no rater
+    ever sees half a battle. A request of the pool (no rater) waits, ready, until a listener claims it.
+    """
+
+    class Status(models.TextChoices):
+        REFUSED = "refused", "Refused by moderation"
+        GENERATING = "generating", "Generating"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    class Moderation(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REFUSED = "refused", "Refused"
+        REMOVED = "removed", "Removed by an admin"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    rater = models.ForeignKey(Rater, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rater_hash = models.CharField(max_length=64, blank=True, help_text="HMAC of the rater's id: kept after pruning.")
+    origin = models.CharField(max_length=16, choices=PromptOrigin.choices)
+    text = models.TextField(help_text="What the listener wrote (control characters replaced).")
+    lyrics = models.TextField(blank=True)
+    prompt = models.ForeignKey(Prompt, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    prompt_detailed = models.JSONField(default=dict, blank=True)
+    router = models.CharField(max_length=255, blank=True)
+    moderation = models.CharField(max_length=16, choices=Moderation.choices, default=Moderation.ACCEPTED)
+    moderation_reason = models.CharField(max_length=32, blank=True)
+    moderation_message = models.TextField(blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    generation_a = models.ForeignKey(Generation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    generation_b = models.ForeignKey(Generation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    systems_tried = models.JSONField(default=list, blank=True, help_text="Ids of every system drawn for it.")
+    battle = models.OneToOneField(
+        Battle, null=True, blank=True, on_delete=models.SET_NULL, related_name="generation_request"
+    )
+    message = models.TextField(blank=True, help_text="What the listener is told when it failed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a listener took it from the pool.")
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The pool: ready requests without a rater, per prompt.
+            models.Index(fields=["prompt"], condition=Q(status="ready", rater__isnull=True, battle__isnull=True),
+                         name="generation_request_pooled"),
+            models.Index(fields=["status"], name="generation_request_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["refused", "generating", "ready", "failed"]),
+                name="generation_request_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_origin_display()} prompt {self.public_id} ({self.status})"

@@ -18,7 +18,7 @@ from django.db.models import Count
 from django.utils.module_loading import import_string
 
 from arena.errors import NoPairAvailable
-from arena.models import Battle, Clip, Rater, Vote
+from arena.models import Battle, Clip, PromptOrigin, Rater, Vote
 from core.memo import process_memo, process_memo_clear
 from core.rows import quoted
 
@@ -101,7 +101,9 @@ def catalogue_load(*, fresh: bool = False) -> Catalogue:
     """The arena's catalogue in one query (cached for EARSHOT_SAMPLING_CACHE_SECONDS)."""
 
     def compute() -> Catalogue:
-        rows = Clip.objects.filter(active=True, system__active=True).values_list("id", "system_id", "prompt_id")
+        rows = Clip.objects.filter(  # listeners' own prompts stay theirs: only bank prompts are drawn for others
+            active=True, system__active=True, prompt__origin=PromptOrigin.BANK
+        ).values_list("id", "system_id", "prompt_id")
         return Catalogue.from_clips([CatalogueClip(*row) for row in rows])
 
     return _cached(CATALOGUE_CACHE_KEY, compute, fresh=fresh)

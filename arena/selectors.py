@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 
 from arena import hooks
 from arena.errors import BattleNotFound
-from arena.models import Battle, Prompt, Rater, System, Vote
+from arena.models import Battle, Prompt, PromptOrigin, Rater, System, Vote
 from core.axes import VOTE_AXES, Axis
 
 LYRICS_AXIS = Axis.LYRICS_ALIGNMENT.value  # the vote service names it when a prompt without lyrics gets an answer
@@ -90,8 +90,8 @@ def systems_list() -> QuerySet[System]:
 
 
 def prompts_list() -> QuerySet[Prompt]:
-    """Prompts with how many active clips of active systems each has."""
-    return Prompt.objects.annotate(
+    """Bank prompts (listeners' own stay private) with how many active clips of active systems each has."""
+    return Prompt.objects.filter(origin=PromptOrigin.BANK).annotate(
         clip_count=Count("clips", filter=Q(clips__active=True, clips__system__active=True))
     ).order_by("id")
 

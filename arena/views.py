@@ -32,6 +32,10 @@ def arena_page_context() -> dict[str, Any]:
         "flush_interval_ms": TELEMETRY_FLUSH_INTERVAL_MS,
         "axes": VOTE_AXES,
         "axis_options": AXIS_OPTIONS,
+        "generations_url": reverse("arena:generation-create"),
+        "generation_poll_ms": settings.EARSHOT_GENERATION_POLL_MS,
+        "prompt_max_chars": settings.EARSHOT_PROMPT_MAX_CHARS,
+        "lyrics_max_chars": settings.EARSHOT_LYRICS_MAX_CHARS,
     }
 
 

@@ -335,6 +335,22 @@ EARSHOT_RELEASE_EMBARGO_DAYS = env_float("EARSHOT_RELEASE_EMBARGO_DAYS", 30.0, m
 EARSHOT_RELEASE_SECONDS = env_float("EARSHOT_RELEASE_SECONDS", 30 * 86400.0, minimum=60.0)
 EARSHOT_RELEASE_LICENSE = env_str("EARSHOT_RELEASE_LICENSE", "cc-by-4.0") or "cc-by-4.0"
 
+# Live generation (arena.generation): the router and moderation policy by class path, listeners' prompt limits,
+# the Celery queue generations run on (a worker of its own, so they never hold up the recomputes), the ready pool of
+# bank-prompt battles per system pair and how often beat refills it, and how often the page polls.
+EARSHOT_PROMPT_ROUTER = env_str("EARSHOT_PROMPT_ROUTER", "arena.generation.routing.RuleRouter")
+EARSHOT_MODERATION_POLICY = env_str("EARSHOT_MODERATION_POLICY", "arena.generation.moderation.RuleModeration")
+EARSHOT_PROMPT_MAX_CHARS = env_int("EARSHOT_PROMPT_MAX_CHARS", 500, minimum=1)
+EARSHOT_LYRICS_MAX_CHARS = env_int("EARSHOT_LYRICS_MAX_CHARS", 3000, minimum=0)
+EARSHOT_GENERATION_QUEUE = env_str("EARSHOT_GENERATION_QUEUE", "generation") or "generation"
+EARSHOT_POOL_READY_PER_PAIR = env_int("EARSHOT_POOL_READY_PER_PAIR", 2, minimum=0)
+EARSHOT_POOL_REFILL_SECONDS = env_float("EARSHOT_POOL_REFILL_SECONDS", 60.0, minimum=1.0)
+EARSHOT_GENERATION_POLL_MS = env_int("EARSHOT_GENERATION_POLL_MS", 500, minimum=50)
+CELERY_TASK_ROUTES = {
+    "arena.tasks.generation_run": {"queue": EARSHOT_GENERATION_QUEUE},
+    "arena.tasks.generation_pool_refill": {"queue": EARSHOT_GENERATION_QUEUE},
+}
+
 CELERY_BEAT_SCHEDULE = {
     "leaderboards-full-recompute": {
         "task": "scoring.tasks.leaderboards_recompute_all",
@@ -346,6 +362,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": EARSHOT_FULL_RECOMPUTE_SECONDS,
     },
     "arena-sweep": {"task": "arena.tasks.arena_sweep", "schedule": EARSHOT_SWEEP_SECONDS},
+    "generation-pool-refill": {"task": "arena.tasks.generation_pool_refill", "schedule": EARSHOT_POOL_REFILL_SECONDS},
     "campaign-leases-expire": {"task": "annotation.tasks.leases_expire", "schedule": EARSHOT_LEASE_SWEEP_SECONDS},
     # does nothing unless EARSHOT_RELEASE_ROOT is set
     "public-release": {"task": "annotation.tasks.release_publish", "schedule": EARSHOT_RELEASE_SECONDS},

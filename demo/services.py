@@ -27,6 +27,7 @@ from scoring.scopes import vote_scopes
 from scoring.services import leaderboards_request_recompute
 
 DEMO_SOURCE_PREFIX = "earshot-demo"
+DEMO_GENERATOR = "demo.generator.DemoSynthGenerator"
 # Stream tags for SeedSequence, so prompts, clips and votes draw from independent random streams.
 _PROMPT_STREAM, _CLIP_STREAM, _VOTE_STREAM = 1, 2, 3
 # The demo's size by default: `seed_demo` and the bundled reward model's build both use it.
@@ -106,7 +107,9 @@ def demo_catalogue_seed(
     for profile in profiles:
         row, created = System.objects.update_or_create(
             slug=profile.slug,
-            defaults={"name": profile.name, "organisation": profile.organisation, "description": profile.description},
+            defaults={"name": profile.name, "organisation": profile.organisation, "description": profile.description,
+                      # Each demo system also generates live (in-process), so listeners can write their own prompts.
+                      "generator": DEMO_GENERATOR, "generator_config": {"options": {"profile": profile.slug}}},
         )
         system_rows.append(row)
         systems_created += int(created)

@@ -17,7 +17,7 @@ from core.api import ErrorSerializer
 from core.cache import cache_get_quietly, cache_set_quietly
 from scoring.errors import NoWeightedBoard
 from scoring.models import CROWD_METHOD, METHODS, PLAIN_METHOD
-from scoring.scopes import ARENA, AXES, SUBSETS, scope_parse
+from scoring.scopes import ARENA, AXES, ORIGINS, SUBSETS, scope_parse
 from scoring.selectors import (
     leaderboard_detail,
     leaderboards_summary,
@@ -29,7 +29,7 @@ from scoring.serializers import LeaderboardDetailSerializer, ScopeSummarySeriali
 HISTORY_MAX = 500
 # A snapshot never changes once written, so its answer is cached by snapshot id; the time only bounds the memory.
 DETAIL_CACHE_SECONDS = 600
-SCOPE_EXAMPLES = ", ".join([ARENA, *(f"{ARENA}:{view}" for view in (*AXES, *SUBSETS))])
+SCOPE_EXAMPLES = ", ".join([ARENA, *(f"{ARENA}:{view}" for view in (*AXES, *SUBSETS, *ORIGINS))])
 
 
 class LeaderboardQuerySerializer(serializers.Serializer):

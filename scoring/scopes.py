@@ -18,6 +18,8 @@ ARENA = "arena"
 # Axis views read their own column of Vote; the overall choice is `choice`.
 AXES = tuple(axis.value for axis in VOTE_AXES)
 SUBSETS = ("instrumental", "lyrics")
+# The arena's boards by where the prompt came from: the bank, or listeners who wrote their own (live generation).
+ORIGINS = ("bank", "listener")
 # Prompts "with lyrics" have a non-blank lyrics field, the same rule as Prompt.has_lyrics.
 _HAS_LYRICS = Q(prompt__lyrics__regex=r"\S")
 
@@ -26,6 +28,8 @@ _LABELS = {
     **{axis.value: axis.label for axis in VOTE_AXES},
     "instrumental": "Instrumental prompts",
     "lyrics": "Prompts with lyrics",
+    "bank": "Bank prompts",
+    "listener": "Listeners' own prompts",
 }
 
 
@@ -120,6 +124,8 @@ def _scope_from(base: str, base_filter: Q, view: str, *, reliability_weighted: b
             votes_filter = base_filter & ~_HAS_LYRICS
         elif view == "lyrics":
             votes_filter = base_filter & _HAS_LYRICS
+        elif view in ORIGINS:
+            votes_filter = base_filter & Q(prompt__origin=view)
         else:
             votes_filter = base_filter
     return Scope(
@@ -129,7 +135,7 @@ def _scope_from(base: str, base_filter: Q, view: str, *, reliability_weighted: b
 
 
 def _unknown(name: str, why: str) -> UnknownScope:
-    views = ", ".join((*AXES, *SUBSETS))
+    views = ", ".join((*AXES, *SUBSETS, *ORIGINS))
     families = "".join(f" or '{prefix}:<name>[:<view>]'" for prefix in _bases)
     return UnknownScope(
         f"No leaderboard called {name!r}: {why}. Use 'arena'{families} or 'arena:<view>' with a view among {views}.",
@@ -156,7 +162,7 @@ def _scope_parse(name: str, *, extras: bool) -> Scope:
         if len(parts) > 2:
             raise _unknown(name, "a scope has at most one view")
         view = parts[1] if len(parts) == 2 else ""
-        if len(parts) == 2 and view not in (*AXES, *SUBSETS):
+        if len(parts) == 2 and view not in (*AXES, *SUBSETS, *ORIGINS):
             raise _unknown(name, f"{view!r} is not a view")
         return _scope_from(ARENA, _arena_filter(extras=extras), view)
     family = _bases.get(parts[0])
@@ -190,6 +196,8 @@ def vote_scopes(vote: Vote) -> list[str]:
         names.append(base)
         names += [f"{base}:{axis}" for axis in AXES if getattr(vote, axis)]
         names.append(f"{base}:lyrics" if vote.prompt.has_lyrics else f"{base}:instrumental")
+        if base == ARENA:
+            names.append(f"{base}:{vote.prompt.origin}")
     return names
 
 
@@ -198,6 +206,7 @@ def scopes_all(*, families: bool = True) -> list[Scope]:
     those of each registered family's bases."""
     bases = [ARENA] + ([name for family in _bases.values() for name in family.names()] if families else [])
     names = [name for base in bases for name in (base, *(f"{base}:{view}" for view in (*AXES, *SUBSETS)))]
+    names += [f"{ARENA}:{origin}" for origin in ORIGINS]
     return [_scope_parse(name, extras=families) for name in names]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -105,6 +106,7 @@ def celery_app_on_queue(celery_queue: str) -> Iterator[object]:
     app.conf.task_always_eager = False
     app.conf.task_default_queue = celery_queue
     app.conf.task_routes = {"*": {"queue": celery_queue}}
+    _routes_reread(app)
     with app.connection_for_write() as connection:
         # Leftovers of an earlier test in this session (e.g. debounced tasks never run) must not leak in.
         connection.default_channel.queue_purge(celery_queue)
@@ -112,6 +114,14 @@ def celery_app_on_queue(celery_queue: str) -> Iterator[object]:
     with app.connection_for_write() as connection:
         connection.default_channel.queue_purge(celery_queue)
     app.conf.task_always_eager, app.conf.task_default_queue, app.conf.task_routes = saved
+    _routes_reread(app)
+
+
+def _routes_reread(app: Any) -> None:
+    """Celery caches its router (and the routes table) at the first send: a task sent before this fixture (an
+    import's after-commit scoring) would keep the settings' routes, e.g. live generation's own queue."""
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ def _battle_for_vote_sql(using: str) -> str:
     battle = [quoted(Battle, name, using=using) for name in VOTE_BATTLE_FIELDS]
     joined = {
         "prompt_lyrics": quoted(Prompt, "lyrics", using=using),
+        "prompt_origin": quoted(Prompt, "origin", using=using),
         **{f"clip_{side}_duration_s": f"clip_{side}.duration_s" for side in "ab"},
         **{f"clip_{side}_system_id": f"clip_{side}.system_id" for side in "ab"},
         **{f"system_{side}_{name}": f"system_{side}.{name}" for side in "ab" for name in ("name", "slug")},
@@ -77,7 +78,8 @@ def _battle_for_vote(*, public_id: uuid.UUID | str, rater: Rater) -> Battle:
     battle = found[0]
     row = battle.__dict__
     battle.prompt = instance_from_db(Prompt, using=using, values={"id": battle.prompt_id,
-                                                                  "lyrics": row.pop("prompt_lyrics")})
+                                                                  "lyrics": row.pop("prompt_lyrics"),
+                                                                  "origin": row.pop("prompt_origin")})
     for side in "ab":
         system = instance_from_db(System, using=using, values={
             "id": row.pop(f"clip_{side}_system_id"), "name": row.pop(f"system_{side}_name"),

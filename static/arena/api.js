@@ -58,3 +58,19 @@ export async function postJson(url, body, { keepalive = false } = {}) {
   }
   return data;
 }
+
+export async function getJson(url) {
+  let response;
+  try {
+    response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  } catch {
+    throw new ApiError(0, "network", "Could not reach the server. Check your connection and try again.");
+  }
+  const data = await readJson(response);
+  if (!response.ok) {
+    const message = data && typeof data.message === "string" && data.message ? data.message
+      : `The server answered ${response.status}.`;
+    throw new ApiError(response.status, data?.code ?? `http_${response.status}`, message, data?.details ?? null);
+  }
+  return data;
+}

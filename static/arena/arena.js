@@ -7,6 +7,7 @@
  * reveals them; an item can be skipped with a reason; when nothing is left the page goes to the completion page.
  */
 import { ApiError, postJson } from "./api.js";
+import { setupGeneration } from "./generate.js";
 import { ClipPlayer } from "./player.js";
 import { Telemetry } from "./telemetry.js";
 
@@ -526,6 +527,17 @@ el.skipForm?.addEventListener("submit", skipItem);
 document.addEventListener("keydown", onKeyDown);
 window.addEventListener("pagehide", () => {
   state.telemetry?.flush({ keepalive: true }).catch(() => {});
+});
+
+setupGeneration({
+  root,
+  onStart: () => clearError(),
+  onBattle: (battle) => {
+    // The generated battle, whole: shown like a prefetched one.
+    state.nextBattle = battle;
+    loadBattle();
+  },
+  onError: (message) => showError(message),
 });
 
 loadBattle();

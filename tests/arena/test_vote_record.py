@@ -179,7 +179,7 @@ def test_it_queues_one_recompute_per_scope_and_one_agreement_report_after_commit
         vote, _ = vote_record(
             battle_public_id=battle.public_id, rater=battle.rater, choice=Choice.A, musicality=Choice.B
         )
-    assert len(vote_scopes(vote)) == 3  # arena, arena:musicality, arena:instrumental
+    assert len(vote_scopes(vote)) == 4  # arena, arena:musicality, arena:instrumental, arena:bank
     # One callback queues the three scopes' recomputes and the agreement report (one round trip to the cache).
     assert len(callbacks) == 1
     with django_capture_on_commit_callbacks() as again:

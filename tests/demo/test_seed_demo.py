@@ -148,7 +148,7 @@ def test_simulated_votes_request_one_recompute_per_changed_leaderboard(
     monkeypatch.setattr(demo, "leaderboards_request_recompute", lambda *, scopes: requested.append(scopes))
     with django_capture_on_commit_callbacks(execute=False):
         demo.demo_votes_simulate(seed=5, votes=40, raters=4)
-    assert requested == [["arena", "arena:instrumental", "arena:musicality", "arena:prompt_alignment"]]
+    assert requested == [["arena", "arena:bank", "arena:instrumental", "arena:musicality", "arena:prompt_alignment"]]
 
 
 @pytest.mark.django_db

@@ -21,7 +21,7 @@ pytest_plugins = ["tests.realstack"]
 pytestmark = pytest.mark.django_db
 
 ALL_SCOPES = ["arena", "arena:musicality", "arena:prompt_alignment", "arena:lyrics_alignment", "arena:instrumental",
-              "arena:lyrics"]
+              "arena:lyrics", "arena:bank", "arena:listener"]
 
 
 @pytest.fixture

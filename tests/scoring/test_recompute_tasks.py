@@ -109,7 +109,7 @@ def test_with_the_claim_an_overlapping_run_waits_and_the_last_run_counts_every_v
 
     _vote_like_the_arena(vote_writer, (b, a, Choice.A))
     # The vote's own recomputes, overall and instrumental (run 1 cleared the queued mark when it started).
-    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:instrumental"]
+    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:bank", "arena:instrumental"]
     published_tasks.clear()
     assert leaderboard_recompute_run(scope="arena") is RecomputeOutcome.BUSY  # run 2 does not run
     assert [(p.task, p.args) for p in published_tasks] == [("scoring.tasks.leaderboard_recompute", ("arena",))]
@@ -193,7 +193,8 @@ def test_a_vote_is_counted_by_the_worker_after_commit(
         leaderboards_request_recompute(scopes=vote_scopes(vote))
         assert published_tasks == []  # nothing leaves before the commit
     # One recompute per scope the vote touched: overall, musicality, instrumental.
-    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:instrumental", "arena:musicality"]
+    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:bank", "arena:instrumental",
+                                                          "arena:musicality"]
 
     wait_for("a snapshot of the vote on each of its three boards",
              lambda: all(_snapshot_counts(s) == 1 for s in ("arena", "arena:musicality", "arena:instrumental")))
@@ -217,14 +218,14 @@ def test_a_burst_of_votes_is_recomputed_once(
     a, b, c = _systems()
     for pair in [(a, b, Choice.A), (b, c, Choice.A), (c, a, Choice.TIE)] * 10:
         _vote_like_the_arena(vote_writer, pair)
-    # 30 separate vote transactions, two scopes each (overall, instrumental): one task per scope.
-    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:instrumental"]
+    # 30 separate vote transactions, three scopes each (overall, instrumental, bank prompts): one task per scope.
+    assert sorted(p.args[0] for p in published_tasks) == ["arena", "arena:bank", "arena:instrumental"]
 
     with celery_worker_running(celery_app_on_queue, celery_queue):
         wait_for("both boards to count the 30 votes",
                  lambda: _snapshot_counts("arena") == 30 and _snapshot_counts("arena:instrumental") == 30)
     assert LeaderboardSnapshot.objects.filter(scope="arena").count() == 1
-    assert len(published_tasks) == 2
+    assert len(published_tasks) == 3
 
 
 def test_votes_survive_a_redis_flush_and_the_full_recompute_counts_them(
@@ -238,7 +239,7 @@ def test_votes_survive_a_redis_flush_and_the_full_recompute_counts_them(
     for pair in [(a, b, Choice.A), (b, c, Choice.B), (a, c, Choice.TIE)] * 4:
         _vote_like_the_arena(vote_writer, pair, prompt_alignment=Choice.A)
     broker = redis.Redis.from_url(settings.REDIS_URL)
-    assert broker.llen(celery_queue) == 3  # one queued recompute per touched scope
+    assert broker.llen(celery_queue) == 4  # one queued recompute per touched scope
     # What a Redis restart without persistence does to them: the queued recomputes are gone. (Only this session's
     # queue is dropped, so other users of the same Redis database are left alone.)
     broker.delete(celery_queue)
@@ -263,8 +264,9 @@ def test_the_full_recompute_queues_every_scope_with_votes(
     a, b, _ = _systems()
     vote_writer.cast([(a, b, Choice.A)], lyrics_alignment=Choice.B)
     broker = redis.Redis.from_url(settings.REDIS_URL)
-    assert leaderboards_recompute_all.apply().get() == ["arena", "arena:lyrics_alignment", "arena:instrumental"]
-    assert broker.llen(celery_queue) == 3
+    assert leaderboards_recompute_all.apply().get() == ["arena", "arena:lyrics_alignment", "arena:instrumental",
+                                                         "arena:bank"]
+    assert broker.llen(celery_queue) == 4
 
 
 def test_the_full_recompute_trims_each_scopes_history(

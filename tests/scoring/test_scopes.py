@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.core.cache import cache
 
-from arena.models import Choice
+from arena.models import Choice, Vote
 from core.errors import EarshotError
 from scoring.errors import UnknownScope
 from scoring.models import ScopeRecompute
@@ -46,20 +46,21 @@ def test_it_refuses_an_unknown_scope_with_a_stable_code(name: str) -> None:
 def test_a_vote_touches_the_overall_its_axes_and_its_prompt_kind(vote_writer: VoteWriter) -> None:
     first, second = SystemFactory(), SystemFactory()
     instrumental = vote_writer.cast([(first, second, Choice.A)], musicality=Choice.B)[0]
-    assert vote_scopes(instrumental) == ["arena", "arena:musicality", "arena:instrumental"]
+    assert vote_scopes(instrumental) == ["arena", "arena:musicality", "arena:instrumental", "arena:bank"]
 
     sung = PromptFactory(lyrics="la la la\nsecond verse")
     with_lyrics = vote_writer.cast(
         [(first, second, Choice.TIE)], prompt=sung, prompt_alignment=Choice.A, lyrics_alignment=Choice.B
     )[0]
-    assert vote_scopes(with_lyrics) == ["arena", "arena:prompt_alignment", "arena:lyrics_alignment", "arena:lyrics"]
+    assert vote_scopes(with_lyrics) == ["arena", "arena:prompt_alignment", "arena:lyrics_alignment", "arena:lyrics",
+                                        "arena:bank"]
 
 
 def test_blank_lyrics_count_as_instrumental(vote_writer: VoteWriter) -> None:
     first, second = SystemFactory(), SystemFactory()
     vote = vote_writer.cast([(first, second, Choice.A)], prompt=PromptFactory(lyrics="  \n "))[0]
     assert "arena:instrumental" in vote_scopes(vote)
-    assert [scope.name for scope in scopes_with_votes()] == ["arena", "arena:instrumental"]
+    assert [scope.name for scope in scopes_with_votes()] == ["arena", "arena:instrumental", "arena:bank"]
 
 
 def test_a_request_queues_one_task_per_scope_after_the_commit_and_writes_no_row(
@@ -123,3 +124,14 @@ def test_a_request_refuses_an_unknown_scope_and_queues_nothing(
     with django_capture_on_commit_callbacks(execute=False) as callbacks, pytest.raises(UnknownScope):
         leaderboards_request_recompute(scopes=["arena", "arena:tempo"])
     assert callbacks == []
+
+
+def test_boards_can_be_filtered_by_where_the_prompt_came_from(vote_writer: VoteWriter) -> None:
+    first, second = SystemFactory(), SystemFactory()
+    bank = vote_writer.cast([(first, second, Choice.A)] * 2)
+    listener = vote_writer.cast([(first, second, Choice.B)], prompt=PromptFactory(origin="listener"))
+    assert vote_scopes(listener[0])[-1] == "arena:listener" and vote_scopes(bank[0])[-1] == "arena:bank"
+    counted = {name: Vote.objects.filter(scope_parse(name).votes_filter).count()
+               for name in ("arena", "arena:bank", "arena:listener")}
+    assert counted == {"arena": 3, "arena:bank": 2, "arena:listener": 1}
+    assert scope_parse("arena:listener").label == "Arena · Listeners' own prompts"
