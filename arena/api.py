@@ -44,6 +44,8 @@ from arena.serializers import (
     SystemOutputSerializer,
     VoteInputSerializer,
     VoteOutputSerializer,
+    battle_answer,
+    vote_answer,
 )
 from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
 from arena.throttles import BattleCreateThrottle, IpThrottle, RaterAndIpThrottle, VoteThrottle
@@ -161,8 +163,7 @@ class BattleCreateApi(ArenaApi):
     )
     def post(self, request: Request) -> Response:
         battle = battle_create(rater=rater_for_request(request))
-        return Response(BattleOutputSerializer(battle, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(battle_answer(battle, request=request), status=status.HTTP_201_CREATED)
 
 
 class BattleDetailApi(ArenaApi):
@@ -290,8 +291,7 @@ class BattleVoteApi(ArenaApi):
             except NoPairAvailable:
                 answer["next_battle"] = None
         return Response(
-            VoteOutputSerializer(answer, context={"request": request}).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            vote_answer(answer, request=request), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 

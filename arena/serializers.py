@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -217,6 +218,67 @@ class VoteOutputSerializer(serializers.Serializer):
         if "next_battle" not in instance:
             del data["next_battle"]
         return data
+
+
+# The vote's answer built by hand: DRF serializers deep-copy their fields on every instantiation, which cost the vote
+# more CPU than its SQL (NOTES.md, "A lean vote path"). The serializers above still document the answers (OpenAPI)
+# and tests/arena/test_answers.py checks that both build the same JSON.
+
+_DATETIME = serializers.DateTimeField()
+
+
+def battle_answer(battle: Battle, *, request: HttpRequest, axes: Collection[str] | None = None) -> dict[str, Any]:
+    """What BattleOutputSerializer(battle, context={"request": request, "axes": axes}).data holds."""
+
+    def audio_url(side: str) -> str:
+        return request.build_absolute_uri(reverse("arena:battle-audio", kwargs={"battle_id": battle.public_id,
+                                                                                 "side": side}))
+
+    prompt = battle.prompt
+    status = str(battle.status)
+    if battle.status == Battle.Status.OPEN and battle.expires_at <= timezone.now():
+        status = Battle.Status.EXPIRED.value
+    shown_axes = selectors.battle_axes(battle=battle)
+    return {
+        "id": str(battle.public_id),
+        "status": status,
+        "prompt": {
+            "text": str(prompt.text),
+            "lyrics": str(prompt.lyrics),
+            "reference_audio_url": audio_url("reference") if prompt.reference_audio else None,
+        },
+        "clips": {"a": {"audio_url": audio_url("a")}, "b": {"audio_url": audio_url("b")}},
+        "min_listen_ms": selectors.listening_required_ms(battle=battle),
+        "expires_at": _DATETIME.to_representation(battle.expires_at),
+        "axes": shown_axes if axes is None else [axis for axis in shown_axes if axis in axes],
+        "suggestion": selectors.suggestion_public(
+            shown=battle.suggestion_shown, side=battle.suggestion_side, p=battle.suggestion_p
+        ),
+    }
+
+
+def _float_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def vote_answer(answer: Mapping[str, Any], *, request: HttpRequest) -> dict[str, Any]:
+    """What VoteOutputSerializer(answer, context={"request": request}).data holds."""
+    systems = answer["systems"]
+    data: dict[str, Any] = {
+        "choice": str(answer["choice"]),
+        "systems": None if systems is None else {
+            side: {
+                "name": str(system["name"]),
+                "slug": str(system["slug"]),
+                **{name: _float_or_none(system[name]) for name in ("rating", "ci_low", "ci_high")},
+            }
+            for side, system in systems.items()
+        },
+    }
+    if "next_battle" in answer:
+        following = answer["next_battle"]
+        data["next_battle"] = None if following is None else battle_answer(following, request=request)
+    return data
 
 
 class SystemOutputSerializer(serializers.ModelSerializer):
