@@ -35,7 +35,7 @@ from arena import selectors
 from arena.delivery import RangeNotSatisfiable, audio_response, copy_response, range_header, range_refused
 from arena.errors import BattleNotFound, NoPairAvailable
 from arena.models import Battle, Rater
-from arena.raters import ip_hash_for_request, rater_for_request, token_scheme
+from arena.raters import battle_rater_for_request, ip_hash_for_request, rater_for_request, token_scheme
 from arena.serializers import (
     BattleEventsInputSerializer,
     BattleEventsOutputSerializer,
@@ -176,7 +176,7 @@ class BattleDetailApi(ArenaApi):
         responses={200: BattleOutputSerializer, 404: NOT_FOUND, 429: THROTTLED},
     )
     def get(self, request: Request, battle_id: uuid.UUID) -> Response:
-        battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater_for_request(request, create=False))
+        battle = selectors.battle_get_for_rater(public_id=battle_id, rater=battle_rater_for_request(request))
         return Response(BattleOutputSerializer(battle, context={"request": request}).data)
 
 
@@ -222,7 +222,7 @@ class BattleEventsApi(ArenaApi):
     def post(self, request: Request, battle_id: uuid.UUID) -> Response:
         incoming = BattleEventsInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        rater = rater_for_request(request, create=False)
+        rater = battle_rater_for_request(request)
         if rater is None:
             raise BattleNotFound()
         battle = battle_events_record(
@@ -271,7 +271,7 @@ class BattleVoteApi(ArenaApi):
     def post(self, request: Request, battle_id: uuid.UUID) -> Response:
         incoming = VoteInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        rater = rater_for_request(request, create=False)
+        rater = battle_rater_for_request(request)
         if rater is None:
             raise BattleNotFound()
         answers = dict(incoming.validated_data)
@@ -335,7 +335,7 @@ class BattleAudioApi(ArenaApi):
     def get(self, request: Request, battle_id: uuid.UUID, side: str) -> HttpResponse:
         if side not in AUDIO_SIDES:
             raise BattleNotFound("No such audio: use a, b or reference.")
-        rater = rater_for_request(request, create=False)
+        rater = battle_rater_for_request(request)
         if side == "reference":
             battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater)
             file = battle.prompt.reference_audio

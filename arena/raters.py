@@ -63,12 +63,35 @@ def rater_for_request(request: HttpRequest | Request, *, create: bool = True) ->
     return rater
 
 
+def battle_rater_for_request(request: HttpRequest | Request) -> Rater | None:
+    """The rater of a request about one of its battles (audio, events, vote, detail): rater_for_request(create=
+    False), except that an anonymous session's rater is taken from the session unread.
+
+    Each such request finds the battle by (battle, rater) and answers 404 when there is none; a deleted rater's
+    battles went with it, so a stale id in a session finds nothing, as no rater did. The session lives on the
+    server and only the arena and the campaigns write the id into it, always an anonymous rater's.
+    """
+    user = getattr(request, "user", None)
+    if (user is not None and user.is_authenticated) or token_scheme(request):
+        return rater_for_request(request, create=False)
+    rater_id = _rater_id(request.session.get(SESSION_KEY))
+    if rater_id is None:
+        return None
+    return instance_from_db(Rater, using=router.db_for_read(Rater), values={"id": rater_id, "user_id": None})
+
+
+def _rater_id(stored: object) -> int | None:
+    try:
+        return int(stored)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
 def _anonymous_rater(stored: object) -> Rater | None:
     """The session's anonymous rater with only its id loaded (what the arena's requests use; other fields load on
-    first access), read with written-out SQL: every request of an anonymous rater pays it."""
-    try:
-        rater_id = int(stored)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+    first access), read with written-out SQL."""
+    rater_id = _rater_id(stored)
+    if rater_id is None:
         return None
     using = router.db_for_read(Rater)
     with connections[using].cursor() as cursor:
