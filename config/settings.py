@@ -229,6 +229,9 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# With eager Celery (the embedded default) a vote's debounced recomputes run on a thread of the web process after
+# their countdown (core/inprocess.py), not inside the vote's request; 0 runs them in the request as eager Celery does.
+EARSHOT_INPROCESS_WORKER = env_bool("EARSHOT_INPROCESS_WORKER", EMBEDDED)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
