@@ -46,6 +46,7 @@ from arena.serializers import (
     VoteOutputSerializer,
     battle_answer,
     vote_answer,
+    vote_input_plain,
 )
 from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
 from arena.throttles import BattleCreateThrottle, IpThrottle, RaterAndIpThrottle, VoteThrottle
@@ -269,12 +270,14 @@ class BattleVoteApi(ArenaApi):
         },
     )
     def post(self, request: Request, battle_id: uuid.UUID) -> Response:
-        incoming = VoteInputSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        answers = vote_input_plain(request.data)
+        if answers is None:  # not the page's plain vote: the serializer checks it and words what is wrong
+            incoming = VoteInputSerializer(data=request.data)
+            incoming.is_valid(raise_exception=True)
+            answers = dict(incoming.validated_data)
         rater = battle_rater_for_request(request)
         if rater is None:
             raise BattleNotFound()
-        answers = dict(incoming.validated_data)
         wants_next = answers.pop("next")
         vote, created = vote_record(
             battle_public_id=battle_id, rater=rater, ip_hash=ip_hash_for_request(request), **answers

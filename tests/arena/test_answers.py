@@ -1,5 +1,5 @@
-"""The vote's and the battle's answers built by hand (arena.serializers.battle_answer, vote_answer) hold the same
-JSON as the DRF serializers that document them."""
+"""The vote's input read and its answers built by hand (arena.serializers.vote_input_plain, battle_answer,
+vote_answer) agree with the DRF serializers that document them."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,14 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIRequestFactory
 
 from arena.models import Battle, Choice
-from arena.serializers import BattleOutputSerializer, VoteOutputSerializer, battle_answer, vote_answer
+from arena.serializers import (
+    BattleOutputSerializer,
+    VoteInputSerializer,
+    VoteOutputSerializer,
+    battle_answer,
+    vote_answer,
+    vote_input_plain,
+)
 from tests.factories import BattleFactory
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +71,34 @@ def test_a_vote_answers_as_its_serializer(request_: Any) -> None:
         expected = rendered(VoteOutputSerializer(answer, context={"request": request_}).data)
         assert rendered(vote_answer(answer, request=request_)) == expected
         assert ("next_battle" in expected) == ("next_battle" in answer)
+
+
+PLAY = {"type": "play", "side": "a", "position_ms": 0, "client_ms": 1000}
+PAUSE = {"type": "pause", "side": "b", "position_ms": 5000, "client_ms": 2**53}
+
+
+@pytest.mark.parametrize("body", [
+    {"choice": "a"},
+    {"choice": "both_bad", "musicality": "b", "prompt_alignment": "", "lyrics_alignment": "tie"},
+    {"choice": "tie", "events": [PLAY, PAUSE], "next": True, "decision_ms": 0},
+    {"choice": "b", "events": [], "next": False, "decision_ms": None},
+    {"choice": "a", "decision_ms": 2**31 - 1, "events": [PLAY] * 500},
+])
+def test_the_pages_vote_is_read_as_its_serializer_reads_it(body: dict[str, Any]) -> None:
+    incoming = VoteInputSerializer(data=body)
+    assert incoming.is_valid(), incoming.errors
+    assert vote_input_plain(body) == dict(incoming.validated_data)
+
+
+@pytest.mark.parametrize("body", [
+    [], "a", {}, {"choice": "c"}, {"choice": ["a"]}, {"choice": 1}, {"choice": "a", "musicality": "x"},
+    {"choice": "a", "musicality": None}, {"choice": "a", "reason": "because"}, {"choice": "a", "client_hints": {}},
+    {"choice": "a", "unknown": 1}, {"choice": "a", "next": "true"}, {"choice": "a", "next": 1},
+    {"choice": "a", "decision_ms": -1}, {"choice": "a", "decision_ms": 2**31}, {"choice": "a", "decision_ms": True},
+    {"choice": "a", "decision_ms": "12"}, {"choice": "a", "events": {}}, {"choice": "a", "events": [PLAY] * 501},
+    {"choice": "a", "events": [{**PLAY, "side": "c"}]}, {"choice": "a", "events": [{**PLAY, "type": ["play"]}]},
+    {"choice": "a", "events": [{**PLAY, "position_ms": 1.5}]}, {"choice": "a", "events": [{**PLAY, "extra": 1}]},
+    {"choice": "a", "events": [{**PLAY, "client_ms": 2**53 + 1}]}, {"choice": "a", "events": [[]]},
+])
+def test_anything_else_is_left_to_the_serializer(body: Any) -> None:
+    assert vote_input_plain(body) is None
