@@ -10,9 +10,9 @@ audio fetched), then vote with the last listening events and ask for the next ba
 an anonymous browser (session cookie, CSRF checked, the rater in the session), --auth token a script with a token.
 It creates, migrates and seeds a scratch database <name>_profile_vote (dropped afterwards) and runs with DEBUG=0,
 EARSHOT_MIN_LISTEN_SECONDS=0 and the rate limits raised (still counted). CPU is this thread's time spent inside the
-WSGI handler, the least over batches of 25 votes (request object to response, the database driver's and the cache client's share included; a server's
-HTTP parsing left out), so the ratio to GET /healthz, measured the same way, is the handler's own. It is a script,
-not a test.
+WSGI handler (request object to response, the database driver's and the cache client's share included; a server's
+HTTP parsing left out), the least over batches of 25 votes, so the ratio to GET /healthz, measured the same way,
+is the handler's own. It is a script, not a test.
 """
 from __future__ import annotations
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 from django.db import connections, router, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from arena.delivery import BattleCopy, RangeNotSatisfiable, battle_copy, byte_range
@@ -71,7 +73,7 @@ def _battle_for_audio_sql(using: str, locked: bool) -> str:
     battle = [quoted(Battle, name, using=using) for name in AUDIO_BATTLE_FIELDS]
     quote = connections[using].ops.quote_name
     joined = [
-        f"clip_{side}.{quote(str(Clip._meta.get_field(name).column))} AS clip_{side}_{name}"
+        f"clip_{side}.{quote(str(cast(Field, Clip._meta.get_field(name)).column))} AS clip_{side}_{name}"
         for side in "ab" for name in AUDIO_CLIP_FIELDS
     ]
     clip = quoted(Clip, using=using)
