@@ -116,7 +116,8 @@ class InProcessWorker:
             try:
                 signature.apply()
             except Exception:
-                logger.exception("in-process job %s failed; the periodic full recompute catches up", signature.task)
+                logger.exception("in-process job %s failed (the next vote after its mark expires queues it again)",
+                                 signature.task)
             finally:
                 _server_loop.reset(token)
                 connections.close_all()  # this thread's connections (a pooled one would be lost otherwise)
