@@ -1,7 +1,7 @@
 """How fast the demo answers a vote: the embedded default (`make demo`: SQLite, in-memory channel layer, eager
 Celery) in one `manage.py runserver` process, voted on over HTTP by browsers on the arena page.
 
-Usage: python bench/bench_demo_vote.py [--votes 60] [--clients 1] [--data-dir DIR] [--port 8765]
+Usage: python bench/bench_demo_vote.py [--votes 60] [--clients 1] [--listen-seconds 0] [--data-dir DIR] [--port 8765]
 
 It unsets DATABASE_URL and REDIS_URL, runs `migrate` and `seed_demo` in a temporary EARSHOT_DATA_DIR (or reuses
 --data-dir when it already holds a seeded demo), starts `manage.py runserver --noreload` with
@@ -42,11 +42,12 @@ class Browser:
 
     def __init__(self, port: int) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.origin = f"http://127.0.0.1:{port}"
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
-                   "Referer": "http://127.0.0.1/", "Origin": "http://127.0.0.1"}
+                   "Referer": f"{self.origin}/", "Origin": self.origin}
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
@@ -83,7 +84,8 @@ def wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 120.
     raise SystemExit("runserver did not answer in time")
 
 
-def client_loop(port: int, votes: int, vote_times: list[float], audio_times: list[float], errors: list[str]) -> None:
+def client_loop(port: int, votes: int, listen: float, vote_times: list[float], audio_times: list[float],
+                errors: list[str]) -> None:
     browser = Browser(port)
     status, _ = browser.request("GET", "/")
     if status != 200:
@@ -99,6 +101,7 @@ def client_loop(port: int, votes: int, vote_times: list[float], audio_times: lis
             start = time.perf_counter()
             status, _ = browser.request("GET", urlparse(battle["clips"][side]["audio_url"]).path)
             audio_times.append(time.perf_counter() - start)
+        time.sleep(listen)  # the listener listens (the recompute of the previous vote runs meanwhile)
         start = time.perf_counter()
         status, data = browser.request("POST", f"/api/battles/{battle['id']}/vote/",
                                        {"choice": "a", "events": EVENTS, "next": True})
@@ -125,6 +128,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--data-dir", help="a demo data folder to reuse (seeded here when empty)")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--listen-seconds", type=float, default=0.0,
+                        help="pause between fetching the clips and voting, as a listener listens (default 0: votes "
+                             "back to back, so each vote's recompute overlaps the next votes)")
     args = parser.parse_args()
 
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="earshot-demo-bench-"))
@@ -144,7 +150,8 @@ def main() -> None:
         vote_times: list[float] = []
         audio_times: list[float] = []
         errors: list[str] = []
-        threads = [threading.Thread(target=client_loop, args=(args.port, args.votes, vote_times, audio_times, errors))
+        threads = [threading.Thread(target=client_loop,
+                                    args=(args.port, args.votes, args.listen_seconds, vote_times, audio_times, errors))
                    for _ in range(args.clients)]
         for thread in threads:
             thread.start()
@@ -158,7 +165,7 @@ def main() -> None:
             shutil.rmtree(data_dir, ignore_errors=True)
     worker = os.environ.get("EARSHOT_INPROCESS_WORKER", "on (default)")
     print(f"embedded demo (SQLite, in-memory layer, eager Celery), one runserver process, in-process worker "
-          f"{worker}; {args.clients} client(s) × {args.votes} votes; load "
+          f"{worker}; {args.clients} client(s) × {args.votes} votes, {args.listen_seconds:g} s listening each; load "
           + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     if errors:
         print("errors: " + "; ".join(errors[:5]))
