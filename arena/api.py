@@ -35,7 +35,7 @@ from arena import selectors
 from arena.delivery import RangeNotSatisfiable, audio_response, copy_response, range_header, range_refused
 from arena.errors import BattleNotFound, NoPairAvailable
 from arena.models import Battle, Rater
-from arena.raters import ip_hash_for_request, rater_for_request, token_scheme
+from arena.raters import battle_rater_for_request, ip_hash_for_request, rater_for_request, token_scheme
 from arena.serializers import (
     BattleEventsInputSerializer,
     BattleEventsOutputSerializer,
@@ -44,6 +44,9 @@ from arena.serializers import (
     SystemOutputSerializer,
     VoteInputSerializer,
     VoteOutputSerializer,
+    battle_answer,
+    vote_answer,
+    vote_input_plain,
 )
 from arena.services import battle_audio_fetch, battle_create, battle_events_record, vote_record
 from arena.throttles import BattleCreateThrottle, IpThrottle, RaterAndIpThrottle, VoteThrottle
@@ -161,8 +164,7 @@ class BattleCreateApi(ArenaApi):
     )
     def post(self, request: Request) -> Response:
         battle = battle_create(rater=rater_for_request(request))
-        return Response(BattleOutputSerializer(battle, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(battle_answer(battle, request=request), status=status.HTTP_201_CREATED)
 
 
 class BattleDetailApi(ArenaApi):
@@ -175,7 +177,7 @@ class BattleDetailApi(ArenaApi):
         responses={200: BattleOutputSerializer, 404: NOT_FOUND, 429: THROTTLED},
     )
     def get(self, request: Request, battle_id: uuid.UUID) -> Response:
-        battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater_for_request(request, create=False))
+        battle = selectors.battle_get_for_rater(public_id=battle_id, rater=battle_rater_for_request(request))
         return Response(BattleOutputSerializer(battle, context={"request": request}).data)
 
 
@@ -221,7 +223,7 @@ class BattleEventsApi(ArenaApi):
     def post(self, request: Request, battle_id: uuid.UUID) -> Response:
         incoming = BattleEventsInputSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        rater = rater_for_request(request, create=False)
+        rater = battle_rater_for_request(request)
         if rater is None:
             raise BattleNotFound()
         battle = battle_events_record(
@@ -268,12 +270,14 @@ class BattleVoteApi(ArenaApi):
         },
     )
     def post(self, request: Request, battle_id: uuid.UUID) -> Response:
-        incoming = VoteInputSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        rater = rater_for_request(request, create=False)
+        answers = vote_input_plain(request.data)
+        if answers is None:  # not the page's plain vote: the serializer checks it and words what is wrong
+            incoming = VoteInputSerializer(data=request.data)
+            incoming.is_valid(raise_exception=True)
+            answers = dict(incoming.validated_data)
+        rater = battle_rater_for_request(request)
         if rater is None:
             raise BattleNotFound()
-        answers = dict(incoming.validated_data)
         wants_next = answers.pop("next")
         vote, created = vote_record(
             battle_public_id=battle_id, rater=rater, ip_hash=ip_hash_for_request(request), **answers
@@ -290,8 +294,7 @@ class BattleVoteApi(ArenaApi):
             except NoPairAvailable:
                 answer["next_battle"] = None
         return Response(
-            VoteOutputSerializer(answer, context={"request": request}).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            vote_answer(answer, request=request), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
 
@@ -335,7 +338,7 @@ class BattleAudioApi(ArenaApi):
     def get(self, request: Request, battle_id: uuid.UUID, side: str) -> HttpResponse:
         if side not in AUDIO_SIDES:
             raise BattleNotFound("No such audio: use a, b or reference.")
-        rater = rater_for_request(request, create=False)
+        rater = battle_rater_for_request(request)
         if side == "reference":
             battle = selectors.battle_get_for_rater(public_id=battle_id, rater=rater)
             file = battle.prompt.reference_audio

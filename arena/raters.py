@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 from typing import Literal, overload
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.http import HttpRequest
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from arena.models import Rater
+from core.rows import instance_from_db, quoted
 
 SESSION_KEY = "earshot_rater_id"
 
@@ -50,15 +52,61 @@ def rater_for_request(request: HttpRequest | Request, *, create: bool = True) ->
     session = request.session
     rater_id = session.get(SESSION_KEY)
     if rater_id is not None:
-        try:
-            return Rater.objects.get(pk=rater_id, user__isnull=True)
-        except Rater.DoesNotExist:
-            pass  # the rater was deleted: the session starts over with a new one
+        found = _anonymous_rater(rater_id)
+        if found is not None:
+            return found
+        # the rater was deleted: the session starts over with a new one
     if not create:
         return None
     rater = Rater.objects.create(ip_hash=ip_hash_for_request(request))
     session[SESSION_KEY] = rater.pk
     return rater
+
+
+def battle_rater_for_request(request: HttpRequest | Request) -> Rater | None:
+    """The rater of a request about one of its battles (audio, events, vote, detail): rater_for_request(create=
+    False), except that an anonymous session's rater is taken from the session unread.
+
+    Each such request finds the battle by (battle, rater) and answers 404 when there is none; a deleted rater's
+    battles went with it, so a stale id in a session finds nothing, as no rater did. The session lives on the
+    server and only the arena and the campaigns write the id into it, always an anonymous rater's.
+    """
+    user = getattr(request, "user", None)
+    if (user is not None and user.is_authenticated) or token_scheme(request):
+        return rater_for_request(request, create=False)
+    rater_id = _rater_id(request.session.get(SESSION_KEY))
+    if rater_id is None:
+        return None
+    return instance_from_db(Rater, using=router.db_for_read(Rater), values={"id": rater_id, "user_id": None})
+
+
+def _rater_id(stored: object) -> int | None:
+    try:
+        return int(stored)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _anonymous_rater(stored: object) -> Rater | None:
+    """The session's anonymous rater with only its id loaded (what the arena's requests use; other fields load on
+    first access), read with written-out SQL."""
+    rater_id = _rater_id(stored)
+    if rater_id is None:
+        return None
+    using = router.db_for_read(Rater)
+    with connections[using].cursor() as cursor:
+        cursor.execute(_anonymous_rater_sql(using), [rater_id])
+        if cursor.fetchone() is None:
+            return None
+    return instance_from_db(Rater, using=using, values={"id": rater_id, "user_id": None})
+
+
+@lru_cache(maxsize=4)
+def _anonymous_rater_sql(using: str) -> str:
+    return (  # names from the model's metadata only; the id goes as a parameter
+        f"SELECT 1 FROM {quoted(Rater, using=using)} WHERE {quoted(Rater, 'id', using=using)} = %s "  # noqa: S608
+        f"AND {quoted(Rater, 'user', using=using)} IS NULL"
+    )
 
 
 def _rater_for_user_create(user: User, *, request: HttpRequest | Request) -> Rater:

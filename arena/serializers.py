@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -76,6 +77,57 @@ class VoteInputSerializer(serializers.Serializer):
         if len(json.dumps(value)) > MAX_CLIENT_HINTS_CHARS:
             raise serializers.ValidationError(f"at most {MAX_CLIENT_HINTS_CHARS} characters of JSON")
         return value
+
+
+_OUTCOMES = frozenset(Choice.values)
+_EVENT_TYPES = frozenset(EVENT_TYPES)
+_SIDES = frozenset(SIDES)
+_EVENT_KEYS = frozenset(("type", "side", "position_ms", "client_ms"))
+_AXIS_KEYS = ("musicality", "prompt_alignment", "lyrics_alignment")
+_VOTE_KEYS = frozenset(("choice", *_AXIS_KEYS, "decision_ms", "events", "next"))
+
+
+def _exact_int(value: Any, most: int) -> bool:
+    return type(value) is int and 0 <= value <= most
+
+
+def _one_of(value: Any, allowed: frozenset[str]) -> bool:
+    return type(value) is str and value in allowed
+
+
+def vote_input_plain(data: Any) -> dict[str, Any] | None:
+    """VoteInputSerializer's validated_data for the vote the arena page sends, checked without DRF (its fields are
+    deep-copied per request, which cost the vote more CPU than its SQL); None for anything else (a reason, client
+    hints, a field of another type, an unknown key): the serializer then checks it and words any error.
+    tests/arena/test_answers.py checks that both agree."""
+    if type(data) is not dict or not _VOTE_KEYS.issuperset(data) or not _one_of(data.get("choice"), _OUTCOMES):
+        return None
+    answers: dict[str, Any] = {"choice": data["choice"], "reason": "", "client_hints": {}}
+    for name in _AXIS_KEYS:
+        value = data.get(name, "")
+        if value != "" and not _one_of(value, _OUTCOMES):
+            return None
+        answers[name] = value
+    if "decision_ms" in data:
+        if data["decision_ms"] is not None and not _exact_int(data["decision_ms"], 2**31 - 1):
+            return None
+        answers["decision_ms"] = data["decision_ms"]
+    raw_events = data.get("events", [])
+    if type(raw_events) is not list or len(raw_events) > MAX_EVENTS_PER_BATCH:
+        return None
+    events = []
+    for event in raw_events:
+        if (type(event) is not dict or event.keys() != _EVENT_KEYS or not _one_of(event["type"], _EVENT_TYPES)
+                or not _one_of(event["side"], _SIDES) or not _exact_int(event["position_ms"], MAX_POSITION_MS)
+                or not _exact_int(event["client_ms"], MAX_CLIENT_MS)):
+            return None
+        events.append(ListeningEvent(event["type"], event["side"], event["position_ms"], event["client_ms"]))
+    answers["events"] = events
+    wants_next = data.get("next", False)
+    if type(wants_next) is not bool:
+        return None
+    answers["next"] = wants_next
+    return answers
 
 
 # Outputs
@@ -217,6 +269,67 @@ class VoteOutputSerializer(serializers.Serializer):
         if "next_battle" not in instance:
             del data["next_battle"]
         return data
+
+
+# The vote's answer built by hand: DRF serializers deep-copy their fields on every instantiation, which cost the vote
+# more CPU than its SQL (NOTES.md, "A lean vote path"). The serializers above still document the answers (OpenAPI)
+# and tests/arena/test_answers.py checks that both build the same JSON.
+
+_DATETIME = serializers.DateTimeField()
+
+
+def battle_answer(battle: Battle, *, request: HttpRequest, axes: Collection[str] | None = None) -> dict[str, Any]:
+    """What BattleOutputSerializer(battle, context={"request": request, "axes": axes}).data holds."""
+
+    def audio_url(side: str) -> str:
+        return request.build_absolute_uri(reverse("arena:battle-audio", kwargs={"battle_id": battle.public_id,
+                                                                                 "side": side}))
+
+    prompt = battle.prompt
+    status = str(battle.status)
+    if battle.status == Battle.Status.OPEN and battle.expires_at <= timezone.now():
+        status = Battle.Status.EXPIRED.value
+    shown_axes = selectors.battle_axes(battle=battle)
+    return {
+        "id": str(battle.public_id),
+        "status": status,
+        "prompt": {
+            "text": str(prompt.text),
+            "lyrics": str(prompt.lyrics),
+            "reference_audio_url": audio_url("reference") if prompt.reference_audio else None,
+        },
+        "clips": {"a": {"audio_url": audio_url("a")}, "b": {"audio_url": audio_url("b")}},
+        "min_listen_ms": selectors.listening_required_ms(battle=battle),
+        "expires_at": _DATETIME.to_representation(battle.expires_at),
+        "axes": shown_axes if axes is None else [axis for axis in shown_axes if axis in axes],
+        "suggestion": selectors.suggestion_public(
+            shown=battle.suggestion_shown, side=battle.suggestion_side, p=battle.suggestion_p
+        ),
+    }
+
+
+def _float_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def vote_answer(answer: Mapping[str, Any], *, request: HttpRequest) -> dict[str, Any]:
+    """What VoteOutputSerializer(answer, context={"request": request}).data holds."""
+    systems = answer["systems"]
+    data: dict[str, Any] = {
+        "choice": str(answer["choice"]),
+        "systems": None if systems is None else {
+            side: {
+                "name": str(system["name"]),
+                "slug": str(system["slug"]),
+                **{name: _float_or_none(system[name]) for name in ("rating", "ci_low", "ci_high")},
+            }
+            for side, system in systems.items()
+        },
+    }
+    if "next_battle" in answer:
+        following = answer["next_battle"]
+        data["next_battle"] = None if following is None else battle_answer(following, request=request)
+    return data
 
 
 class SystemOutputSerializer(serializers.ModelSerializer):

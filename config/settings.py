@@ -143,6 +143,8 @@ STORAGES = {
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Django's database sessions, read with one written-out SELECT per request (core/sessions.py).
+SESSION_ENGINE = "core.sessions"
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -231,6 +233,9 @@ else:
 CELERY_TASK_EAGER_PROPAGATES = True
 # The queue tasks go to unless routed elsewhere (a test session's own queue, for the web processes it starts).
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery") or "celery"
+# With eager Celery (the embedded default) a vote's debounced recomputes run on a thread of the web process after
+# their countdown (core/inprocess.py), not inside the vote's request; 0 runs them in the request as eager Celery does.
+EARSHOT_INPROCESS_WORKER = env_bool("EARSHOT_INPROCESS_WORKER", EMBEDDED)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -11,18 +11,19 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from celery import Signature, Task, current_app
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerError
 
+from core import inprocess
 from core.cache import CACHE_ERRORS, cache_add_many
 
 logger = logging.getLogger(__name__)
 # The hooks' Redis is down or unreachable: what they meet then (the cache, the broker or the channel layer).
 REDIS_DOWN_ERRORS: tuple[type[Exception], ...] = (*CACHE_ERRORS, BrokerError)
+BROADCAST_TIMEOUT_SECONDS = 10.0
 
 
 def task_by_name(name: str) -> Signature:
@@ -64,7 +65,8 @@ def broadcast_on_commit(group: str, message_type: str, payload: dict[str, Any]) 
     def send() -> None:
         layer = get_channel_layer()
         if layer is not None:
-            async_to_sync(layer.group_send)(group, {"type": message_type, "payload": frozen})
+            inprocess.run_on_server_loop(lambda: layer.group_send(group, {"type": message_type, "payload": frozen}),
+                                         timeout=BROADCAST_TIMEOUT_SECONDS)
 
     _after_commit(send, what=f"broadcast to {group}")
 
@@ -83,8 +85,11 @@ def enqueue_once_on_commit(jobs: Sequence[tuple[str, Signature]], *, hold_second
 
     def send() -> None:
         fresh = cache_add_many([mark for mark, _ in pending], timeout=hold_seconds)
+        off_request = inprocess.worker_enabled()
         for (_, signature), added in zip(pending, fresh, strict=True):
-            if added:
+            if added and off_request:
+                inprocess.job_submit(signature)  # eager Celery would run it inside this request
+            elif added:
                 signature.apply_async()
 
     _after_commit(send, what=f"debounced enqueue of {', '.join(mark for mark, _ in pending)}")
