@@ -129,7 +129,7 @@ def track_licence(*, copyright_text: str, installed_path: str) -> tuple[str, str
 
 def _run(command: list[str], *, cwd: Path | None = None) -> str:
     try:
-        done = subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True)  # noqa: S603 - fixed argv
     except FileNotFoundError as exc:
         raise RecordingsError(f"{command[0]} is not installed (Debian's apt and dpkg are needed)") from exc
     except subprocess.CalledProcessError as exc:
