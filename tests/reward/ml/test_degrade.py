@@ -125,7 +125,7 @@ def test_random_degradations_span_every_kind_wide_strengths_and_chains() -> None
         kinds.update(item.kind for item in applied)
         chain_lengths.append(len(applied))
         noise_snrs += [item.strength for item in applied if item.kind == "noise"]
-    assert kinds == {"noise", "clip", "lowpass", "wobble", "quantise"}
+    assert kinds == {"noise", "clip", "lowpass", "mp3", "wobble", "dropout", "quantise"}
     assert 1 in chain_lengths and max(chain_lengths) >= 2
     assert sum(length > 1 for length in chain_lengths) >= 10
     assert min(noise_snrs) < 5 and max(noise_snrs) > 30
