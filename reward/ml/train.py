@@ -84,6 +84,11 @@ class PretrainSet:
     def __len__(self) -> int:
         return int(self.better.shape[0])
 
+    def prompted_pairs(self) -> np.ndarray:
+        """Indices of the pairs whose source has a prompt (all of them when none has)."""
+        has_prompt = np.array([self.prompts[int(source)] is not None for source in self.source], dtype=bool)
+        return np.flatnonzero(has_prompt) if has_prompt.any() else np.arange(len(self))
+
 
 def _crop_samples(samples: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     if samples.shape[0] <= count:
@@ -324,7 +329,9 @@ def _pretrain_batch_draw(
     *, data: PretrainSet, settings: PretrainSettings, by_source: Mapping[int, np.ndarray], rng: np.random.Generator
 ) -> _PretrainBatch:
     picks = rng.integers(0, len(data), settings.batch_pairs)
-    aligned = rng.integers(0, len(data), settings.alignment_pairs)
+    # Alignment pairs come from pieces with a prompt (real recordings have none).
+    prompted = data.prompted_pairs()
+    aligned = prompted[rng.integers(0, prompted.shape[0], settings.alignment_pairs)]
     strangers = np.array([_pick_other(data.source, data.prompts, int(i), rng) for i in aligned], dtype=np.int64)
     # Reference audio: another crop of the same piece, for half the alignment pairs.
     with_reference = rng.random(settings.alignment_pairs) < 0.5
