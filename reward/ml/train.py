@@ -110,6 +110,7 @@ def _front_end(samples: np.ndarray, rate: int, config: FrontEndConfig) -> tuple[
 
 
 _Pair = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, bool, str]
+_ArrayPair = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, str]
 
 
 def quality_pair_make(
@@ -145,14 +146,16 @@ def _worker_start(sources: Sequence[SourceClip]) -> None:
     torch.set_num_threads(1)
 
 
-def _pair_job(job: tuple[int, int, int, FrontEndConfig]) -> _Pair:
+def _pair_job(job: tuple[int, int, int, FrontEndConfig]) -> _ArrayPair:
     index, source_index, seed, config = job
     # One generator per pair, keyed by its index: the same pairs whatever the number of workers.
     rng = np.random.default_rng([seed, index])
     better, worse, better_analysis, worse_analysis, graded, how = quality_pair_make(
         source=_WORKER_SOURCES[source_index], config=config, rng=rng
     )
-    return better.half(), worse.half(), better_analysis, worse_analysis, graded, how
+    # Plain arrays, not tensors: a tensor sent back from a worker travels as a shared-memory file descriptor, and
+    # thousands of them in flight can run the process out of descriptors (the pool's result thread then dies).
+    return better.half().numpy(), worse.half().numpy(), better_analysis.numpy(), worse_analysis.numpy(), graded, how
 
 
 def pretrain_set_make(
@@ -169,7 +172,7 @@ def pretrain_set_make(
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(sources)) for _ in range(-(-pairs // len(sources)))])[:pairs]
     jobs = [(index, int(source), seed, config) for index, source in enumerate(order)]
-    made: list[_Pair] = []
+    made: list[_ArrayPair] = []
     if workers > 1:
         import multiprocessing
 
@@ -192,10 +195,10 @@ def pretrain_set_make(
             _worker_start(())
             torch.set_num_threads(threads)
     return PretrainSet(
-        better=torch.stack([item[0] for item in made]),
-        worse=torch.stack([item[1] for item in made]),
-        better_analysis=torch.stack([item[2] for item in made]),
-        worse_analysis=torch.stack([item[3] for item in made]),
+        better=torch.from_numpy(np.stack([item[0] for item in made])),
+        worse=torch.from_numpy(np.stack([item[1] for item in made])),
+        better_analysis=torch.from_numpy(np.stack([item[2] for item in made])),
+        worse_analysis=torch.from_numpy(np.stack([item[3] for item in made])),
         source=torch.tensor(order, dtype=torch.long),
         graded=torch.tensor([item[4] for item in made], dtype=torch.bool),
         prompts=[source.prompt_text for source in sources],
