@@ -32,7 +32,7 @@ from reward.training import vote_records_with_systems
 if TYPE_CHECKING:
     from reward.ml.checkpoint import CheckpointInfo
 
-VERSION = "bundled-demo-v3"
+VERSION = "bundled-demo-v4"
 COMMAND = "make reward-model"
 
 

@@ -36,7 +36,7 @@ def test_it_builds_a_checkpoint_from_both_stages_and_the_demo(tmp_path: Path) ->
     assert Vote.objects.count() == 60
     network, info = checkpoint_load(path=tmp_path / "weights")
     config = json.loads((tmp_path / "weights" / "config.json").read_text())
-    assert config["version"] == "bundled-demo-v3" and config["training"]["command"] == "make reward-model"
+    assert config["version"] == "bundled-demo-v4" and config["training"]["command"] == "make reward-model"
     assert config["training"]["stage1"]["pieces"] == 4 and config["training"]["stage1"]["validation_pieces"] == 2
     assert config["training"]["stage1"]["settings"]["steps"] == 2
     assert config["training"]["stage2"]["votes"]["votes"] == 60
