@@ -111,11 +111,12 @@ def pretrain_run(
     train_pieces = train_pieces + [SourceClip(samples=item.samples, sample_rate=item.sample_rate) for item in real]
     rendered = time.perf_counter()
     data = pretrain_set_make(
-        sources=train_pieces, pairs=args.pairs, config=config, seed=args.seed, workers=args.workers, progress=progress
+        sources=train_pieces, pairs=args.pairs, config=config, seed=args.seed, workers=args.workers, progress=progress,
+        mix="real",
     )
     validation = pretrain_set_make(
         sources=validation_pieces, pairs=max(len(validation_pieces) * 8, 1), config=config, seed=args.seed + 1,
-        workers=args.workers,
+        workers=args.workers, mix="real",
     )
     prepared = time.perf_counter()
     model = RewardNetwork(front_end=config)
@@ -146,6 +147,7 @@ def pretrain_run(
         "validation_pieces": args.validation_pieces,
         "pairs": args.pairs,
         "settings": vars(settings),
+        "damage_mix": "real",
         "seconds": {
             "render": round(rendered - started, 1),
             "pairs": round(prepared - rendered, 1),

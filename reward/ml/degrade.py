@@ -17,15 +17,15 @@ import torchaudio
 from scipy import signal
 
 # Kinds of damage and how often a draw picks each one.
-KIND_WEIGHTS: dict[str, float] = {
-    "noise": 0.24,
-    "clip": 0.20,
-    "lowpass": 0.26,
-    "mp3": 0.10,
-    "wobble": 0.10,
-    "dropout": 0.05,
-    "quantise": 0.05,
+# Kinds of damage and how often a draw picks each one, per mix: "synth" is the mix the synthesised-music stage 1 was
+# built and its tests measured with (bundled-demo-v3); "real" (bundled-demo-v4, `make reward-model`) adds MP3,
+# dropouts, a mains buzz and three more low-pass designs, for real recordings (issue 16).
+DAMAGE_MIXES: dict[str, dict[str, float]] = {
+    "synth": {"noise": 0.30, "clip": 0.26, "lowpass": 0.26, "wobble": 0.10, "quantise": 0.08},
+    "real": {"noise": 0.24, "clip": 0.20, "lowpass": 0.26, "mp3": 0.10, "wobble": 0.10, "dropout": 0.05,
+             "quantise": 0.05},
 }
+KIND_WEIGHTS = DAMAGE_MIXES["synth"]
 # The low-pass implementations training draws from (reward/ml/heldout.py has the others).
 LOWPASS_DESIGNS = ("butterworth", "chebyshev", "elliptic", "polyphase-resample")
 # libsndfile's MP3 encoder in training: variable bit rate at these rates (the test encodes at constant bit rate).
@@ -272,14 +272,15 @@ def _worse(kind: str, first: float, second: float) -> bool:
 
 
 def degradation_apply(
-    *, samples: np.ndarray, sample_rate: int, kind: str, strength: float, rng: np.random.Generator
+    *, samples: np.ndarray, sample_rate: int, kind: str, strength: float, rng: np.random.Generator,
+    mix: str = "synth",
 ) -> tuple[np.ndarray, Degradation]:
     """Apply one damage of a given strength (other details, like noise colour, drawn from rng)."""
     if kind == "noise":
-        if rng.random() < 0.15:
+        if mix == "real" and rng.random() < 0.15:
             out = buzz_add(samples=samples, sample_rate=sample_rate, snr_db=strength, rng=rng)
             return out, Degradation(kind, strength, f"mains buzz at {strength:.1f} dB SNR")
-        colour = str(rng.choice(NOISE_COLOURS, p=[0.4, 0.3, 0.15, 0.15]))
+        colour = str(rng.choice(NOISE_COLOURS, p=[0.4, 0.3, 0.15, 0.15] if mix == "real" else [0.45, 0.3, 0.1, 0.15]))
         out = noise_add(samples=samples, snr_db=strength, rng=rng, colour=colour)
         return out, Degradation(kind, strength, f"{colour} noise at {strength:.1f} dB SNR")
     if kind == "clip":
@@ -289,8 +290,11 @@ def degradation_apply(
             out, how = clip_soft(samples=samples, fraction=strength), "soft"
         return out, Degradation(kind, strength, f"{how} clipping of {strength:.2%} of samples")
     if kind == "lowpass":
-        design = str(rng.choice(LOWPASS_DESIGNS, p=[0.4, 0.2, 0.2, 0.2]))
-        order = int(rng.choice([2, 4, 6, 8, 12])) if design == "butterworth" else int(rng.integers(5, 9))
+        if mix == "real":
+            design = str(rng.choice(LOWPASS_DESIGNS, p=[0.4, 0.2, 0.2, 0.2]))
+            order = int(rng.choice([2, 4, 6, 8, 12])) if design == "butterworth" else int(rng.integers(5, 9))
+        else:
+            design, order = "butterworth", int(rng.choice([2, 4, 6, 8, 12]))
         out = lowpass_design(samples=samples, sample_rate=sample_rate, cutoff_hz=strength, design=design, order=order)
         return out, Degradation(kind, strength, f"low-pass at {strength:.0f} Hz, {design} order {order}")
     if kind == "mp3":
@@ -312,28 +316,29 @@ def degradation_apply(
 
 
 def degradation_random(
-    *, samples: np.ndarray, sample_rate: int, rng: np.random.Generator
+    *, samples: np.ndarray, sample_rate: int, rng: np.random.Generator, mix: str = "synth"
 ) -> tuple[np.ndarray, list[Degradation]]:
     """A random chain of one to three damages (mostly one), loudness-matched to the input."""
     count = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
-    kinds = list(KIND_WEIGHTS)
-    weights = np.array([KIND_WEIGHTS[kind] for kind in kinds])
+    kinds = list(DAMAGE_MIXES[mix])
+    weights = np.array([DAMAGE_MIXES[mix][kind] for kind in kinds])
     chosen = rng.choice(kinds, size=count, replace=False, p=weights / weights.sum())
     out = np.asarray(samples, dtype=np.float32)
     applied: list[Degradation] = []
     for kind in chosen:
         strength = degradation_draw_strength(kind=str(kind), rng=rng)
-        out, done = degradation_apply(samples=out, sample_rate=sample_rate, kind=str(kind), strength=strength, rng=rng)
+        out, done = degradation_apply(samples=out, sample_rate=sample_rate, kind=str(kind), strength=strength, rng=rng,
+                                      mix=mix)
         applied.append(done)
     return loudness_match(samples=out, reference=samples, sample_rate=sample_rate), applied
 
 
 def degradation_graded_pair(
-    *, samples: np.ndarray, sample_rate: int, rng: np.random.Generator
+    *, samples: np.ndarray, sample_rate: int, rng: np.random.Generator, mix: str = "synth"
 ) -> tuple[np.ndarray, np.ndarray, Degradation, Degradation]:
     """Two copies damaged the same way at different strengths: (milder, harsher, how, how)."""
-    kinds = list(KIND_WEIGHTS)
-    weights = np.array([KIND_WEIGHTS[kind] for kind in kinds])
+    kinds = list(DAMAGE_MIXES[mix])
+    weights = np.array([DAMAGE_MIXES[mix][kind] for kind in kinds])
     kind = str(rng.choice(kinds, p=weights / weights.sum()))
     first = degradation_draw_strength(kind=kind, rng=rng)
     second = degradation_draw_strength(kind=kind, rng=rng)
@@ -344,10 +349,11 @@ def degradation_graded_pair(
     seed = int(rng.integers(0, 2**31))
     # Same noise/filter draws for both copies, so that only the strength differs.
     mild_out, mild = degradation_apply(
-        samples=samples, sample_rate=sample_rate, kind=kind, strength=milder, rng=np.random.default_rng(seed)
+        samples=samples, sample_rate=sample_rate, kind=kind, strength=milder, rng=np.random.default_rng(seed), mix=mix
     )
     harsh_out, harsh = degradation_apply(
-        samples=samples, sample_rate=sample_rate, kind=kind, strength=harsher, rng=np.random.default_rng(seed)
+        samples=samples, sample_rate=sample_rate, kind=kind, strength=harsher, rng=np.random.default_rng(seed),
+        mix=mix,
     )
     return (
         loudness_match(samples=mild_out, reference=samples, sample_rate=sample_rate, reference_lufs=reference_lufs),

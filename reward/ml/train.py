@@ -114,7 +114,8 @@ _ArrayPair = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, str]
 
 
 def quality_pair_make(
-    *, source: SourceClip, config: FrontEndConfig, rng: np.random.Generator, graded_probability: float = 0.2
+    *, source: SourceClip, config: FrontEndConfig, rng: np.random.Generator, graded_probability: float = 0.2,
+    mix: str = "synth",
 ) -> _Pair:
     """One pseudo-preference pair from a source:
     (better log-mel, worse log-mel, better analysis, worse analysis, graded?, how)."""
@@ -123,11 +124,12 @@ def quality_pair_make(
     crop = _crop_samples(source.samples, count, rng)
     clean = recording_variation(samples=crop, sample_rate=source.sample_rate, rng=rng)
     if rng.random() < graded_probability:
-        milder, harsher, mild, harsh = degradation_graded_pair(samples=clean, sample_rate=source.sample_rate, rng=rng)
+        milder, harsher, mild, harsh = degradation_graded_pair(samples=clean, sample_rate=source.sample_rate, rng=rng,
+                                                                   mix=mix)
         better, worse, graded = milder, harsher, True
         how = f"{mild.description} beats {harsh.description}"
     else:
-        worse, applied = degradation_random(samples=clean, sample_rate=source.sample_rate, rng=rng)
+        worse, applied = degradation_random(samples=clean, sample_rate=source.sample_rate, rng=rng, mix=mix)
         better, graded = clean, False
         how = "clean beats " + " then ".join(item.description for item in applied)
     skip = source.sample_rate // 10
@@ -146,12 +148,12 @@ def _worker_start(sources: Sequence[SourceClip]) -> None:
     torch.set_num_threads(1)
 
 
-def _pair_job(job: tuple[int, int, int, FrontEndConfig]) -> _ArrayPair:
-    index, source_index, seed, config = job
+def _pair_job(job: tuple[int, int, int, FrontEndConfig, str]) -> _ArrayPair:
+    index, source_index, seed, config, mix = job
     # One generator per pair, keyed by its index: the same pairs whatever the number of workers.
     rng = np.random.default_rng([seed, index])
     better, worse, better_analysis, worse_analysis, graded, how = quality_pair_make(
-        source=_WORKER_SOURCES[source_index], config=config, rng=rng
+        source=_WORKER_SOURCES[source_index], config=config, rng=rng, mix=mix
     )
     # Plain arrays, not tensors: a tensor sent back from a worker travels as a shared-memory file descriptor, and
     # thousands of them in flight can run the process out of descriptors (the pool's result thread then dies).
@@ -166,12 +168,13 @@ def pretrain_set_make(
     seed: int,
     workers: int = 1,
     progress: Progress | None = None,
+    mix: str = "synth",
 ) -> PretrainSet:
     """Draw `pairs` quality pairs, cycling through the sources so each is used about equally.
     With workers > 1 the pairs are made in worker processes; the result is the same."""
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(sources)) for _ in range(-(-pairs // len(sources)))])[:pairs]
-    jobs = [(index, int(source), seed, config) for index, source in enumerate(order)]
+    jobs = [(index, int(source), seed, config, mix) for index, source in enumerate(order)]
     made: list[_ArrayPair] = []
     if workers > 1:
         import multiprocessing
