@@ -4,7 +4,7 @@ TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ear
             REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0}
 PORT ?= 8000
 
-.PHONY: venv demo test lint bench services reward-model fault-drill
+.PHONY: venv demo test lint bench services reward-model fault-drill music-data
 
 venv: node_modules/.package-lock.json
 	@scripts/venv.sh
@@ -23,7 +23,12 @@ demo: venv
 	  echo "==> Earshot demo on http://127.0.0.1:$(PORT)/  (admin at /admin/, API docs at /api/docs/)" && \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: venv services
+# Real recordings for the reward model's training and tests: free game music from Debian packages (apt-get download +
+# dpkg -x into ~/.cache/earshot/music, never committed; a no-op when the cache is complete). See reward/ml/recordings.py.
+music-data: venv
+	$(PY) -m reward.ml.recordings fetch
+
+test: venv services music-data
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -48,7 +53,7 @@ fault-drill: venv services
 
 # Rebuild the bundled reward model (reward/ml/weights) on a scratch embedded database; its time per stage is in the
 # checkpoint's config.json (training.seconds) and NOTES.md.
-reward-model: venv
+reward-model: venv music-data
 	@unset DATABASE_URL REDIS_URL; export EARSHOT_DATA_DIR=$$(mktemp -d); \
 	  $(PY) manage.py migrate --noinput -v0 && $(PY) manage.py build_reward_model; \
 	  status=$$?; rm -rf "$$EARSHOT_DATA_DIR"; exit $$status

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from arena.models import Vote
 from core.progress import Progress
 from demo import synth
-from demo.errors import DatabaseNotEmpty
+from demo.errors import DatabaseNotEmpty, RealRecordingTargetsMissed
 from demo.services import (
     DEMO_PROMPTS,
     DEMO_VOTES,
@@ -32,7 +32,7 @@ from reward.training import vote_records_with_systems
 if TYPE_CHECKING:
     from reward.ml.checkpoint import CheckpointInfo
 
-VERSION = "bundled-demo-v3"
+VERSION = "bundled-demo-v4"
 COMMAND = "make reward-model"
 
 
@@ -110,6 +110,14 @@ class BuildRecipe:
     learning_rate: float = 3e-4
     patience: int = 3
     train_encoder: bool = False
+    # Stage 2 replays this many stage-1 quality pairs (voted clips against damaged copies) per batch, so that votes
+    # cannot unteach that damage is worse.
+    rehearsal_pairs: int = 4
+    real_per_track: int | None = None  # stage-1 excerpts per real training track (None: demo.pretrain's)
+    # The real-recording test (reward/ml/realtest.py): excerpts per test track, and whether a checkpoint that misses
+    # its targets is still written (for trying a recipe out; the bundled checkpoint never is).
+    real_test_per_track: int = 3
+    allow_missed_targets: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,9 @@ class BuiltModel:
     seconds: dict[str, float]
     weights_bytes: int
     sha256: str
+    # The real-recording damage table after stage 2 (reward/ml/realtest.py) and the targets it misses.
+    real_recordings: dict[str, Any] | None = None
+    targets_missed: tuple[str, ...] = ()
 
 
 
@@ -135,6 +146,7 @@ def reward_model_build(*, out: Path, recipe: BuildRecipe, progress: Progress | N
     Needs a database without votes. Stages report to `progress` (render, pairs, pretrain, demo clips, finetune)."""
     import torch
 
+    from reward.ml.realtest import damage_table, damage_targets_missed, test_excerpts
     from reward.ml.train import FinetuneSettings
 
     if Vote.objects.exists():
@@ -152,16 +164,33 @@ def reward_model_build(*, out: Path, recipe: BuildRecipe, progress: Progress | N
     torch.set_num_threads(recipe.threads)
     settings_ft = FinetuneSettings(
         epochs=recipe.epochs, learning_rate=recipe.learning_rate, patience=recipe.patience, seed=recipe.seed,
-        freeze_audio_encoder=not recipe.train_encoder,
+        freeze_audio_encoder=not recipe.train_encoder, rehearsal_pairs=recipe.rehearsal_pairs,
     )
+    excerpts = test_excerpts(per_track=recipe.real_test_per_track)
+    before = damage_table(network=pretrained.model.to("cpu"), excerpts=excerpts, seed=recipe.seed)
+    seconds["real_test_stage1"] = before["seconds"]
+    mark = time.perf_counter()
     network, stage2, votes = demo_finetune(network=pretrained.model.to("cpu"), settings_ft=settings_ft,
                                            progress=progress)
     seconds["stage2"] = round(time.perf_counter() - mark, 1)
+    real = damage_table(network=network, excerpts=excerpts, seed=recipe.seed)
+    seconds["real_test"] = real["seconds"]
+    missed = damage_targets_missed(real)
+    real["targets_missed"] = missed
+    real["stage1"] = {key: before[key] for key in ("rows", "implementations", "families")}
+    real["stage1"]["targets_missed"] = damage_targets_missed(before)
     seconds["total"] = round(time.perf_counter() - started, 1)
     held_out = _held_out_accuracy(stage2)
     training = _training_record(recipe=recipe, stage1=stage1, stage2=stage2, votes=votes, settings_ft=settings_ft,
                                 seconds=seconds)
     metrics = _metrics_record(pretrained=pretrained.metrics, stage2=stage2, held_out=held_out)
+    metrics["real_recordings"] = real
+    if missed and not recipe.allow_missed_targets:
+        refused = out.with_name(out.name + ".refused")
+        _checkpoint_replace(network=network, out=refused, training=training, metrics=metrics)
+        raise RealRecordingTargetsMissed(
+            "The checkpoint misses its real-recording targets after stage 2, so it does not replace "
+            f"{out}: {'; '.join(missed)}. It is kept at {refused} for inspection.", missed=missed)
     info = _checkpoint_replace(network=network, out=out, training=training, metrics=metrics)
     return BuiltModel(
         out=out,
@@ -172,6 +201,8 @@ def reward_model_build(*, out: Path, recipe: BuildRecipe, progress: Progress | N
         seconds=seconds,
         weights_bytes=info.config["weights"]["bytes"],
         sha256=info.sha256,
+        real_recordings=real,
+        targets_missed=tuple(missed),
     )
 
 
@@ -179,7 +210,8 @@ def _stage1_train(*, out: Path, recipe: BuildRecipe, progress: Progress | None) 
     from demo.pretrain import pretrain_parser, pretrain_run
 
     options = {"pieces": recipe.pieces, "pairs": recipe.pairs, "steps": recipe.steps,
-               "validation-pieces": recipe.validation_pieces, "piece-seconds": recipe.piece_seconds}
+               "validation-pieces": recipe.validation_pieces, "piece-seconds": recipe.piece_seconds,
+               "real-per-track": recipe.real_per_track}
     budget = [f"--{key}={value}" for key, value in options.items() if value is not None]
     args = pretrain_parser().parse_args(["--out", str(out), "--seed", str(recipe.seed),
                                          "--threads", str(recipe.threads), *budget])

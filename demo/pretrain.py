@@ -21,6 +21,7 @@ from demo.synth import random_spec, render, spec_prompt_text
 from reward.ml.audio import FrontEndConfig
 from reward.ml.checkpoint import checkpoint_save
 from reward.ml.network import RewardNetwork, parameter_count
+from reward.ml.recordings import excerpts_take, tracks_load
 from reward.ml.train import (
     PretrainSettings,
     Progress,
@@ -71,8 +72,11 @@ def pretrain_parser() -> argparse.ArgumentParser:
     parser.add_argument("--validation-pieces", type=int, default=24)
     parser.add_argument("--piece-seconds", type=float, default=8.0)
     parser.add_argument("--render-rate", type=int, default=32_000, help="sample rate the pieces are rendered at")
-    parser.add_argument("--pairs", type=int, default=4000, help="stage-1 pairs drawn from the training pieces")
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--real-per-track", type=int, default=4,
+                        help="excerpts of each real training track (reward/ml/recordings.py; 0: none)")
+    parser.add_argument("--real-seconds", type=float, default=8.0, help="length of each real excerpt")
+    parser.add_argument("--pairs", type=int, default=5000, help="stage-1 pairs drawn from the training pieces")
+    parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--batch-pairs", type=int, default=16)
     parser.add_argument("--alignment-pairs", type=int, default=8)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -100,13 +104,19 @@ def pretrain_run(
         sample_rate=args.render_rate, seed=args.seed, progress=progress,
     )
     train_pieces, validation_pieces = pieces[: args.pieces], pieces[args.pieces :]
+    # Real recordings of the train split (never the test split, never singularity-music): no prompt, so they take part
+    # in the quality pairs, not in the prompt-alignment pairs.
+    real = excerpts_take(tracks=tracks_load(split="train"), per_track=args.real_per_track, seconds=args.real_seconds,
+                         sample_rate=config.sample_rate) if args.real_per_track > 0 else []
+    train_pieces = train_pieces + [SourceClip(samples=item.samples, sample_rate=item.sample_rate) for item in real]
     rendered = time.perf_counter()
     data = pretrain_set_make(
-        sources=train_pieces, pairs=args.pairs, config=config, seed=args.seed, workers=args.workers, progress=progress
+        sources=train_pieces, pairs=args.pairs, config=config, seed=args.seed, workers=args.workers, progress=progress,
+        mix="real",
     )
     validation = pretrain_set_make(
         sources=validation_pieces, pairs=max(len(validation_pieces) * 8, 1), config=config, seed=args.seed + 1,
-        workers=args.workers,
+        workers=args.workers, mix="real",
     )
     prepared = time.perf_counter()
     model = RewardNetwork(front_end=config)
@@ -127,12 +137,17 @@ def pretrain_run(
             f"stage 1: {args.pieces} pieces of {args.piece_seconds:g} s from demo/synth.py (random specs, "
             f"effects and mastering) rendered at {args.render_rate} Hz, {args.pairs} pseudo-preference pairs "
             "(clean vs randomly degraded or chained degradations, or milder vs harsher; also clean vs damaged and "
-            "clean vs clean across pieces) plus prompt and reference alignment pairs; no votes"
+            "clean vs clean across pieces) plus prompt and reference alignment pairs; "
+            f"{len(real)} excerpts of {args.real_seconds:g} s of {len({item.track.key for item in real})} real "
+            f"recordings (train split of {', '.join(sorted({item.track.package for item in real})) or 'none'}) in "
+            "the quality pairs; no votes"
         ),
+        "real_excerpts": len(real),
         "pieces": args.pieces,
         "validation_pieces": args.validation_pieces,
         "pairs": args.pairs,
         "settings": vars(settings),
+        "damage_mix": "real",
         "seconds": {
             "render": round(rendered - started, 1),
             "pairs": round(prepared - rendered, 1),

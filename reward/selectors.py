@@ -208,3 +208,21 @@ def version_scores_for_systems(*, version: RewardModelVersion, axis: str = OVERA
             "clip__system_id", "score"
         )
     )
+
+
+def version_damage_table(*, version: RewardModelVersion) -> dict[str, Any] | None:
+    """The real-recording damage table stored in the version's checkpoint config.json (metrics.real_recordings, as
+    `manage.py build_reward_model` writes it), or None when the checkpoint has none. Reads JSON only, no audio."""
+    import json
+    from pathlib import Path
+
+    location = Path(version.path)
+    config_path = (location if location.is_dir() else location.parent) / "config.json"
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError):
+        return None
+    table = ((config.get("metrics") or {}) if isinstance(config, dict) else {}).get("real_recordings")
+    if not isinstance(table, dict) or not isinstance(table.get("rows"), list):
+        return None
+    return table

@@ -14,6 +14,7 @@ from reward.selectors import (
     prompt_ranking,
     prompts_ranked_list,
     version_active,
+    version_damage_table,
 )
 
 AXIS_LABELS = {axis.value: axis.label for axis in AXES}
@@ -83,10 +84,42 @@ def _axis_rows(figures: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _damage_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the real-recording damage table with each share's place against its target (None: no target)."""
+    out = []
+    for row in rows:
+        target = row.get("target")
+        shares = [row.get(axis) for axis in ("overall", "musicality")]
+        held = None if target is None else all(isinstance(v, (int, float)) and v >= target for v in shares)
+        out.append({**row, "held": held})
+    return out
+
+
+def _damage_context(report: Any, active: Any) -> dict[str, Any] | None:
+    """The checkpoint's real-recording damage table (stored in its config.json: no audio is read here)."""
+    version = report.version if report is not None else active
+    table = version_damage_table(version=version) if version is not None else None
+    if table is None:
+        return None
+    return {
+        "version": version,
+        "rows": _damage_rows(table.get("rows") or []),
+        "implementations": _damage_rows(table.get("implementations") or []),
+        "families": _damage_rows(table.get("families") or []),
+        "excerpts": table.get("excerpts"),
+        "excerpt_seconds": table.get("excerpt_seconds"),
+        "tracks": len(table.get("tracks") or []),
+        "packages": table.get("packages") or [],
+        "missed": table.get("targets_missed") or [],
+    }
+
+
 def agreement_page(request: HttpRequest) -> HttpResponse:
-    """/agreement/: the newest agreement report as tables with 95% intervals and plots drawn from the same figures."""
+    """/agreement/: the newest agreement report as tables with 95% intervals and plots drawn from the same figures,
+    and beside them the checkpoint's real-recording damage table."""
     report = agreement_report_current()
-    context: dict[str, Any] = {"report": report, "active": version_active()}
+    active = version_active()
+    context: dict[str, Any] = {"report": report, "active": active, "damage": _damage_context(report, active)}
     if report is not None:
         figures = report.figures or {}
         context.update(

@@ -1,25 +1,35 @@
 """Degradations that make pseudo-preference pairs (a clip beats a damaged copy of itself): noise,
-clipping, low-pass, pitch wobble and quantisation, drawn over wide strength ranges, sometimes
-chained, always loudness-matched to the original so that level is no shortcut."""
+clipping, low-pass (Butterworth, Chebyshev, elliptic, polyphase resampling), MP3 (libsndfile, variable bit rate at
+22.05 or 16 kHz), pitch wobble, dropouts and quantisation, drawn over wide strength ranges, sometimes chained, always
+loudness-matched to the original so that level is no shortcut. Other implementations of the same damages are kept
+out of training on purpose: reward/ml/heldout.py has them, for the real-recording test."""
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
+import soundfile
 import torch
 import torchaudio
 from scipy import signal
 
 # Kinds of damage and how often a draw picks each one.
-KIND_WEIGHTS: dict[str, float] = {
-    "noise": 0.30,
-    "clip": 0.26,
-    "lowpass": 0.26,
-    "wobble": 0.10,
-    "quantise": 0.08,
+# Kinds of damage and how often a draw picks each one, per mix: "synth" is the mix the synthesised-music stage 1 was
+# built and its tests measured with (bundled-demo-v3); "real" (bundled-demo-v4, `make reward-model`) adds MP3,
+# dropouts, a mains buzz and three more low-pass designs, for real recordings (issue 16).
+DAMAGE_MIXES: dict[str, dict[str, float]] = {
+    "synth": {"noise": 0.30, "clip": 0.26, "lowpass": 0.26, "wobble": 0.10, "quantise": 0.08},
+    "real": {"noise": 0.24, "clip": 0.20, "lowpass": 0.26, "mp3": 0.10, "wobble": 0.10, "dropout": 0.05,
+             "quantise": 0.05},
 }
+KIND_WEIGHTS = DAMAGE_MIXES["synth"]
+# The low-pass implementations training draws from (reward/ml/heldout.py has the others).
+LOWPASS_DESIGNS = ("butterworth", "chebyshev", "elliptic", "polyphase-resample")
+# libsndfile's MP3 encoder in training: variable bit rate at these rates (the test encodes at constant bit rate).
+MP3_TRAINING_RATES = (22_050, 16_000)
 NOISE_COLOURS = ("white", "pink", "brown", "blue")
 
 
@@ -64,6 +74,19 @@ def noise_add(
     return (clean + scale * noise).astype(np.float32)
 
 
+def buzz_add(*, samples: np.ndarray, sample_rate: int, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """Add an electrical buzz `snr_db` below the clip's power: a full-wave rectified sine of a mains-like frequency
+    (45-65 Hz), so a ladder of even harmonics of it, through a gentle low-pass."""
+    clean = _as_float(samples)
+    seconds = np.arange(clean.shape[0]) / sample_rate
+    mains = rng.uniform(45.0, 65.0)
+    buzz = np.abs(np.sin(2 * np.pi * mains * seconds + rng.uniform(0, 2 * np.pi)))
+    smoothing = signal.butter(2, rng.uniform(400.0, 3000.0), fs=sample_rate, output="sos")
+    buzz = signal.sosfilt(smoothing, buzz - buzz.mean())
+    scale = math.sqrt(max(_power(clean), 1e-20) / 10 ** (snr_db / 10) / max(_power(buzz), 1e-20))
+    return (clean + scale * buzz).astype(np.float32)
+
+
 def clip_threshold(*, samples: np.ndarray, fraction: float) -> float:
     """The magnitude above which `fraction` of the samples lie."""
     return float(np.quantile(np.abs(samples), 1.0 - fraction))
@@ -88,6 +111,76 @@ def lowpass(*, samples: np.ndarray, sample_rate: int, cutoff_hz: float, order: i
         return np.asarray(samples, dtype=np.float32)
     sos = signal.butter(order, cutoff_hz, btype="lowpass", fs=sample_rate, output="sos")
     return signal.sosfilt(sos, _as_float(samples)).astype(np.float32)
+
+
+def lowpass_design(
+    *, samples: np.ndarray, sample_rate: int, cutoff_hz: float, design: str, order: int = 8
+) -> np.ndarray:
+    """A low-pass by one of LOWPASS_DESIGNS: scipy's Butterworth, Chebyshev type I (1 dB ripple) or elliptic (0.5 dB
+    ripple, 60 dB stop band) sections, or polyphase resampling down to twice the cutoff and back (scipy)."""
+    nyquist = sample_rate / 2
+    if cutoff_hz >= nyquist * 0.98:
+        return np.asarray(samples, dtype=np.float32)
+    if design == "butterworth":
+        return lowpass(samples=samples, sample_rate=sample_rate, cutoff_hz=cutoff_hz, order=order)
+    if design == "chebyshev":
+        sos = signal.cheby1(order, 1.0, cutoff_hz, btype="lowpass", fs=sample_rate, output="sos")
+    elif design == "elliptic":
+        sos = signal.ellip(order, 0.5, 60.0, cutoff_hz, btype="lowpass", fs=sample_rate, output="sos")
+    elif design == "polyphase-resample":
+        low_rate = max(int(round(2 * cutoff_hz / 50.0)) * 50, 100)
+        common = math.gcd(low_rate, sample_rate)
+        down = signal.resample_poly(_as_float(samples), low_rate // common, sample_rate // common)
+        back = signal.resample_poly(down, sample_rate // common, low_rate // common)
+        return back[: samples.shape[0]].astype(np.float32)
+    else:
+        raise ValueError(f"unknown low-pass design {design!r}")
+    return signal.sosfilt(sos, _as_float(samples)).astype(np.float32)
+
+
+def mp3_roundtrip(
+    *, samples: np.ndarray, sample_rate: int, level: float, bitrate_mode: str, encode_rate: int | None = None
+) -> np.ndarray:
+    """Encode to MP3 with libsndfile (LAME) and decode again (mpg123), at `encode_rate` (resampled there and back,
+    polyphase) with libsndfile's compression level (0 best .. 0.95 worst) and bit-rate mode (CONSTANT, VARIABLE,
+    AVERAGE). The decoder's start delay is found by cross-correlation and removed, so the copy lines up."""
+    rate = encode_rate or sample_rate
+    mono = _as_float(samples)
+    common = math.gcd(rate, sample_rate)
+    encoded_input = mono if rate == sample_rate else signal.resample_poly(mono, rate // common, sample_rate // common)
+    buffer = io.BytesIO()
+    peak = max(float(np.max(np.abs(encoded_input))), 1e-9)
+    scale = min(1.0, 0.99 / peak)  # the file is fixed-point: keep the peaks inside it
+    soundfile.write(buffer, encoded_input * scale, rate, format="MP3", subtype="MPEG_LAYER_III",
+                    compression_level=float(level), bitrate_mode=bitrate_mode)
+    buffer.seek(0)
+    decoded, _ = soundfile.read(buffer, dtype="float64")
+    decoded = np.asarray(decoded, dtype=np.float64) / scale
+    # Line the decoded copy up with the input: the decoder keeps the encoder's start delay (about 1,100 samples).
+    window = min(encoded_input.shape[0], rate)
+    search = min(4096, max(decoded.shape[0] - window, 0))
+    if search > 0:
+        correlation = signal.correlate(decoded[: window + search], encoded_input[:window], mode="valid", method="fft")
+        decoded = decoded[int(np.argmax(correlation)) :]
+    if rate != sample_rate:
+        decoded = signal.resample_poly(decoded, sample_rate // common, rate // common)
+    out = np.zeros(samples.shape[0], dtype=np.float64)
+    usable = min(out.shape[0], decoded.shape[0])
+    out[:usable] = decoded[:usable]
+    return out.astype(np.float32)
+
+
+def dropouts(*, samples: np.ndarray, sample_rate: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Silence gaps of 20-150 ms (a buffer underrun or a lost packet) until about `fraction` of the clip is gone."""
+    out = _as_float(samples).copy()
+    length = out.shape[0]
+    missing = int(fraction * length)
+    while missing > 0 and length > 0:
+        gap = min(int(rng.uniform(0.02, 0.15) * sample_rate), missing, length)
+        start = int(rng.integers(0, max(length - gap, 1)))
+        out[start : start + gap] = 0.0
+        missing -= gap
+    return out.astype(np.float32)
 
 
 def pitch_wobble(
@@ -163,6 +256,10 @@ def degradation_draw_strength(*, kind: str, rng: np.random.Generator) -> float:
         return float(rng.uniform(6.0, 90.0))
     if kind == "quantise":
         return float(rng.integers(3, 10))
+    if kind == "mp3":
+        return float(rng.uniform(0.0, 0.95))
+    if kind == "dropout":
+        return _log_uniform(rng, 0.01, 0.2)
     raise ValueError(f"unknown degradation kind {kind!r}")
 
 
@@ -170,15 +267,20 @@ def _worse(kind: str, first: float, second: float) -> bool:
     """Whether strength `first` damages more than `second` for this kind."""
     if kind in ("noise", "lowpass", "quantise"):
         return first < second
+    # clip, wobble, mp3 (compression level), dropout: more is worse
     return first > second
 
 
 def degradation_apply(
-    *, samples: np.ndarray, sample_rate: int, kind: str, strength: float, rng: np.random.Generator
+    *, samples: np.ndarray, sample_rate: int, kind: str, strength: float, rng: np.random.Generator,
+    mix: str = "synth",
 ) -> tuple[np.ndarray, Degradation]:
     """Apply one damage of a given strength (other details, like noise colour, drawn from rng)."""
     if kind == "noise":
-        colour = str(rng.choice(NOISE_COLOURS, p=[0.45, 0.3, 0.1, 0.15]))
+        if mix == "real" and rng.random() < 0.15:
+            out = buzz_add(samples=samples, sample_rate=sample_rate, snr_db=strength, rng=rng)
+            return out, Degradation(kind, strength, f"mains buzz at {strength:.1f} dB SNR")
+        colour = str(rng.choice(NOISE_COLOURS, p=[0.4, 0.3, 0.15, 0.15] if mix == "real" else [0.45, 0.3, 0.1, 0.15]))
         out = noise_add(samples=samples, snr_db=strength, rng=rng, colour=colour)
         return out, Degradation(kind, strength, f"{colour} noise at {strength:.1f} dB SNR")
     if kind == "clip":
@@ -188,9 +290,21 @@ def degradation_apply(
             out, how = clip_soft(samples=samples, fraction=strength), "soft"
         return out, Degradation(kind, strength, f"{how} clipping of {strength:.2%} of samples")
     if kind == "lowpass":
-        order = int(rng.choice([2, 4, 6, 8, 12]))
-        out = lowpass(samples=samples, sample_rate=sample_rate, cutoff_hz=strength, order=order)
-        return out, Degradation(kind, strength, f"low-pass at {strength:.0f} Hz, order {order}")
+        if mix == "real":
+            design = str(rng.choice(LOWPASS_DESIGNS, p=[0.4, 0.2, 0.2, 0.2]))
+            order = int(rng.choice([2, 4, 6, 8, 12])) if design == "butterworth" else int(rng.integers(5, 9))
+        else:
+            design, order = "butterworth", int(rng.choice([2, 4, 6, 8, 12]))
+        out = lowpass_design(samples=samples, sample_rate=sample_rate, cutoff_hz=strength, design=design, order=order)
+        return out, Degradation(kind, strength, f"low-pass at {strength:.0f} Hz, {design} order {order}")
+    if kind == "mp3":
+        encode_rate = int(rng.choice(MP3_TRAINING_RATES))
+        out = mp3_roundtrip(samples=samples, sample_rate=sample_rate, level=strength, bitrate_mode="VARIABLE",
+                            encode_rate=encode_rate)
+        return out, Degradation(kind, strength, f"MP3 (variable bit rate, level {strength:.2f}) at {encode_rate} Hz")
+    if kind == "dropout":
+        out = dropouts(samples=samples, sample_rate=sample_rate, fraction=strength, rng=rng)
+        return out, Degradation(kind, strength, f"dropouts over {strength:.1%} of the clip")
     if kind == "wobble":
         rate = _log_uniform(rng, 0.3, 12.0)
         out = pitch_wobble(samples=samples, sample_rate=sample_rate, depth_cents=strength, rate_hz=rate, rng=rng)
@@ -202,28 +316,29 @@ def degradation_apply(
 
 
 def degradation_random(
-    *, samples: np.ndarray, sample_rate: int, rng: np.random.Generator
+    *, samples: np.ndarray, sample_rate: int, rng: np.random.Generator, mix: str = "synth"
 ) -> tuple[np.ndarray, list[Degradation]]:
     """A random chain of one to three damages (mostly one), loudness-matched to the input."""
     count = int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
-    kinds = list(KIND_WEIGHTS)
-    weights = np.array([KIND_WEIGHTS[kind] for kind in kinds])
+    kinds = list(DAMAGE_MIXES[mix])
+    weights = np.array([DAMAGE_MIXES[mix][kind] for kind in kinds])
     chosen = rng.choice(kinds, size=count, replace=False, p=weights / weights.sum())
     out = np.asarray(samples, dtype=np.float32)
     applied: list[Degradation] = []
     for kind in chosen:
         strength = degradation_draw_strength(kind=str(kind), rng=rng)
-        out, done = degradation_apply(samples=out, sample_rate=sample_rate, kind=str(kind), strength=strength, rng=rng)
+        out, done = degradation_apply(samples=out, sample_rate=sample_rate, kind=str(kind), strength=strength, rng=rng,
+                                      mix=mix)
         applied.append(done)
     return loudness_match(samples=out, reference=samples, sample_rate=sample_rate), applied
 
 
 def degradation_graded_pair(
-    *, samples: np.ndarray, sample_rate: int, rng: np.random.Generator
+    *, samples: np.ndarray, sample_rate: int, rng: np.random.Generator, mix: str = "synth"
 ) -> tuple[np.ndarray, np.ndarray, Degradation, Degradation]:
     """Two copies damaged the same way at different strengths: (milder, harsher, how, how)."""
-    kinds = list(KIND_WEIGHTS)
-    weights = np.array([KIND_WEIGHTS[kind] for kind in kinds])
+    kinds = list(DAMAGE_MIXES[mix])
+    weights = np.array([DAMAGE_MIXES[mix][kind] for kind in kinds])
     kind = str(rng.choice(kinds, p=weights / weights.sum()))
     first = degradation_draw_strength(kind=kind, rng=rng)
     second = degradation_draw_strength(kind=kind, rng=rng)
@@ -234,10 +349,11 @@ def degradation_graded_pair(
     seed = int(rng.integers(0, 2**31))
     # Same noise/filter draws for both copies, so that only the strength differs.
     mild_out, mild = degradation_apply(
-        samples=samples, sample_rate=sample_rate, kind=kind, strength=milder, rng=np.random.default_rng(seed)
+        samples=samples, sample_rate=sample_rate, kind=kind, strength=milder, rng=np.random.default_rng(seed), mix=mix
     )
     harsh_out, harsh = degradation_apply(
-        samples=samples, sample_rate=sample_rate, kind=kind, strength=harsher, rng=np.random.default_rng(seed)
+        samples=samples, sample_rate=sample_rate, kind=kind, strength=harsher, rng=np.random.default_rng(seed),
+        mix=mix,
     )
     return (
         loudness_match(samples=mild_out, reference=samples, sample_rate=sample_rate, reference_lufs=reference_lufs),

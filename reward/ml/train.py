@@ -84,6 +84,11 @@ class PretrainSet:
     def __len__(self) -> int:
         return int(self.better.shape[0])
 
+    def prompted_pairs(self) -> np.ndarray:
+        """Indices of the pairs whose source has a prompt (all of them when none has)."""
+        has_prompt = np.array([self.prompts[int(source)] is not None for source in self.source], dtype=bool)
+        return np.flatnonzero(has_prompt) if has_prompt.any() else np.arange(len(self))
+
 
 def _crop_samples(samples: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     if samples.shape[0] <= count:
@@ -105,10 +110,12 @@ def _front_end(samples: np.ndarray, rate: int, config: FrontEndConfig) -> tuple[
 
 
 _Pair = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, bool, str]
+_ArrayPair = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, str]
 
 
 def quality_pair_make(
-    *, source: SourceClip, config: FrontEndConfig, rng: np.random.Generator, graded_probability: float = 0.2
+    *, source: SourceClip, config: FrontEndConfig, rng: np.random.Generator, graded_probability: float = 0.2,
+    mix: str = "synth",
 ) -> _Pair:
     """One pseudo-preference pair from a source:
     (better log-mel, worse log-mel, better analysis, worse analysis, graded?, how)."""
@@ -117,11 +124,12 @@ def quality_pair_make(
     crop = _crop_samples(source.samples, count, rng)
     clean = recording_variation(samples=crop, sample_rate=source.sample_rate, rng=rng)
     if rng.random() < graded_probability:
-        milder, harsher, mild, harsh = degradation_graded_pair(samples=clean, sample_rate=source.sample_rate, rng=rng)
+        milder, harsher, mild, harsh = degradation_graded_pair(samples=clean, sample_rate=source.sample_rate, rng=rng,
+                                                                   mix=mix)
         better, worse, graded = milder, harsher, True
         how = f"{mild.description} beats {harsh.description}"
     else:
-        worse, applied = degradation_random(samples=clean, sample_rate=source.sample_rate, rng=rng)
+        worse, applied = degradation_random(samples=clean, sample_rate=source.sample_rate, rng=rng, mix=mix)
         better, graded = clean, False
         how = "clean beats " + " then ".join(item.description for item in applied)
     skip = source.sample_rate // 10
@@ -140,14 +148,16 @@ def _worker_start(sources: Sequence[SourceClip]) -> None:
     torch.set_num_threads(1)
 
 
-def _pair_job(job: tuple[int, int, int, FrontEndConfig]) -> _Pair:
-    index, source_index, seed, config = job
+def _pair_job(job: tuple[int, int, int, FrontEndConfig, str]) -> _ArrayPair:
+    index, source_index, seed, config, mix = job
     # One generator per pair, keyed by its index: the same pairs whatever the number of workers.
     rng = np.random.default_rng([seed, index])
     better, worse, better_analysis, worse_analysis, graded, how = quality_pair_make(
-        source=_WORKER_SOURCES[source_index], config=config, rng=rng
+        source=_WORKER_SOURCES[source_index], config=config, rng=rng, mix=mix
     )
-    return better.half(), worse.half(), better_analysis, worse_analysis, graded, how
+    # Plain arrays, not tensors: a tensor sent back from a worker travels as a shared-memory file descriptor, and
+    # thousands of them in flight can run the process out of descriptors (the pool's result thread then dies).
+    return better.half().numpy(), worse.half().numpy(), better_analysis.numpy(), worse_analysis.numpy(), graded, how
 
 
 def pretrain_set_make(
@@ -158,13 +168,14 @@ def pretrain_set_make(
     seed: int,
     workers: int = 1,
     progress: Progress | None = None,
+    mix: str = "synth",
 ) -> PretrainSet:
     """Draw `pairs` quality pairs, cycling through the sources so each is used about equally.
     With workers > 1 the pairs are made in worker processes; the result is the same."""
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(sources)) for _ in range(-(-pairs // len(sources)))])[:pairs]
-    jobs = [(index, int(source), seed, config) for index, source in enumerate(order)]
-    made: list[_Pair] = []
+    jobs = [(index, int(source), seed, config, mix) for index, source in enumerate(order)]
+    made: list[_ArrayPair] = []
     if workers > 1:
         import multiprocessing
 
@@ -187,10 +198,10 @@ def pretrain_set_make(
             _worker_start(())
             torch.set_num_threads(threads)
     return PretrainSet(
-        better=torch.stack([item[0] for item in made]),
-        worse=torch.stack([item[1] for item in made]),
-        better_analysis=torch.stack([item[2] for item in made]),
-        worse_analysis=torch.stack([item[3] for item in made]),
+        better=torch.from_numpy(np.stack([item[0] for item in made])),
+        worse=torch.from_numpy(np.stack([item[1] for item in made])),
+        better_analysis=torch.from_numpy(np.stack([item[2] for item in made])),
+        worse_analysis=torch.from_numpy(np.stack([item[3] for item in made])),
         source=torch.tensor(order, dtype=torch.long),
         graded=torch.tensor([item[4] for item in made], dtype=torch.bool),
         prompts=[source.prompt_text for source in sources],
@@ -324,7 +335,9 @@ def _pretrain_batch_draw(
     *, data: PretrainSet, settings: PretrainSettings, by_source: Mapping[int, np.ndarray], rng: np.random.Generator
 ) -> _PretrainBatch:
     picks = rng.integers(0, len(data), settings.batch_pairs)
-    aligned = rng.integers(0, len(data), settings.alignment_pairs)
+    # Alignment pairs come from pieces with a prompt (real recordings have none).
+    prompted = data.prompted_pairs()
+    aligned = prompted[rng.integers(0, prompted.shape[0], settings.alignment_pairs)]
     strangers = np.array([_pick_other(data.source, data.prompts, int(i), rng) for i in aligned], dtype=np.int64)
     # Reference audio: another crop of the same piece, for half the alignment pairs.
     with_reference = rng.random(settings.alignment_pairs) < 0.5

@@ -1,5 +1,6 @@
 """`manage.py build_reward_model` with a tiny budget: both stages and the demo run, and the checkpoint it writes loads,
-names its recipe and records the held-out figures; a database with votes is refused."""
+names its recipe and records the held-out figures and the real-recording damage table; a database with votes is
+refused, and so is a checkpoint that misses its real-recording targets (a tiny budget always does)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from tests.factories import BattleFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 TINY = ["--pieces", "4", "--validation-pieces", "2", "--piece-seconds", "3", "--pairs", "16", "--steps", "2",
         "--demo-prompts", "3", "--demo-seconds", "2", "--demo-votes", "60", "--epochs", "1", "--threads", "1",
-        "--no-progress"]
+        "--real-per-track", "1", "--real-test-per-track", "1", "--no-progress"]
 
 
 @pytest.fixture(autouse=True)
@@ -30,21 +31,44 @@ def _threads_restored() -> Iterator[None]:
 
 def test_it_builds_a_checkpoint_from_both_stages_and_the_demo(tmp_path: Path) -> None:
     out = StringIO()
-    call_command("build_reward_model", "--out", str(tmp_path / "weights"), "--seed", "1", *TINY, stdout=out,
-                 stderr=StringIO())
+    call_command("build_reward_model", "--out", str(tmp_path / "weights"), "--seed", "1", *TINY,
+                 "--allow-missed-targets", stdout=out, stderr=StringIO())
     assert Vote.objects.count() == 60
     network, info = checkpoint_load(path=tmp_path / "weights")
     config = json.loads((tmp_path / "weights" / "config.json").read_text())
-    assert config["version"] == "bundled-demo-v3" and config["training"]["command"] == "make reward-model"
+    assert config["version"] == "bundled-demo-v4" and config["training"]["command"] == "make reward-model"
     assert config["training"]["stage1"]["pieces"] == 4 and config["training"]["stage1"]["validation_pieces"] == 2
     assert config["training"]["stage1"]["settings"]["steps"] == 2
     assert config["training"]["stage2"]["votes"]["votes"] == 60
     assert set(config["metrics"]["held_out_accuracy"]) <= set(network.axes)
-    assert set(config["training"]["seconds"]) == {"stage1", "seed_demo", "stage2", "total"}
+    assert set(config["training"]["seconds"]) == {"stage1", "seed_demo", "real_test_stage1", "stage2", "real_test",
+                                                   "total"}
+    real = config["metrics"]["real_recordings"]
+    assert {row["family"] for row in real["families"]} == {"low-pass", "mp3", "noise", "clipping", "pitch wobble",
+                                                           "dropout"}
+    assert real["excerpts"] >= 10 and all(row["pairs"] == real["excerpts"] for row in real["rows"])
+    assert "singularity-music" not in json.dumps(real) and real["targets_missed"]
+    assert set(real["stage1"]) == {"rows", "implementations", "families", "targets_missed"}
+    assert config["training"]["stage2"]["settings"]["rehearsal_pairs"] == 4
     assert [p.name for p in tmp_path.iterdir()] == ["weights"]  # the staging folder is gone
     text = out.getvalue()
     assert "demo (seed 1): clips imported 18, skipped 0; 60 votes" in text
     assert f"sha256 {info.sha256}" in text
+    assert "real recordings after stage 2:" in text and "FFT brick-wall" in text
+
+
+def test_it_refuses_a_checkpoint_that_misses_its_real_recording_targets_and_names_the_damage(tmp_path: Path) -> None:
+    out = tmp_path / "weights"
+    out.mkdir()
+    (out / "config.json").write_text("{}")  # what was there before stays
+    failing = r"real-recording targets after stage 2, .*: (low-pass|mp3|noise|clipping|pitch wobble)"
+    with pytest.raises(CommandError, match=failing) as refused:
+        call_command("build_reward_model", "--out", str(out), "--seed", "1", *TINY, stdout=StringIO(),
+                     stderr=StringIO())
+    assert (out / "config.json").read_text() == "{}" and sorted(p.name for p in out.iterdir()) == ["config.json"]
+    kept = json.loads((tmp_path / "weights.refused" / "config.json").read_text())
+    assert kept["metrics"]["real_recordings"]["targets_missed"]
+    assert str(tmp_path / "weights.refused") in str(refused.value)
 
 
 def test_it_refuses_a_database_with_votes(tmp_path: Path) -> None:

@@ -163,6 +163,68 @@ def test_the_page_shows_the_report_figures_with_intervals_and_sizes(client: Clie
     assert json.loads(embedded)["last_vote_id"] == report.figures["last_vote_id"]
 
 
+def _damage_table() -> dict[str, Any]:
+    """A real-recording table as `build_reward_model` stores it (reward/ml/realtest.py's damage_table)."""
+    return {
+        "excerpts": 36, "excerpt_seconds": 6.0, "tracks": ["asc-music/a.mp3", "drascula-music/b.ogg"],
+        "packages": ["asc-music", "drascula-music"],
+        "rows": [
+            {"family": "low-pass", "implementation": "FFT brick-wall, 3% transition", "parameter": "3 kHz",
+             "target": 0.95, "pairs": 36, "overall": 0.2311, "musicality": 0.5944},
+            {"family": "noise", "implementation": "mains hum", "parameter": "50 Hz, 10 dB SNR", "target": 0.95,
+             "pairs": 36, "overall": 0.9722, "musicality": 1.0},
+        ],
+        "implementations": [
+            {"family": "low-pass", "implementation": "FFT brick-wall, 3% transition", "target": 0.95, "pairs": 36,
+             "overall": 0.2311, "musicality": 0.5944},
+            {"family": "noise", "implementation": "mains hum", "target": 0.95, "pairs": 36, "overall": 0.9722,
+             "musicality": 1.0},
+        ],
+        "families": [
+            {"family": "low-pass", "target": 0.95, "pairs": 36, "overall": 0.2311, "musicality": 0.5944},
+            {"family": "noise", "target": 0.95, "pairs": 36, "overall": 0.9722, "musicality": 1.0},
+        ],
+        "targets_missed": ["low-pass: overall 0.231 < 0.95"],
+    }
+
+
+@pytest.mark.django_db
+def test_the_page_shows_the_checkpoints_real_recording_damage_table_beside_the_votes(
+    client: Client, tmp_path: Any
+) -> None:
+    arena = arena_with_votes(prompts=2, rounds=1)
+    (tmp_path / "config.json").write_text(json.dumps({"metrics": {"real_recordings": _damage_table()}}))
+    RewardModelVersion.objects.filter(pk=arena.version.pk).update(path=str(tmp_path))
+    leaderboard_recompute_run(scope="arena")
+    assert agreement_recompute() is not None
+    html = client.get("/agreement/").content.decode()
+    assert 'id="agreement-summary"' in html and 'id="damage-families"' in html
+    families = html.split('id="damage-families"')[1].split("</table>")[0]
+    assert 'data-family="low-pass" data-held="no"' in families and "0.231" in families and "0.594" in families
+    assert 'data-family="noise" data-held="yes"' in families and "0.972" in families
+    assert "FFT brick-wall, 3% transition" in families and "≥ 0.95" in families
+    assert "36 excerpts of 6 s from 2 real" in html and "asc-music, drascula-music" in html
+    assert "Misses its targets: low-pass: overall 0.231 &lt; 0.95" in html
+    assert "50 Hz, 10 dB SNR" in html.split('id="damage-rows"')[1]
+
+
+@pytest.mark.django_db
+def test_the_damage_table_needs_no_report_and_is_left_out_for_a_checkpoint_without_one(
+    client: Client, tmp_path: Any
+) -> None:
+    version = RewardModelVersion.objects.create(
+        name="bundled", class_path="reward.ml.interface.BundledRewardModel", path=str(tmp_path), sha256="0" * 64,
+        active=True,
+    )
+    (tmp_path / "config.json").write_text(json.dumps({"metrics": {"real_recordings": _damage_table()}}))
+    html = client.get("/agreement/").content.decode()
+    assert "No agreement report yet" in html and 'id="damage-families"' in html
+    (tmp_path / "config.json").write_text(json.dumps({"metrics": {}}))
+    assert 'id="damage-families"' not in client.get("/agreement/").content.decode()
+    RewardModelVersion.objects.filter(pk=version.pk).update(path="/nowhere")
+    assert client.get("/agreement/").status_code == 200
+
+
 @pytest.mark.django_db
 def test_the_page_says_so_when_there_is_no_report_yet(client: Client) -> None:
     response = client.get("/agreement/")

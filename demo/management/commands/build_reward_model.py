@@ -3,6 +3,7 @@ synthesised music, the demo catalogue with its simulated votes, stage 2 on those
 from __future__ import annotations
 
 import json
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,17 @@ class Command(BaseCommand):
         parser.add_argument("--learning-rate", type=float, default=DEFAULT.learning_rate)
         parser.add_argument("--patience", type=int, default=DEFAULT.patience)
         parser.add_argument("--train-encoder", action="store_true", help="fine-tune the audio encoder too")
+        parser.add_argument("--rehearsal-pairs", type=int, default=DEFAULT.rehearsal_pairs,
+                            help="stage-1 quality pairs replayed per stage-2 batch (default "
+                                 f"{DEFAULT.rehearsal_pairs})")
+        parser.add_argument("--real-per-track", type=int, default=None,
+                            help="stage-1 excerpts per real training track (default: demo.pretrain's)")
+        parser.add_argument("--real-test-per-track", type=int, default=DEFAULT.real_test_per_track,
+                            help="real-recording test excerpts per test track (default "
+                                 f"{DEFAULT.real_test_per_track})")
+        parser.add_argument("--allow-missed-targets", action="store_true",
+                            help="write the checkpoint even when it misses its real-recording targets (for trying "
+                                 "a recipe out; they are printed and stored in its config.json)")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -58,7 +70,9 @@ class Command(BaseCommand):
             piece_seconds=options["piece_seconds"], demo_prompts=options["demo_prompts"],
             demo_votes=options["demo_votes"], demo_seconds=options["demo_seconds"],
             epochs=options["epochs"], learning_rate=options["learning_rate"], patience=options["patience"],
-            train_encoder=options["train_encoder"],
+            train_encoder=options["train_encoder"], rehearsal_pairs=options["rehearsal_pairs"],
+            real_per_track=options["real_per_track"], real_test_per_track=options["real_test_per_track"],
+            allow_missed_targets=options["allow_missed_targets"],
         )
         try:
             with StageBars(stream=self.stderr, enabled=not options["no_progress"]) as progress:
@@ -72,4 +86,11 @@ class Command(BaseCommand):
         self.stdout.write(f"seconds per stage: {json.dumps(built.seconds)}")
         self.stdout.write("held-out accuracy (model vs true preference model): "
                           + json.dumps(built.held_out, sort_keys=True))
+        if built.real_recordings is not None:
+            from reward.ml.realtest import table_print
+
+            stream = StringIO()
+            table_print(built.real_recordings, stream=stream)
+            self.stdout.write("real recordings after stage 2: " + stream.getvalue().rstrip())
+            self.stdout.write("real-recording targets: " + ("; ".join(built.targets_missed) or "all hold"))
         self.stdout.write(f"checkpoint {built.out}: {built.weights_bytes} bytes, sha256 {built.sha256}")

@@ -142,3 +142,19 @@ def test_a_graded_pair_damages_the_milder_side_less() -> None:
         error_harsh = np.mean((harsher - clean) ** 2)
         if mild.kind in ("noise", "clip", "quantise"):
             assert error_mild <= error_harsh + 1e-9
+
+
+def test_the_real_recordings_mix_adds_mp3_dropouts_buzz_and_other_low_pass_designs() -> None:
+    rng = np.random.default_rng(6)
+    clean = _music(seconds=1.0)
+    clean_lufs = loudness_lufs(samples=clean, sample_rate=RATE)
+    descriptions: list[str] = []
+    for _ in range(80):
+        damaged, applied = degradation_random(samples=clean, sample_rate=RATE, rng=rng, mix="real")
+        assert damaged.shape == clean.shape
+        assert abs(loudness_lufs(samples=damaged, sample_rate=RATE) - clean_lufs) < 0.1
+        descriptions += [item.description for item in applied]
+    text = " | ".join(descriptions)
+    for expected in ("MP3 (variable bit rate", "dropouts over", "mains buzz", "chebyshev", "elliptic",
+                     "polyphase-resample"):
+        assert expected in text, expected
