@@ -142,7 +142,11 @@ def package_fetch(*, package: MusicPackage, cache: Path) -> tuple[str, Path, str
     and the .deb's sha256."""
     _refuse_excluded([package.name])
     with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as scratch:
-        _run(["apt-get", "download", package.name], cwd=Path(scratch))
+        try:
+            _run(["apt-get", "download", package.name], cwd=Path(scratch))
+        except RecordingsError:  # a fresh machine may have no package lists yet: read them once, then try again
+            _run(["apt-get", "update", "-qq"])
+            _run(["apt-get", "download", package.name], cwd=Path(scratch))
         debs = sorted(Path(scratch).glob(f"{package.name}_*.deb"))
         if len(debs) != 1:
             raise RecordingsError(f"apt-get download {package.name} left {len(debs)} .deb files")
