@@ -11,6 +11,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from core.inprocess import task_modules_warm  # noqa: E402
+
+task_modules_warm()  # the embedded demo only (eager Celery with the in-process worker)
 
 application = ProtocolTypeRouter(
     {

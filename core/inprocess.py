@@ -14,13 +14,14 @@ import atexit
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from celery import Signature, current_app
 from django.conf import settings
 from django.db import connections
@@ -35,19 +36,21 @@ def worker_enabled() -> bool:
     return bool(settings.EARSHOT_INPROCESS_WORKER and current_app.conf.task_always_eager)
 
 
-async def _running_loop() -> asyncio.AbstractEventLoop:
-    return asyncio.get_running_loop()
-
-
 async def _awaited(make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
     await make()
 
 
 def calling_server_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop of the ASGI server whose request runs this sync code; None outside one (async_to_sync then
-    ran the probe on a loop of its own, closed by now)."""
-    loop = async_to_sync(_running_loop)()
-    return None if loop.is_closed() else loop
+    """The event loop of the ASGI server whose request runs this sync code; None outside one.
+
+    Read where asgiref's own async_to_sync looks for it (the thread-local sync_to_async sets in the thread it runs
+    a sync view on), rather than by running a probe coroutine through async_to_sync: without a server loop that
+    made a new event loop in a new thread each time (several ms per job queued)."""
+    local = SyncToAsync.threadlocal
+    loop = getattr(local, "main_event_loop", None)
+    if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() else None
 
 
 def run_on_server_loop(make: Callable[[], Coroutine[Any, Any, Any]], *, timeout: float) -> None:
@@ -147,6 +150,16 @@ def worker_replace(replacement: InProcessWorker | None) -> None:
     global _worker
     with _worker_lock:
         _worker = replacement
+
+
+def task_modules_warm() -> None:
+    """In the embedded demo's server, load the task modules (the reward model's import torch: seconds) on a thread
+    at start, so the first vote does not wait for them. Nothing elsewhere: workers load their own."""
+    if not worker_enabled():
+        return
+    from core.oncommit import task_modules_import
+
+    threading.Thread(target=task_modules_import, name="earshot-task-modules", daemon=True).start()
 
 
 def job_submit(signature: Signature) -> None:
