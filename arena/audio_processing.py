@@ -1,5 +1,5 @@
-"""Processing of audio for delivery: loudness (ITU-R BS.1770 via torchaudio), normalisation, resampling and the
-encoded delivery copy.
+"""Processing of audio for delivery: loudness (ITU-R BS.1770-4, K-weighting with scipy), normalisation, resampling
+and the encoded delivery copy.
 
 It imports torch, so only Celery workers and management commands import it (the web processes never do: see the
 "no-torch-on-the-web" import contract); the checks web code needs are in arena.audio.
@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.signal
 import soundfile as sf
 import torch
 import torchaudio.functional as AF
@@ -27,14 +28,57 @@ from arena.audio import (
     mp3_frame_bytes,
 )
 
+# BS.1770-4 K-weighting from the analogue prototypes behind the standard's 48 kHz tables (a high shelf, then the
+# RLB high-pass; the derivation libebur128 uses), so that it holds at any sample rate.
+SHELF_HZ, SHELF_GAIN_DB, SHELF_Q, SHELF_VB_EXPONENT = 1681.974450955533, 3.999843853973347, 0.7071752369554196, \
+    0.4996667741545416
+HIGHPASS_HZ, HIGHPASS_Q = 38.13547087602444, 0.5003270373238773
+CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # L, R, C, Ls, Rs
+BLOCK_S, STEP_S = 0.4, 0.1  # gating blocks of 400 ms overlapping by 75 %
+ABSOLUTE_GATE_LUFS, RELATIVE_GATE_LU = -70.0, -10.0
+
+
+def k_weighting(sample_rate: int) -> np.ndarray:
+    """The K-weighting filter at `sample_rate` as second-order sections (scipy's sos layout: b0 b1 b2 1 a1 a2)."""
+    k = np.tan(np.pi * SHELF_HZ / sample_rate)
+    vh = 10 ** (SHELF_GAIN_DB / 20)
+    vb = vh**SHELF_VB_EXPONENT
+    a0 = 1 + k / SHELF_Q + k * k
+    shelf = [(vh + vb * k / SHELF_Q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / SHELF_Q + k * k) / a0,
+             1.0, 2 * (k * k - 1) / a0, (1 - k / SHELF_Q + k * k) / a0]
+    k = np.tan(np.pi * HIGHPASS_HZ / sample_rate)
+    a0 = 1 + k / HIGHPASS_Q + k * k
+    # The standard's high-pass numerator is 1, -2, 1 as it stands (not divided by a0).
+    highpass = [1.0, -2.0, 1.0, 1.0, 2 * (k * k - 1) / a0, (1 - k / HIGHPASS_Q + k * k) / a0]
+    return np.array([shelf, highpass])
+
 
 def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness in LUFS (ITU-R BS.1770-4, gated) of (frames, channels) audio, via torchaudio."""
-    waveform = torch.from_numpy(np.ascontiguousarray(samples.T, dtype=np.float32))
-    min_frames = int(0.4 * sample_rate)  # one gating block
-    if waveform.shape[1] < min_frames:
-        waveform = torch.nn.functional.pad(waveform, (0, min_frames - waveform.shape[1]))
-    return float(AF.loudness(waveform, sample_rate))
+    """Integrated loudness in LUFS (ITU-R BS.1770-4, gated) of (frames, channels) audio; -inf when no block passes
+    the absolute gate (silence).
+
+    One K-weighting pass (scipy's sosfilt, in float64) and the blocks' mean squares from a running sum, which is
+    what makes it cheap enough to measure every clip more than once on import.
+    """
+    if samples.shape[1] > len(CHANNEL_WEIGHTS):
+        raise AudioProblem("unsupported", f"loudness is defined for at most {len(CHANNEL_WEIGHTS)} channels")
+    block, step = round(BLOCK_S * sample_rate), round(STEP_S * sample_rate)
+    signal = np.asarray(samples, dtype=np.float64)
+    if signal.shape[0] < block:  # shorter than one gating block: measured as that block, padded with silence
+        signal = np.pad(signal, ((0, block - signal.shape[0]), (0, 0)))
+    weighted = scipy.signal.sosfilt(k_weighting(sample_rate), signal, axis=0)
+    running = np.concatenate([np.zeros((1, signal.shape[1])), np.cumsum(weighted * weighted, axis=0)])
+    starts = np.arange(0, signal.shape[0] - block + 1, step)
+    power = (running[starts + block] - running[starts]) / block  # (blocks, channels) mean squares
+    weights = np.asarray(CHANNEL_WEIGHTS[: signal.shape[1]])
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10 * np.log10(power @ weights)
+        kept = block_lufs > ABSOLUTE_GATE_LUFS
+        if not np.any(kept):
+            return float("-inf")
+        relative_gate = -0.691 + 10 * np.log10(power[kept].mean(axis=0) @ weights) + RELATIVE_GATE_LU
+        kept &= block_lufs > relative_gate
+        return float(-0.691 + 10 * np.log10(power[kept].mean(axis=0) @ weights))
 
 
 def _limit_peaks(samples: np.ndarray, ceiling: float) -> np.ndarray:
@@ -99,10 +143,12 @@ def delivery_copy(
     samples, rate = decoded.samples, decoded.sample_rate
     if samples.shape[1] > DELIVERY_CHANNELS:
         samples = samples.mean(axis=1, keepdims=True)
+        measured_lufs = None
     if samples.shape[1] < DELIVERY_CHANNELS:
-        samples = np.repeat(samples, DELIVERY_CHANNELS, axis=1)
-    if samples.shape[1] != decoded.channels:
-        measured_lufs = None  # BS.1770 sums the channels' power: the same signal on two channels is 3 LU louder
+        copies = DELIVERY_CHANNELS // samples.shape[1]
+        samples = np.repeat(samples, copies, axis=1)
+        if measured_lufs is not None:  # BS.1770 sums the channels' power (weight 1 for L and R): known, not measured
+            measured_lufs += 10 * float(np.log10(copies))
     if rate != DELIVERY_SAMPLE_RATE:
         measured_lufs = None
         resampled = AF.resample(torch.from_numpy(np.ascontiguousarray(samples.T)), rate, DELIVERY_SAMPLE_RATE)
