@@ -5,7 +5,7 @@ Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/earshot REDIS_URL=redis:/
        python bench/bench_generation.py [--prompts 20] [--duration 5] [--poll-ms 10]
 
 It creates and migrates a scratch database of its own (<name>_bench_generation, dropped afterwards), starts
-`manage.py serve_demo_generator`, `uvicorn config.asgi:application` and a Celery worker (threads, 4) on the
+`manage.py serve_demo_generator`, gunicorn (the HTTP server, as deployed) and a Celery worker (threads, 4) on the
 generation and default queues, registers two demo profiles as HttpJsonGenerator systems, then submits prompts one
 after another (POST /api/generations/ with a token) and polls the request until its battle is there. For each:
 ready = from sending the POST to the answer holding the battle; generation alone = the slower side's time inside
@@ -130,6 +130,8 @@ def main() -> None:
         "EARSHOT_RATE_LIMIT_RATER": "100000/min",
         "EARSHOT_RATE_LIMIT_IP": "100000/min",
         "EARSHOT_NEW_RATERS_PER_IP": "off",
+        "EARSHOT_GENERATION_RATE_RATER": "off",
+        "EARSHOT_GENERATION_RATE_IP": "off",
         "EARSHOT_POOL_READY_PER_PAIR": "0",
     }
     os.environ.update(env)
@@ -147,7 +149,7 @@ def main() -> None:
                                                     "timeout_s": 60, "expected_s": 1.0})
         processes.append(generator_start(env, generator_port, media / "generator.log"))
         wait_listening(generator_port, processes[-1])
-        processes.append(server_start(env=env, port=port, workers=1))
+        processes.append(server_start(kind="gunicorn", env=env, port=port, workers=1, threads=4))
         processes.append(worker_start(env, media / "worker.log"))
         import asyncio
 
