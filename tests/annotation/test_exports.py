@@ -159,7 +159,8 @@ def test_a_generated_battle_carries_its_detailed_prompt_and_origin(arena_votes: 
     readers = {
         "parquet": pq.read_table(data / "preferences.parquet").to_pylist(),
         "jsonl": [json.loads(line) for line in (data / "preferences.jsonl").read_text().splitlines()],
-        "csv": pa_csv.read_csv(data / "preferences.csv").to_pylist(),
+        "csv": pa_csv.read_csv(data / "preferences.csv",  # an empty field is CSV's null
+                               convert_options=pa_csv.ConvertOptions(strings_can_be_null=True)).to_pylist(),
     }
     for fmt, rows in readers.items():
         assert len(rows) == 26, fmt
