@@ -6,7 +6,11 @@ It imports torch, so only Celery workers and management commands import it (the 
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import io
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -154,11 +158,80 @@ def delivery_copy(
         resampled = AF.resample(torch.from_numpy(np.ascontiguousarray(samples.T)), rate, DELIVERY_SAMPLE_RATE)
         samples, rate = resampled.numpy().T.copy(), DELIVERY_SAMPLE_RATE
     normalised = normalise_loudness(samples, rate, target_lufs=target_lufs, measured_lufs=measured_lufs)
-    buffer = io.BytesIO()
-    # libsndfile sets a constant bitrate of 320 - 288 * level kbit/s (LAME rounds to the nearest legal one).
-    level = (MAX_BITRATE_KBPS - bitrate_kbps) / (MAX_BITRATE_KBPS - MIN_BITRATE_KBPS)
-    sf.write(buffer, normalised, rate, format="MP3", bitrate_mode="CONSTANT", compression_level=level)
-    data = constant_bitrate_stream(buffer.getvalue(), bitrate_kbps=bitrate_kbps)
+    data = constant_bitrate_stream(mp3_encode(normalised, rate, bitrate_kbps=bitrate_kbps), bitrate_kbps=bitrate_kbps)
     check, check_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     return DeliveryCopy(data=data, lufs=integrated_loudness(check, check_rate),
                         frame_bytes=mp3_frame_bytes(bitrate_kbps))
+
+
+# The MP3 encoder. LAME called directly (the system's libmp3lame, which the distribution's libsndfile depends on)
+# encodes the same stream as libsndfile's bundled copy at the same quality several times faster (NOTES.md, issue 17);
+# libsndfile is the fallback where the library is missing. Quality 3 is LAME's own default, which libsndfile keeps.
+LAME_QUALITY = 3
+_lame_first_use = threading.Lock()
+
+
+@functools.cache
+def lame_library() -> ctypes.CDLL | None:
+    """The system's libmp3lame with the signatures used here, or None where there is none."""
+    name = ctypes.util.find_library("mp3lame")
+    if name is None:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError:
+        return None
+    handle, number = ctypes.c_void_p, ctypes.c_int
+    lib.lame_init.restype = handle
+    lib.lame_init.argtypes = []
+    for setter in ("lame_set_in_samplerate", "lame_set_out_samplerate", "lame_set_num_channels", "lame_set_brate",
+                   "lame_set_quality", "lame_set_VBR", "lame_set_bWriteVbrTag", "lame_set_write_id3tag_automatic"):
+        getattr(lib, setter).argtypes = [handle, number]
+    lib.lame_init_params.argtypes = [handle]
+    lib.lame_close.argtypes = [handle]
+    lib.lame_encode_buffer_interleaved_ieee_float.argtypes = [handle, ctypes.c_void_p, number, ctypes.c_void_p, number]
+    lib.lame_encode_flush.argtypes = [handle, ctypes.c_void_p, number]
+    with _lame_first_use:  # LAME fills shared tables on its first initialisation: once, before any thread races
+        first = lib.lame_init()
+        if not first or lib.lame_init_params(first) < 0:
+            return None
+        lib.lame_close(first)
+    return lib
+
+
+def mp3_encode(samples: np.ndarray, sample_rate: int, *, bitrate_kbps: int) -> bytes:
+    """(frames, channels) float audio as constant-bitrate MPEG Layer III without tags: LAME directly when the system
+    has it, else through libsndfile (the same encoder and settings, slower)."""
+    lib = lame_library()
+    if lib is None:
+        buffer = io.BytesIO()
+        # libsndfile sets a constant bitrate of 320 - 288 * level kbit/s (LAME rounds to the nearest legal one).
+        level = (MAX_BITRATE_KBPS - bitrate_kbps) / (MAX_BITRATE_KBPS - MIN_BITRATE_KBPS)
+        sf.write(buffer, samples, sample_rate, format="MP3", bitrate_mode="CONSTANT", compression_level=level)
+        return buffer.getvalue()
+    interleaved = np.ascontiguousarray(samples, dtype=np.float32)
+    frames, channels = interleaved.shape
+    encoder = lib.lame_init()
+    if not encoder:
+        raise AudioProblem("encoder", "the MP3 encoder could not start")
+    try:
+        for setter, value in (("in_samplerate", sample_rate), ("out_samplerate", sample_rate),
+                              ("num_channels", channels), ("VBR", 0), ("brate", bitrate_kbps),
+                              ("quality", LAME_QUALITY), ("bWriteVbrTag", 0), ("write_id3tag_automatic", 0)):
+            getattr(lib, f"lame_set_{setter}")(encoder, value)
+        if lib.lame_init_params(encoder) < 0:
+            raise AudioProblem("encoder", f"the MP3 encoder refused {sample_rate} Hz, {channels} channels, "
+                                          f"{bitrate_kbps} kbit/s")
+        capacity = frames + frames // 4 + 7200  # LAME's bound: 1.25 × samples per channel + 7200 bytes
+        out = ctypes.create_string_buffer(capacity)
+        written = lib.lame_encode_buffer_interleaved_ieee_float(
+            encoder, interleaved.ctypes.data, frames, out, capacity)
+        if written < 0:
+            raise AudioProblem("encoder", f"the MP3 encoder failed (LAME error {written})")
+        tail = ctypes.create_string_buffer(7200)
+        flushed = lib.lame_encode_flush(encoder, tail, 7200)
+        if flushed < 0:
+            raise AudioProblem("encoder", f"the MP3 encoder failed (LAME error {flushed})")
+        return out.raw[:written] + tail.raw[:flushed]
+    finally:
+        lib.lame_close(encoder)

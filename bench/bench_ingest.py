@@ -1,7 +1,8 @@
 """The audio half of the ingest (arena.ingest.clip_import without storage and database), step by step, on one
 thread: decode, loudness of the source, channel layout and resampling to the delivery rate, loudness there,
-normalisation, the MP3 encode, its decode check and the check's loudness, then delivery_copy whole as the ingest
-calls it. Clips are the demo synthesiser's (22.05 kHz stereo WAV, as the demo generator sends them).
+normalisation, the MP3 encode (through libsndfile, and with the system's LAME directly where the checkout has
+arena.audio_processing.mp3_encode), its decode check and the check's loudness, then delivery_copy whole as the
+ingest calls it. Clips are the demo synthesiser's (22.05 kHz stereo WAV, as the demo generator sends them).
 
 Usage: python bench/bench_ingest.py [--seconds 5 10] [--repeats 5]
 Run it from another checkout's root (cd /work/main && python /path/to/bench_ingest.py) to time that code instead.
@@ -58,8 +59,11 @@ def one_pass(path: Path, times: dict[str, list[float]]) -> None:
         stereo, 48000, target_lufs=TARGET_LUFS, measured_lufs=measured))
     buffer = io.BytesIO()
     level = (320 - BITRATE) / 288
-    timed(times, "MP3 encode (LAME, CBR)", lambda: sf.write(buffer, normalised, 48000, format="MP3",
-                                                           bitrate_mode="CONSTANT", compression_level=level))
+    timed(times, "MP3 encode through libsndfile", lambda: sf.write(
+        buffer, normalised, 48000, format="MP3", bitrate_mode="CONSTANT", compression_level=level))
+    if hasattr(audio_processing, "mp3_encode") and audio_processing.lame_library() is not None:
+        timed(times, "MP3 encode, the system's LAME", lambda: audio_processing.mp3_encode(
+            normalised, 48000, bitrate_kbps=BITRATE))
     check = timed(times, "decode check", lambda: sf.read(io.BytesIO(buffer.getvalue()), dtype="float32",
                                                          always_2d=True))
     timed(times, "loudness of the check", lambda: audio_processing.integrated_loudness(check[0], check[1]))
