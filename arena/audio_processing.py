@@ -61,20 +61,22 @@ def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness in LUFS (ITU-R BS.1770-4, gated) of (frames, channels) audio; -inf when no block passes
     the absolute gate (silence).
 
-    One K-weighting pass (scipy's sosfilt, in float64) and the blocks' mean squares from a running sum, which is
-    what makes it cheap enough to measure every clip more than once on import.
+    One K-weighting pass (scipy's sosfilt on contiguous channels, in float32 as torchaudio's was; the squares and
+    their running sum in float64) and the blocks' mean squares from that sum, which is what makes it cheap enough to
+    measure every clip more than once on import.
     """
     if samples.shape[1] > len(CHANNEL_WEIGHTS):
         raise AudioProblem("unsupported", f"loudness is defined for at most {len(CHANNEL_WEIGHTS)} channels")
     block, step = round(BLOCK_S * sample_rate), round(STEP_S * sample_rate)
-    signal = np.asarray(samples, dtype=np.float64)
-    if signal.shape[0] < block:  # shorter than one gating block: measured as that block, padded with silence
-        signal = np.pad(signal, ((0, block - signal.shape[0]), (0, 0)))
-    weighted = scipy.signal.sosfilt(k_weighting(sample_rate), signal, axis=0)
-    running = np.concatenate([np.zeros((1, signal.shape[1])), np.cumsum(weighted * weighted, axis=0)])
-    starts = np.arange(0, signal.shape[0] - block + 1, step)
-    power = (running[starts + block] - running[starts]) / block  # (blocks, channels) mean squares
-    weights = np.asarray(CHANNEL_WEIGHTS[: signal.shape[1]])
+    channels = np.ascontiguousarray(samples.T, dtype=np.float32)  # (channels, frames)
+    if channels.shape[1] < block:  # shorter than one gating block: measured as that block, padded with silence
+        channels = np.pad(channels, ((0, 0), (0, block - channels.shape[1])))
+    weighted = scipy.signal.sosfilt(k_weighting(sample_rate).astype(np.float32), channels, axis=-1)
+    running = np.zeros((channels.shape[0], channels.shape[1] + 1))
+    np.cumsum(np.square(weighted, dtype=np.float64), axis=1, out=running[:, 1:])
+    starts = np.arange(0, channels.shape[1] - block + 1, step)
+    power = ((running[:, starts + block] - running[:, starts]) / block).T  # (blocks, channels) mean squares
+    weights = np.asarray(CHANNEL_WEIGHTS[: channels.shape[0]])
     with np.errstate(divide="ignore"):
         block_lufs = -0.691 + 10 * np.log10(power @ weights)
         kept = block_lufs > ABSOLUTE_GATE_LUFS

@@ -75,10 +75,13 @@ def test_silence_has_no_loudness() -> None:
     assert integrated_loudness(tone(-90.0, 2.0, 48000), 48000) == float("-inf")  # under the absolute gate
 
 
-def test_a_gain_moves_the_loudness_by_exactly_the_gain() -> None:
-    signal = signals(48000)["plucked chord"]
-    assert integrated_loudness(signal * 10 ** (-6 / 20), 48000) == pytest.approx(
-        integrated_loudness(signal, 48000) - 6.0, abs=1e-6)
+@pytest.mark.parametrize("rate", [22050, 48000])
+def test_a_gain_moves_the_loudness_by_exactly_the_gain(rate: int) -> None:
+    """Exactly up to the filter's float32 rounding (a thousandth of the meter's tolerance): what lets the ingest
+    skip measuring again after a plain gain."""
+    signal = signals(rate)["plucked chord"]
+    assert integrated_loudness(signal * 10 ** (-6 / 20), rate) == pytest.approx(
+        integrated_loudness(signal, rate) - 6.0, abs=1e-4)
     mono = signal[:, :1]
-    assert integrated_loudness(np.repeat(mono, 2, axis=1), 48000) == pytest.approx(
-        integrated_loudness(mono, 48000) + 10 * np.log10(2), abs=1e-6)
+    assert integrated_loudness(np.repeat(mono, 2, axis=1), rate) == pytest.approx(
+        integrated_loudness(mono, rate) + 10 * np.log10(2), abs=1e-6)
