@@ -36,6 +36,12 @@ _PROMPT = [
     Column("prompt_origin", pa.string(), "bank (the arena's prompt bank) or listener (written by a listener and "
            "generated live)"),
 ]
+# Per battle, not per prompt: the same prompt can be generated for with different routes (duration, tempo).
+_DETAILED = Column(
+    "prompt_detailed", pa.string(),
+    "for a battle generated live, what the router made of the prompt, as a JSON object (Music Arena's prompt_detailed: "
+    "overall_prompt, instrumental, lyrics, duration, bpm); null for imported clips",
+)
 _AXES = [
     Column(axis.value, pa.string(), f"{axis.label}: a, b, tie, both_bad, or null when not asked or not answered")
     for axis in VOTE_AXES
@@ -48,6 +54,7 @@ VOTE_COLUMNS = [
            "the leaderboard scope the vote counts on: arena, campaign:<slug> or imported:<source>"),
     Column("campaign", pa.string(), "the campaign's slug, or null for the open arena"),
     *_PROMPT,
+    _DETAILED,
     Column("system_a", pa.string(), "slug of the system that made clip A"),
     Column("system_b", pa.string(), "slug of the system that made clip B"),
     Column("audio_a", pa.string(), "relative path of clip A (as it was shown: sides are per vote)"),
@@ -85,6 +92,7 @@ CHOSEN_REJECTED_COLUMNS = [
     Column("source", pa.string(), "the leaderboard scope: arena, campaign:<slug> or imported:<source>"),
     Column("campaign", pa.string(), "the campaign's slug, or null for the open arena"),
     *_PROMPT,
+    _DETAILED,
     Column("axis", pa.string(), "overall, musicality, prompt_alignment or lyrics_alignment"),
     Column("chosen", pa.string(), "relative path of the preferred clip"),
     Column("rejected", pa.string(), "relative path of the other clip"),

@@ -171,7 +171,14 @@ def _pairs_with_enough_votes(votes: Any, min_votes: int) -> set[tuple[int, int, 
 VOTE_FIELDS = (
     "id", "battle__public_id", "created_at", "prompt_id", "system_a_id", "system_b_id", "battle__clip_a_id",
     "battle__clip_b_id", "choice", *AXIS_NAMES, "reason", "ms_played_a", "ms_played_b", "decision_ms", "rater_id",
+    "battle__prompt_detailed",
 )
+
+
+def _detailed(value: dict[str, Any] | None) -> str | None:
+    """A generated battle's detailed prompt as JSON text (one column type for JSONL, CSV and Parquet); None when
+    the battle's clips were imported."""
+    return orjson.dumps(value).decode() if value else None
 
 
 def _vote_rows(votes: Any, keep: set[tuple[int, int, int]] | None) -> Iterator[tuple[Any, ...]]:
@@ -372,7 +379,7 @@ class _Run:
 
     def _vote_rows(self, source: str, campaign: str | None, columns: list[tuple[Any, ...]]) -> None:
         (_, public_ids, created, prompts, system_a, system_b, clip_a, clip_b, choice, *rest) = columns
-        axes, (reason, ms_a, ms_b, decision_ms, raters) = rest[: len(AXIS_NAMES)], rest[len(AXIS_NAMES):]
+        axes, (reason, ms_a, ms_b, decision_ms, raters, detailed) = rest[: len(AXIS_NAMES)], rest[len(AXIS_NAMES):]
         n, look, spec = len(public_ids), self.look, self.spec
         prompt_rows = [look.prompts[p] for p in prompts]
         batch: dict[str, list[Any]] = {
@@ -385,6 +392,7 @@ class _Run:
             "lyrics": [row[1] for row in prompt_rows],
             "reference_audio": [row[2] for row in prompt_rows],
             "prompt_origin": [row[3] for row in prompt_rows],
+            "prompt_detailed": [_detailed(value) for value in detailed],
             "system_a": [look.systems[s] for s in system_a],
             "system_b": [look.systems[s] for s in system_b],
             "audio_a": [look.paths[c] for c in clip_a],
@@ -410,7 +418,7 @@ class _Run:
             prompt_text, lyrics, reference, origin = look.prompts[prompt_id]
             audio = {"a": look.paths[clip_a], "b": look.paths[clip_b]}
             systems = {"a": look.systems[system_a], "b": look.systems[system_b]}
-            rater = look.rater(rest[-1])
+            rater, detailed = look.rater(rest[-2]), _detailed(rest[-1])
             decided = {"overall": choice, **{name: answers[name] for name in self.spec.axes}}
             for axis, answer in decided.items():
                 if answer not in ("a", "b"):
@@ -418,9 +426,9 @@ class _Run:
                 other = "b" if answer == "a" else "a"
                 values = {"id": str(public_id), "created_at": created_at, "source": source, "campaign": campaign,
                           "prompt_id": prompt_id, "prompt": prompt_text, "lyrics": lyrics,
-                          "reference_audio": reference, "prompt_origin": origin, "axis": axis, "chosen": audio[answer],
-                          "rejected": audio[other], "chosen_system": systems[answer],
-                          "rejected_system": systems[other], "rater": rater}
+                          "reference_audio": reference, "prompt_origin": origin, "prompt_detailed": detailed,
+                          "axis": axis, "chosen": audio[answer], "rejected": audio[other],
+                          "chosen_system": systems[answer], "rejected_system": systems[other], "rater": rater}
                 for name, value in values.items():
                     batch[name].append(value)
         self.writers.write(batch)

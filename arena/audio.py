@@ -1,8 +1,8 @@
 """Audio checks and the delivery layout: decode with soundfile, the delivery format's constants and MP3 frames.
 
 No Django and no torch here: web processes import it (the delivery of clips, the admin's checks of an upload).
-Loudness, resampling and encoding the delivery copy run torch and live in arena.audio_processing (workers and
-commands only).
+Loudness, resampling (torch) and encoding the delivery copy live in arena.audio_processing (workers and commands
+only).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ DELIVERY_BITRATES_KBPS = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 2
 MIN_BITRATE_KBPS, MAX_BITRATE_KBPS = DELIVERY_BITRATES_KBPS[0], DELIVERY_BITRATES_KBPS[-1]
 MIN_SOURCE_RATE = 8000
 # Sources beyond these are refused before decoding: no music master needs a higher rate, each multiplies memory,
-# and BS.1770 loudness as torchaudio measures it weighs at most 5 channels (it raised on 8).
+# and BS.1770 loudness weighs at most 5 channels (L, R, C, Ls, Rs).
 MAX_SOURCE_RATE = 384000
 MAX_SOURCE_CHANNELS = 5
 DECODED_SAMPLE_BYTES = 4  # float32

@@ -16,7 +16,7 @@ from arena.models import GenerationRequest
 from arena.raters import rater_for_request
 from arena.serializers import BattleOutputSerializer
 from arena.services.generation import SEED_LIMIT, bank_prompt_take, generation_request_progress, prompt_submit
-from arena.throttles import BattleCreateThrottle, IpThrottle
+from arena.throttles import GenerationThrottle, IpThrottle
 
 TAG = "generation"
 
@@ -65,7 +65,7 @@ class GenerationOutputSerializer(serializers.Serializer):
 
 
 class GenerationCreateApi(ArenaApi):
-    throttle_classes = [BattleCreateThrottle]
+    throttle_classes = [GenerationThrottle]
 
     @extend_schema(
         tags=[TAG],
@@ -87,7 +87,8 @@ class GenerationCreateApi(ArenaApi):
             400: _error("invalid_input; prompt_refused (details.reason: empty, too_long, control_characters, "
                         "blocked_word)."),
             403: FORBIDDEN,
-            429: THROTTLED,
+            429: _error("throttled: too many requests from this rater or address, or too many battles asked of the "
+                        "generators (EARSHOT_GENERATION_RATE_RATER, EARSHOT_GENERATION_RATE_IP); see Retry-After."),
             503: _error("no_generator_available: no two systems can make this prompt now (the message says why)."),
         },
     )

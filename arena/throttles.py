@@ -160,3 +160,20 @@ class VoteThrottle(_SaysWhichLimit, RaterAndIpThrottle):
             limits.append(Limit("votes_ip", "EARSHOT_VOTES_PER_IP", hashed[:32],
                                 refusal="Too many votes from your address for now."))
         return limits
+
+
+class GenerationThrottle(BattleCreateThrottle):
+    """BattleCreateThrottle, and battles asked of the generators per rater (EARSHOT_GENERATION_RATE_RATER) and per
+    client address (EARSHOT_GENERATION_RATE_IP), in the same round trip: each one costs two generations."""
+
+    def limits(self, request: Request) -> list[Limit]:
+        limits = super().limits(request)
+        rater = rater_key_for_request(request)
+        if rater:
+            limits.append(Limit("generation_rater", "EARSHOT_GENERATION_RATE_RATER", rater,
+                                refusal="You have asked for many new pieces of music in a short time."))
+        hashed = ip_hash_for_request(request)
+        if hashed:
+            limits.append(Limit("generation_ip", "EARSHOT_GENERATION_RATE_IP", hashed[:32],
+                                refusal="Many new pieces of music were asked for from your address."))
+        return limits

@@ -353,6 +353,10 @@ EARSHOT_GENERATION_QUEUE = env_str("EARSHOT_GENERATION_QUEUE", "generation") or 
 EARSHOT_POOL_READY_PER_PAIR = env_int("EARSHOT_POOL_READY_PER_PAIR", 2, minimum=0)
 EARSHOT_POOL_REFILL_SECONDS = env_float("EARSHOT_POOL_REFILL_SECONDS", 60.0, minimum=1.0)
 EARSHOT_GENERATION_POLL_MS = env_int("EARSHOT_GENERATION_POLL_MS", 500, minimum=50)
+# Battles asked of the generators (POST /api/generations/: a written prompt or a bank take) per rater and per client
+# address: each one costs two generations ('off' for no limit).
+EARSHOT_GENERATION_RATE_RATER = env_str("EARSHOT_GENERATION_RATE_RATER", "10/min")
+EARSHOT_GENERATION_RATE_IP = env_str("EARSHOT_GENERATION_RATE_IP", "60/hour")
 CELERY_TASK_ROUTES = {
     "arena.tasks.generation_run": {"queue": EARSHOT_GENERATION_QUEUE},
     "arena.tasks.generation_pool_refill": {"queue": EARSHOT_GENERATION_QUEUE},

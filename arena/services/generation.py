@@ -20,7 +20,7 @@ from itertools import combinations
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from arena import hooks
@@ -245,7 +245,7 @@ def pool_claim(*, rater: Rater, prompt_id: int | None = None) -> GenerationReque
         )
         if prompt_id is not None:
             pooled = pooled.filter(prompt_id=prompt_id)
-        request = pooled.select_for_update(skip_locked=True).order_by("id").first()
+        request = _pool_pick(pooled)
         if request is None:
             return None
         request.rater = rater
@@ -254,6 +254,12 @@ def pool_claim(*, rater: Rater, prompt_id: int | None = None) -> GenerationReque
         request.battle = _battle_open(request=request, rater=rater)
         request.save(update_fields=["rater", "rater_hash", "claimed_at", "battle"])
         return request
+
+
+def _pool_pick(pooled: QuerySet[GenerationRequest]) -> GenerationRequest | None:
+    """The oldest pooled request that no other transaction holds, locked for this one until it commits: listeners
+    claiming at the same moment each skip the others' and get a different one."""
+    return pooled.select_for_update(skip_locked=True).order_by("id").first()
 
 
 def generation_request_advance(*, request_id: int) -> GenerationRequest | None:

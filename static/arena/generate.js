@@ -46,7 +46,10 @@ export function setupGeneration({ root, onBattle, onError, onStart }) {
     let current = request;
     while (current.status === "generating" && !current.battle) {
       show(current.progress, STAGES[current.stage] || STAGES.generating);
-      await new Promise((resolve) => window.setTimeout(resolve, pollMs));
+      // Once one clip is in or the expected time is spent, the battle can open any moment: ask five times as often,
+      // so the wait the page adds after it opens is a fifth of the polling interval.
+      const soon = current.stage === "finishing" || current.progress >= 0.85;
+      await new Promise((resolve) => window.setTimeout(resolve, soon ? Math.max(100, pollMs / 5) : pollMs));
       current = await getJson(`${url}${current.id}/`);
     }
     if (current.battle) {

@@ -22,13 +22,13 @@ from annotation.errors import ExportFailed, ExportInvalid
 from annotation.export_schema import COLUMNS, Shape
 from annotation.exports import ExportSpec, export_run
 from annotation.models import CampaignRater
-from arena.models import Choice, Rater, Vote
+from arena.models import Battle, Choice, PromptOrigin, Rater, Vote
 from scoring.errors import UnknownScope
 from scoring.scopes import scope_parse
 from scoring.services import leaderboard_recompute_run
 from tests.annotation.campaign_support import item_vote, member_join, small_campaign
 from tests.arena.arena_support import arena_isolated  # noqa: F401
-from tests.factories import SystemFactory
+from tests.factories import PromptFactory, SystemFactory
 from tests.realstack import VoteWriter
 
 pytest_plugins = ["tests.realstack"]
@@ -140,6 +140,40 @@ def test_min_votes_and_the_pairs_and_chosen_rejected_shapes(arena_votes: list[Vo
     assert overall.count(("alpha", "gamma")) == 5 and ("gamma", "alpha") not in overall
     chosen = next(row for row in table if row["axis"] == "overall" and row["chosen_system"] == "alpha")
     assert chosen["chosen"].startswith("audio/") and chosen["chosen"] != chosen["rejected"]
+
+
+def test_a_generated_battle_carries_its_detailed_prompt_and_origin(arena_votes: list[Vote], tmp_path: Path) -> None:
+    """A listener's prompt generated live: its rows say where the prompt came from and what the router made of it
+    (Music Arena's prompt_detailed), in every format and in the chosen/rejected shape; imported clips have none."""
+    alpha, beta = arena_votes[0].system_a, arena_votes[0].system_b
+    prompt = PromptFactory(text="a slow waltz for a rainy harbour", origin=PromptOrigin.LISTENER)
+    generated = VoteWriter(rater=arena_votes[0].rater, _clips={}).cast(
+        [(alpha, beta, Choice.A), (beta, alpha, Choice.B)], prompt=prompt)
+    detailed = {"overall_prompt": "a slow waltz for a rainy harbour", "instrumental": True, "lyrics": None,
+                "duration": 8.0, "bpm": 84}
+    Battle.objects.filter(vote__in=generated).update(prompt_detailed=detailed)
+    ours = {str(vote.battle.public_id) for vote in generated}
+
+    result = _export(tmp_path, "votes")
+    data = result.folder / "data"
+    readers = {
+        "parquet": pq.read_table(data / "preferences.parquet").to_pylist(),
+        "jsonl": [json.loads(line) for line in (data / "preferences.jsonl").read_text().splitlines()],
+        "csv": pa_csv.read_csv(data / "preferences.csv",  # an empty field is CSV's null
+                               convert_options=pa_csv.ConvertOptions(strings_can_be_null=True)).to_pylist(),
+    }
+    for fmt, rows in readers.items():
+        assert len(rows) == 26, fmt
+        for row in rows:
+            if row["id"] in ours:
+                assert row["prompt_origin"] == "listener" and json.loads(row["prompt_detailed"]) == detailed, fmt
+            else:
+                assert row["prompt_origin"] == "bank" and row["prompt_detailed"] is None, fmt
+    preference = _export(tmp_path, "cr", shape=Shape.CHOSEN_REJECTED, formats=("parquet",))
+    rows = pq.read_table(preference.folder / "data/chosen_rejected.parquet").to_pylist()
+    mine = [row for row in rows if row["id"] in ours]
+    assert len(mine) == 2 and all(json.loads(row["prompt_detailed"]) == detailed for row in mine)
+    assert all(row["prompt_detailed"] is None for row in rows if row["id"] not in ours)
 
 
 def test_nothing_personal_is_in_any_byte_of_the_output(arena_votes: list[Vote], tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ def arena_isolated(settings: Any) -> None:
     settings.EARSHOT_RATE_LIMIT_IP = "10000/min"
     settings.EARSHOT_NEW_RATERS_PER_IP = "10000/hour"
     settings.EARSHOT_VOTES_PER_IP = "100000/day"
+    settings.EARSHOT_GENERATION_RATE_RATER = "10000/min"
+    settings.EARSHOT_GENERATION_RATE_IP = "10000/min"
     cache.clear()
     sampling_cache_clear()
 
