@@ -129,3 +129,25 @@ def generator_server(*, latency_s: float = 0.0) -> Iterator[GeneratorServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+HTTP_GENERATOR = "arena.generation.generators.HttpJsonGenerator"
+
+
+@contextmanager
+def eager_http_systems(slugs: tuple[str, ...] = ("sys-alpha", "sys-beta")) -> Iterator[GeneratorServer]:
+    """A local generator server and one HTTP-generated system per slug, each on its own path (so each sounds
+    different), with Celery eager for the duration: the generation runs inside the request."""
+    from config.celery import app
+    from tests.factories import SystemFactory
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        with generator_server() as server:
+            for slug in slugs:
+                SystemFactory(slug=slug, name=slug, generator=HTTP_GENERATOR, generator_config={
+                    "endpoint": server.endpoint("ok", system=slug), "default_duration_s": 2.0})
+            yield server
+    finally:
+        app.conf.task_always_eager = saved

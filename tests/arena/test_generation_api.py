@@ -11,26 +11,17 @@ from rest_framework.test import APIClient
 
 from arena.models import BlockedWord, GenerationRequest
 from tests.arena.arena_support import arena_isolated  # noqa: F401 - autouse fixture
-from tests.arena.generator_support import GeneratorServer, generator_server
-from tests.factories import PromptFactory, SystemFactory
+from tests.arena.generator_support import GeneratorServer, eager_http_systems
+from tests.factories import PromptFactory
 from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db(transaction=True)
-HTTP = "arena.generation.generators.HttpJsonGenerator"
 
 
 @pytest.fixture
 def generators() -> Iterator[GeneratorServer]:
-    from config.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    with generator_server() as server:
-        for slug in ("sys-alpha", "sys-beta"):
-            SystemFactory(slug=slug, name=slug, generator=HTTP, generator_config={
-                "endpoint": server.endpoint("ok", system=slug), "default_duration_s": 2.0})
+    with eager_http_systems() as server:
         yield server
-    app.conf.task_always_eager = saved
 
 
 def submit(client: APIClient, body: dict[str, Any]) -> Any:

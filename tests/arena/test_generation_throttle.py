@@ -10,33 +10,16 @@ from rest_framework.test import APIClient
 
 from arena.models import GenerationRequest
 from tests.arena.arena_support import arena_isolated  # noqa: F401 - autouse fixture
-from tests.arena.generator_support import generator_server
-from tests.arena.test_throttles import TWENTY_SECONDS_IN, FrozenClock
-from tests.factories import SystemFactory
+from tests.arena.generator_support import eager_http_systems
+from tests.arena.test_throttles import clock  # noqa: F401 - autouse fixture: a frozen throttle clock
 
 pytestmark = pytest.mark.django_db(transaction=True)
-HTTP = "arena.generation.generators.HttpJsonGenerator"
-
-
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
-    frozen = FrozenClock(now=TWENTY_SECONDS_IN)
-    monkeypatch.setattr("arena.throttles.throttle_clock", frozen)
-    return frozen
 
 
 @pytest.fixture(autouse=True)
 def generators() -> Iterator[None]:
-    from config.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    with generator_server() as server:
-        for slug in ("sys-alpha", "sys-beta"):
-            SystemFactory(slug=slug, name=slug, generator=HTTP, generator_config={
-                "endpoint": server.endpoint("ok", system=slug), "default_duration_s": 2.0})
+    with eager_http_systems():
         yield
-    app.conf.task_always_eager = saved
 
 
 def ask(client: APIClient, text: str, address: str = "203.0.113.5") -> Any:
