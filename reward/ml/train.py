@@ -546,6 +546,13 @@ class FinetuneSettings:
     # preferring clean real recordings to low-passed copies but cost overall accuracy on demo votes (NOTES.md).
     rehearsal_pairs: int = 0
     rehearsal_weight: float = 1.0
+    # The damage mix the replayed pairs draw from (reward.ml.degrade.DAMAGE_MIXES): "real" also replays MP3,
+    # dropouts and the mains buzz, which the "synth" mix never draws.
+    rehearsal_mix: str = "synth"
+    # Keep the artefact penalty's weights as stage 1 left them (the calibration still scales them with the axis), so
+    # that votes cannot teach the penalty that a damage is harmless: the first build with real music learnt from the
+    # demo's votes to prefer hummy copies (NOTES.md).
+    freeze_artefact_penalty: bool = False
 
 
 def records_split(
@@ -604,7 +611,7 @@ class _MelCache:
 
 def _rehearsal_loss(
     *, model: RewardNetwork, cache: _MelCache, records: Sequence[VoteRecord], pairs: int,
-    rng: np.random.Generator, device: torch.device, temperature: Mapping[str, float],
+    rng: np.random.Generator, device: torch.device, temperature: Mapping[str, float], mix: str = "synth",
 ) -> torch.Tensor | None:
     """Bradley–Terry loss of stage-1 quality pairs made from the clips of `records` (clean side: the clip as it
     is, worse side: a random damage of it), summed over the overall and musicality axes the network has.
@@ -621,7 +628,7 @@ def _rehearsal_loss(
         clip = record.clip_a if rng.random() < 0.5 else record.clip_b
         source = SourceClip(samples=cache.mono(clip).numpy(), sample_rate=model.front_end.sample_rate)
         high, low, high_analysis, low_analysis, _, _ = quality_pair_make(
-            source=source, config=model.front_end, rng=rng, graded_probability=0.0
+            source=source, config=model.front_end, rng=rng, graded_probability=0.0, mix=mix
         )
         better.append(high)
         worse.append(low)
@@ -800,7 +807,7 @@ def _vote_batch_loss(
     loss = torch.stack(parts).mean()
     if settings.rehearsal_pairs and settings.rehearsal_weight:
         replay = _rehearsal_loss(model=model, cache=cache, records=batch, pairs=settings.rehearsal_pairs,
-                                 rng=rng, device=device, temperature=calibration)
+                                 rng=rng, device=device, temperature=calibration, mix=settings.rehearsal_mix)
         if replay is not None:
             loss = loss + settings.rehearsal_weight * replay
     return loss
@@ -863,6 +870,9 @@ def reward_finetune(
     cache = _MelCache(model.front_end, analysis=model.config.analysis, keep_audio=replaying)
     for parameter in model.audio_encoder.parameters():
         parameter.requires_grad_(not settings.freeze_audio_encoder)
+    if settings.freeze_artefact_penalty:
+        for parameter in model.artefact_weights.parameters():
+            parameter.requires_grad_(False)
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     best_state = _state_copy(model)
