@@ -118,6 +118,8 @@ class BuildRecipe:
     rehearsal_mix: str = "real"
     freeze_artefact_penalty: bool = True
     real_per_track: int | None = None  # stage-1 excerpts per real training track (None: demo.pretrain's)
+    penalty_alone_weight: float | None = None  # stage 1's loss on the artefact penalty alone (None: demo.pretrain's)
+    penalty_learning_rate_factor: float | None = None  # stage 1's learning rate for that penalty, as a multiple
     # The real-recording test (reward/ml/realtest.py): excerpts per test track, and whether a checkpoint that misses
     # its targets is still written (for trying a recipe out; the bundled checkpoint never is).
     real_test_per_track: int = 3
@@ -216,7 +218,8 @@ def _stage1_train(*, out: Path, recipe: BuildRecipe, progress: Progress | None) 
 
     options = {"pieces": recipe.pieces, "pairs": recipe.pairs, "steps": recipe.steps,
                "validation-pieces": recipe.validation_pieces, "piece-seconds": recipe.piece_seconds,
-               "real-per-track": recipe.real_per_track}
+               "real-per-track": recipe.real_per_track, "penalty-alone-weight": recipe.penalty_alone_weight,
+               "penalty-learning-rate-factor": recipe.penalty_learning_rate_factor}
     budget = [f"--{key}={value}" for key, value in options.items() if value is not None]
     args = pretrain_parser().parse_args(["--out", str(out), "--seed", str(recipe.seed),
                                          "--threads", str(recipe.threads), *budget])

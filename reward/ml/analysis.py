@@ -75,7 +75,8 @@ _WINDOW = {size: torch.hann_window(size) for size in (2048, 8192)}
 
 
 def _artefacts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(ARTEFACT_DIM figures, the onset envelope, the power spectrogram) of an RMS-normalised mono waveform at ANALYSIS_RATE."""
+    """(ARTEFACT_DIM figures, the onset envelope, the power spectrogram) of an RMS-normalised mono waveform at
+    ANALYSIS_RATE."""
     spec = _power(x, 2048, _FLUX_HOP)  # (1025, T)
     mean_db = 10.0 * torch.log10(spec.mean(dim=-1) + 1e-10)
     # The steepest fall of the long-term spectrum from one 300 Hz window to the next, 1-11.7 kHz.

@@ -297,6 +297,7 @@ class RewardNetwork(nn.Module):
             artefacts, match = self._analysis_inputs(analysis, conditioning, audio.shape[0])
             fit.append(match)
             damage = artefacts * self.artefact_direction  # rises with damage, figure by figure
+        penalty = self._penalty(damage) if damage is not None else {}
         scores: dict[str, torch.Tensor] = {}
         for axis, head in self.heads.items():
             if axis == Axis.MUSICALITY:
@@ -305,9 +306,22 @@ class RewardNetwork(nn.Module):
                 scores[axis] = head(torch.cat([audio, *fit], dim=1)).squeeze(1)
             else:
                 scores[axis] = head(torch.cat(fit, dim=1)).squeeze(1)
-            if damage is not None and axis in self.artefact_weights:
-                scores[axis] = scores[axis] - damage @ F.softplus(self.artefact_weights[axis])
+            if axis in penalty:
+                scores[axis] = scores[axis] - penalty[axis]
         return scores
+
+    def _penalty(self, damage: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {axis: damage @ F.softplus(weights) for axis, weights in self.artefact_weights.items()}
+
+    def artefact_penalty(self, analysis: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per audio axis, the artefact penalty (rows,) that score_embeddings subtracts, from analysis figures
+        alone; empty for a network without them."""
+        if not self.config.analysis:
+            return {}
+        rows = analysis.shape[0]
+        artefacts, _ = self._analysis_inputs(analysis, Conditioning(
+            prompt=torch.zeros(rows, 0), lyrics=torch.zeros(rows, 0), reference=torch.zeros(rows, 0)), rows)
+        return self._penalty(artefacts * self.artefact_direction)
 
     def forward(
         self, log_mel: torch.Tensor, conditioning: Conditioning, analysis: torch.Tensor | None = None
