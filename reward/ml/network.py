@@ -10,7 +10,8 @@ choice can teach it its own mix.
 The artefact penalty is monotone: each figure counts against a clip only in the direction damage moves it, with a
 non-negative learned weight (softplus). Votes can re-weigh hiss against dullness or wow, but cannot teach the
 network that more noise or clipping is better, which a free head fed the same figures learned from a few hundred
-demo votes (and then preferred noisy copies of real recordings).
+demo votes (and then preferred noisy copies of real recordings). Networks built with `low_frequency` also count the
+low-frequency figures (hum, rumble) there. `FinetuneSettings.freeze_artefact_penalty` keeps the weights stage 1 set.
 """
 
 from __future__ import annotations

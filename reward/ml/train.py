@@ -470,7 +470,7 @@ def reward_pretrain(
     model.artefact_standardise(torch.cat([data.better_analysis, data.worse_analysis]))
     model.to(target_device)
     penalty = {id(parameter) for parameter in model.artefact_weights.parameters()}
-    groups = [{"params": [p for p in model.parameters() if id(p) not in penalty]}]
+    groups: list[dict[str, Any]] = [{"params": [p for p in model.parameters() if id(p) not in penalty]}]
     if penalty:
         groups.append({"params": list(model.artefact_weights.parameters()),
                        "lr": settings.learning_rate * settings.penalty_learning_rate_factor})

@@ -116,7 +116,7 @@ def test_stage_one_can_fit_the_artefact_penalty_on_its_own() -> None:
                                       penalty_alone_weight=weight, penalty_learning_rate_factor=factor),
         )
         assert ("penalty_overall" in result.metrics["final_losses"]) == bool(weight)
-        moved[weight] = max(float((F.softplus(w) - start[axis]).abs().max()) for axis, w in
+        moved[weight] = max(float((F.softplus(w.detach()) - start[axis]).abs().max()) for axis, w in
                             model.artefact_weights.items())
         with torch.no_grad():
             better, worse = model.artefact_penalty(train.better_analysis), model.artefact_penalty(train.worse_analysis)
