@@ -113,7 +113,13 @@ class BuildRecipe:
     # Stage 2 replays this many stage-1 quality pairs (voted clips against damaged copies) per batch, so that votes
     # cannot unteach that damage is worse.
     rehearsal_pairs: int = 4
+    # ...drawn from the real mix (MP3, dropouts, mains buzz too), and the artefact penalty (hum and rumble among its
+    # figures) stays as stage 1 set it: votes may re-weigh the heads, not teach that a damage is harmless.
+    rehearsal_mix: str = "real"
+    freeze_artefact_penalty: bool = True
     real_per_track: int | None = None  # stage-1 excerpts per real training track (None: demo.pretrain's)
+    penalty_alone_weight: float | None = None  # stage 1's loss on the artefact penalty alone (None: demo.pretrain's)
+    penalty_learning_rate_factor: float | None = None  # stage 1's learning rate for that penalty, as a multiple
     # The real-recording test (reward/ml/realtest.py): excerpts per test track, and whether a checkpoint that misses
     # its targets is still written (for trying a recipe out; the bundled checkpoint never is).
     real_test_per_track: int = 3
@@ -165,6 +171,7 @@ def reward_model_build(*, out: Path, recipe: BuildRecipe, progress: Progress | N
     settings_ft = FinetuneSettings(
         epochs=recipe.epochs, learning_rate=recipe.learning_rate, patience=recipe.patience, seed=recipe.seed,
         freeze_audio_encoder=not recipe.train_encoder, rehearsal_pairs=recipe.rehearsal_pairs,
+        rehearsal_mix=recipe.rehearsal_mix, freeze_artefact_penalty=recipe.freeze_artefact_penalty,
     )
     excerpts = test_excerpts(per_track=recipe.real_test_per_track)
     before = damage_table(network=pretrained.model.to("cpu"), excerpts=excerpts, seed=recipe.seed)
@@ -211,7 +218,8 @@ def _stage1_train(*, out: Path, recipe: BuildRecipe, progress: Progress | None) 
 
     options = {"pieces": recipe.pieces, "pairs": recipe.pairs, "steps": recipe.steps,
                "validation-pieces": recipe.validation_pieces, "piece-seconds": recipe.piece_seconds,
-               "real-per-track": recipe.real_per_track}
+               "real-per-track": recipe.real_per_track, "penalty-alone-weight": recipe.penalty_alone_weight,
+               "penalty-learning-rate-factor": recipe.penalty_learning_rate_factor}
     budget = [f"--{key}={value}" for key, value in options.items() if value is not None]
     args = pretrain_parser().parse_args(["--out", str(out), "--seed", str(recipe.seed),
                                          "--threads", str(recipe.threads), *budget])

@@ -84,6 +84,11 @@ def pretrain_parser() -> argparse.ArgumentParser:
                         help="weight of clean-vs-damaged pairs across pieces")
     parser.add_argument("--content-tie-weight", type=float, default=PretrainSettings.content_tie_weight,
                         help="weight of clean-vs-clean pairs across pieces, scored as ties")
+    parser.add_argument("--penalty-alone-weight", type=float, default=PretrainSettings.penalty_alone_weight,
+                        help="weight of the quality pairs ranked by the artefact penalty alone (0: left out)")
+    parser.add_argument("--penalty-learning-rate-factor", type=float,
+                        default=PretrainSettings.penalty_learning_rate_factor,
+                        help="the artefact penalty's learning rate as a multiple of --learning-rate")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--workers", type=int, default=2, help="processes that make the pairs")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -123,7 +128,8 @@ def pretrain_run(
     settings = PretrainSettings(
         steps=args.steps, batch_pairs=args.batch_pairs, alignment_pairs=args.alignment_pairs,
         learning_rate=args.learning_rate, seed=args.seed, cross_source_weight=args.cross_source_weight,
-        content_tie_weight=args.content_tie_weight,
+        content_tie_weight=args.content_tie_weight, penalty_alone_weight=args.penalty_alone_weight,
+        penalty_learning_rate_factor=args.penalty_learning_rate_factor,
     )
     result = reward_pretrain(
         model=model, data=data, settings=settings, validation=validation,

@@ -50,8 +50,12 @@ def _power(samples: np.ndarray) -> float:
     return float(np.mean(np.square(samples, dtype=np.float64)))
 
 
-def noise_coloured(*, length: int, colour: str, rng: np.random.Generator) -> np.ndarray:
-    """Unit-power noise whose spectrum falls (pink, brown) or rises (blue) with frequency."""
+def noise_coloured(
+    *, length: int, colour: str, rng: np.random.Generator, corner_fraction: float | None = None
+) -> np.ndarray:
+    """Unit-power noise whose spectrum falls (pink, brown) or rises (blue) with frequency. With `corner_fraction`
+    (a share of the Nyquist frequency) the spectrum is flat below that corner: without one, brown noise of a 2 s
+    crop puts nearly all its power below 10 Hz, under the hearing and the mel front end's 20 Hz."""
     white = rng.standard_normal(length)
     if colour == "white":
         shaped = white
@@ -60,16 +64,19 @@ def noise_coloured(*, length: int, colour: str, rng: np.random.Generator) -> np.
         spectrum = np.fft.rfft(white)
         frequencies = np.arange(spectrum.shape[0], dtype=np.float64)
         frequencies[0] = 1.0
+        if corner_fraction is not None:
+            frequencies = np.maximum(frequencies, corner_fraction * (spectrum.shape[0] - 1))
         shaped = np.fft.irfft(spectrum * frequencies**exponent, n=length)
     return shaped / math.sqrt(max(_power(shaped), 1e-20))
 
 
 def noise_add(
-    *, samples: np.ndarray, snr_db: float, rng: np.random.Generator, colour: str = "white"
+    *, samples: np.ndarray, snr_db: float, rng: np.random.Generator, colour: str = "white",
+    corner_fraction: float | None = None,
 ) -> np.ndarray:
-    """Add noise `snr_db` below the clip's mean power."""
+    """Add noise `snr_db` below the clip's mean power (`corner_fraction`: noise_coloured's)."""
     clean = _as_float(samples)
-    noise = noise_coloured(length=clean.shape[0], colour=colour, rng=rng)
+    noise = noise_coloured(length=clean.shape[0], colour=colour, rng=rng, corner_fraction=corner_fraction)
     scale = math.sqrt(max(_power(clean), 1e-20) / 10 ** (snr_db / 10))
     return (clean + scale * noise).astype(np.float32)
 
@@ -281,8 +288,12 @@ def degradation_apply(
             out = buzz_add(samples=samples, sample_rate=sample_rate, snr_db=strength, rng=rng)
             return out, Degradation(kind, strength, f"mains buzz at {strength:.1f} dB SNR")
         colour = str(rng.choice(NOISE_COLOURS, p=[0.4, 0.3, 0.15, 0.15] if mix == "real" else [0.45, 0.3, 0.1, 0.15]))
-        out = noise_add(samples=samples, snr_db=strength, rng=rng, colour=colour)
-        return out, Degradation(kind, strength, f"{colour} noise at {strength:.1f} dB SNR")
+        corner = None
+        if mix == "real" and colour == "brown":  # audible rumble: flat below a corner of 15-80 Hz
+            corner = _log_uniform(rng, 15.0, 80.0) / (sample_rate / 2)
+        out = noise_add(samples=samples, snr_db=strength, rng=rng, colour=colour, corner_fraction=corner)
+        how = f" flat below {corner * sample_rate / 2:.0f} Hz" if corner is not None else ""
+        return out, Degradation(kind, strength, f"{colour} noise{how} at {strength:.1f} dB SNR")
     if kind == "clip":
         if rng.random() < 0.7:
             out, how = clip_hard(samples=samples, fraction=strength), "hard"

@@ -10,7 +10,8 @@ choice can teach it its own mix.
 The artefact penalty is monotone: each figure counts against a clip only in the direction damage moves it, with a
 non-negative learned weight (softplus). Votes can re-weigh hiss against dullness or wow, but cannot teach the
 network that more noise or clipping is better, which a free head fed the same figures learned from a few hundred
-demo votes (and then preferred noisy copies of real recordings).
+demo votes (and then preferred noisy copies of real recordings). Networks built with `low_frequency` also count the
+low-frequency figures (hum, rumble) there. `FinetuneSettings.freeze_artefact_penalty` keeps the weights stage 1 set.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from reward.ml.analysis import (
     ARTEFACT_DIM,
     ARTEFACT_DIRECTION,
     ATTRIBUTE_DIM,
+    LOW_DIM,
+    LOW_DIRECTION,
+    LOW_START,
     MATCH_DIM,
     attribute_match,
 )
@@ -51,6 +55,8 @@ class NetworkConfig:
     axes: tuple[str, ...] = AXES
     # Whether the heads also get reward.ml.analysis figures (artefacts; tempo and key against the prompt).
     analysis: bool = True
+    # Whether the artefact penalty also counts the low-frequency figures (hum, rumble; issue 16).
+    low_frequency: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -64,6 +70,7 @@ class NetworkConfig:
         values["channels"] = tuple(values["channels"])
         values["axes"] = tuple(Axis(name).value for name in values["axes"])  # an unknown axis name is refused
         values.setdefault("analysis", False)  # checkpoints from before the analysis figures
+        values.setdefault("low_frequency", False)  # and from before the low-frequency figures
         return cls(**values)
 
 
@@ -160,13 +167,15 @@ class RewardNetwork(nn.Module):
         self.artefact_weights = nn.ParameterDict()
         if self.config.analysis:
             # Standardisation of the artefact figures, set from the stage-1 data (stored with the weights).
-            self.register_buffer("artefact_mean", torch.zeros(ARTEFACT_DIM))
-            self.register_buffer("artefact_scale", torch.ones(ARTEFACT_DIM))
-            self.register_buffer("artefact_direction", torch.tensor(ARTEFACT_DIRECTION))
+            penalised = ARTEFACT_DIM + (LOW_DIM if self.config.low_frequency else 0)
+            direction = ARTEFACT_DIRECTION + (LOW_DIRECTION if self.config.low_frequency else ())
+            self.register_buffer("artefact_mean", torch.zeros(penalised))
+            self.register_buffer("artefact_scale", torch.ones(penalised))
+            self.register_buffer("artefact_direction", torch.tensor(direction))
             for axis in _AUDIO_AXES:
                 if axis in self.config.axes:
                     # softplus(-2) = 0.13: a small penalty per standard deviation until training sets it.
-                    self.artefact_weights[axis] = nn.Parameter(torch.full((ARTEFACT_DIM,), -2.0))
+                    self.artefact_weights[axis] = nn.Parameter(torch.full((penalised,), -2.0))
         hidden = self.config.head_hidden
         self.heads = nn.ModuleDict()
         for axis in self.config.axes:
@@ -204,9 +213,15 @@ class RewardNetwork(nn.Module):
         """Set the artefact figures' standardisation from a sample of analysis vectors (rows, ANALYSIS_DIM)."""
         if not self.config.analysis:
             return
-        artefacts = analysis[:, :ARTEFACT_DIM].to(torch.float32)
+        artefacts = self._penalised_figures(analysis.to(torch.float32))
         self.artefact_mean.copy_(artefacts.mean(dim=0))
         self.artefact_scale.copy_(artefacts.std(dim=0).nan_to_num(1.0).clamp_min(1e-3))
+
+    def _penalised_figures(self, analysis: torch.Tensor) -> torch.Tensor:
+        """The figures the artefact penalty counts: the artefacts, then the low-frequency ones if built with them."""
+        if self.config.low_frequency:
+            return torch.cat([analysis[:, :ARTEFACT_DIM], analysis[:, LOW_START : LOW_START + LOW_DIM]], dim=1)
+        return analysis[:, :ARTEFACT_DIM]
 
     def _analysis_inputs(
         self, analysis: torch.Tensor | None, conditioning: Conditioning, rows: int
@@ -215,7 +230,7 @@ class RewardNetwork(nn.Module):
             got = None if analysis is None else tuple(analysis.shape)
             raise ValueError(f"this network needs analysis figures of shape ({rows}, {ANALYSIS_DIM}), got {got}")
         analysis = analysis.to(self.artefact_mean.device, torch.float32)
-        artefacts = ((analysis[:, :ARTEFACT_DIM] - self.artefact_mean) / self.artefact_scale).clamp(-8.0, 8.0)
+        artefacts = ((self._penalised_figures(analysis) - self.artefact_mean) / self.artefact_scale).clamp(-8.0, 8.0)
         attributes = conditioning.attributes
         if attributes is None:
             attributes = torch.zeros(rows, ATTRIBUTE_DIM)
@@ -283,6 +298,7 @@ class RewardNetwork(nn.Module):
             artefacts, match = self._analysis_inputs(analysis, conditioning, audio.shape[0])
             fit.append(match)
             damage = artefacts * self.artefact_direction  # rises with damage, figure by figure
+        penalty = self._penalty(damage) if damage is not None else {}
         scores: dict[str, torch.Tensor] = {}
         for axis, head in self.heads.items():
             if axis == Axis.MUSICALITY:
@@ -291,9 +307,22 @@ class RewardNetwork(nn.Module):
                 scores[axis] = head(torch.cat([audio, *fit], dim=1)).squeeze(1)
             else:
                 scores[axis] = head(torch.cat(fit, dim=1)).squeeze(1)
-            if damage is not None and axis in self.artefact_weights:
-                scores[axis] = scores[axis] - damage @ F.softplus(self.artefact_weights[axis])
+            if axis in penalty:
+                scores[axis] = scores[axis] - penalty[axis]
         return scores
+
+    def _penalty(self, damage: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {axis: damage @ F.softplus(weights) for axis, weights in self.artefact_weights.items()}
+
+    def artefact_penalty(self, analysis: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per audio axis, the artefact penalty (rows,) that score_embeddings subtracts, from analysis figures
+        alone; empty for a network without them."""
+        if not self.config.analysis:
+            return {}
+        rows = analysis.shape[0]
+        artefacts, _ = self._analysis_inputs(analysis, Conditioning(
+            prompt=torch.zeros(rows, 0), lyrics=torch.zeros(rows, 0), reference=torch.zeros(rows, 0)), rows)
+        return self._penalty(artefacts * self.artefact_direction)
 
     def forward(
         self, log_mel: torch.Tensor, conditioning: Conditioning, analysis: torch.Tensor | None = None

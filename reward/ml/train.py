@@ -225,6 +225,14 @@ class PretrainSettings:
     # clean pieces came out as large as between damages (the demo's figures: NOTES.md).
     cross_source_weight: float = 1.0
     content_tie_weight: float = 0.5
+    # The artefact penalty on its own must also rank each quality pair (weight of that loss; 0 leaves it out). The
+    # heads learn damage faster than the penalty, which then kept its initial weights (the first builds with real
+    # music: softplus 0.11-0.19 everywhere after 800 steps), so stage 2 could outvote it; fitted alone on real-mix
+    # pairs it ranks hum and brown noise right in 92-100% of the test pairs (NOTES.md).
+    penalty_alone_weight: float = 0.0
+    # The penalty's weights learn at this multiple of the learning rate: AdamW moves a weight by about the learning
+    # rate per step, so 800 steps at 2e-3 can take a penalty weight from softplus(-2) = 0.13 to at most about 0.4.
+    penalty_learning_rate_factor: float = 1.0
 
 
 @dataclass
@@ -427,6 +435,10 @@ def _pretrain_losses(
     for axis in ("overall", "musicality"):
         if axis in axes:
             losses[f"quality_{axis}"] = _bt_loss(quality[axis][:q], quality[axis][q:], ones)
+    if settings.penalty_alone_weight and model.config.analysis:
+        penalty = model.artefact_penalty(analysis[: 2 * q])
+        for axis, values in penalty.items():  # the worse side must carry the larger penalty
+            losses[f"penalty_{axis}"] = settings.penalty_alone_weight * _bt_loss(values[q:], values[:q], ones)
     if settings.cross_source_weight or settings.content_tie_weight:
         losses.update(_cross_piece_losses(quality=quality, data=data, picks=picks, settings=settings, axes=axes,
                                           device=device))
@@ -457,7 +469,12 @@ def reward_pretrain(
     target_device = device_pick(device=device)
     model.artefact_standardise(torch.cat([data.better_analysis, data.worse_analysis]))
     model.to(target_device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    penalty = {id(parameter) for parameter in model.artefact_weights.parameters()}
+    groups: list[dict[str, Any]] = [{"params": [p for p in model.parameters() if id(p) not in penalty]}]
+    if penalty:
+        groups.append({"params": list(model.artefact_weights.parameters()),
+                       "lr": settings.learning_rate * settings.penalty_learning_rate_factor})
+    optimiser = torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, _warmup_cosine(settings.steps))
     sources = data.source.numpy()
     by_source = {int(s): np.flatnonzero(sources == s) for s in np.unique(sources)}
@@ -546,6 +563,13 @@ class FinetuneSettings:
     # preferring clean real recordings to low-passed copies but cost overall accuracy on demo votes (NOTES.md).
     rehearsal_pairs: int = 0
     rehearsal_weight: float = 1.0
+    # The damage mix the replayed pairs draw from (reward.ml.degrade.DAMAGE_MIXES): "real" also replays MP3,
+    # dropouts and the mains buzz, which the "synth" mix never draws.
+    rehearsal_mix: str = "synth"
+    # Keep the artefact penalty's weights as stage 1 left them (the calibration still scales them with the axis), so
+    # that votes cannot teach the penalty that a damage is harmless: the first build with real music learnt from the
+    # demo's votes to prefer hummy copies (NOTES.md).
+    freeze_artefact_penalty: bool = False
 
 
 def records_split(
@@ -604,7 +628,7 @@ class _MelCache:
 
 def _rehearsal_loss(
     *, model: RewardNetwork, cache: _MelCache, records: Sequence[VoteRecord], pairs: int,
-    rng: np.random.Generator, device: torch.device, temperature: Mapping[str, float],
+    rng: np.random.Generator, device: torch.device, temperature: Mapping[str, float], mix: str = "synth",
 ) -> torch.Tensor | None:
     """Bradley–Terry loss of stage-1 quality pairs made from the clips of `records` (clean side: the clip as it
     is, worse side: a random damage of it), summed over the overall and musicality axes the network has.
@@ -621,7 +645,7 @@ def _rehearsal_loss(
         clip = record.clip_a if rng.random() < 0.5 else record.clip_b
         source = SourceClip(samples=cache.mono(clip).numpy(), sample_rate=model.front_end.sample_rate)
         high, low, high_analysis, low_analysis, _, _ = quality_pair_make(
-            source=source, config=model.front_end, rng=rng, graded_probability=0.0
+            source=source, config=model.front_end, rng=rng, graded_probability=0.0, mix=mix
         )
         better.append(high)
         worse.append(low)
@@ -800,7 +824,7 @@ def _vote_batch_loss(
     loss = torch.stack(parts).mean()
     if settings.rehearsal_pairs and settings.rehearsal_weight:
         replay = _rehearsal_loss(model=model, cache=cache, records=batch, pairs=settings.rehearsal_pairs,
-                                 rng=rng, device=device, temperature=calibration)
+                                 rng=rng, device=device, temperature=calibration, mix=settings.rehearsal_mix)
         if replay is not None:
             loss = loss + settings.rehearsal_weight * replay
     return loss
@@ -863,6 +887,9 @@ def reward_finetune(
     cache = _MelCache(model.front_end, analysis=model.config.analysis, keep_audio=replaying)
     for parameter in model.audio_encoder.parameters():
         parameter.requires_grad_(not settings.freeze_audio_encoder)
+    if settings.freeze_artefact_penalty:
+        for parameter in model.artefact_weights.parameters():
+            parameter.requires_grad_(False)
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     best_state = _state_copy(model)

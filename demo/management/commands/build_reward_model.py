@@ -55,6 +55,12 @@ class Command(BaseCommand):
                                  f"{DEFAULT.rehearsal_pairs})")
         parser.add_argument("--real-per-track", type=int, default=None,
                             help="stage-1 excerpts per real training track (default: demo.pretrain's)")
+        parser.add_argument("--penalty-alone-weight", type=float, default=None,
+                            help="stage 1: weight of the quality pairs ranked by the artefact penalty alone "
+                                 "(default: demo.pretrain's)")
+        parser.add_argument("--penalty-learning-rate-factor", type=float, default=None,
+                            help="stage 1: the artefact penalty's learning rate as a multiple of the network's "
+                                 "(default: demo.pretrain's)")
         parser.add_argument("--real-test-per-track", type=int, default=DEFAULT.real_test_per_track,
                             help="real-recording test excerpts per test track (default "
                                  f"{DEFAULT.real_test_per_track})")
@@ -72,6 +78,8 @@ class Command(BaseCommand):
             epochs=options["epochs"], learning_rate=options["learning_rate"], patience=options["patience"],
             train_encoder=options["train_encoder"], rehearsal_pairs=options["rehearsal_pairs"],
             real_per_track=options["real_per_track"], real_test_per_track=options["real_test_per_track"],
+            penalty_alone_weight=options["penalty_alone_weight"],
+            penalty_learning_rate_factor=options["penalty_learning_rate_factor"],
             allow_missed_targets=options["allow_missed_targets"],
         )
         try:

@@ -3,6 +3,7 @@ read from the prompt and matched against the clip's rhythm and pitch classes."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,12 +13,15 @@ from demo.synth import MusicSpec, render
 from reward.ml.analysis import (
     ANALYSIS_DIM,
     ANALYSIS_RATE,
+    LOW_DIM,
+    LOW_START,
     analysis_vector,
     attribute_match,
     clip_analysis,
     prompt_attributes,
 )
-from reward.ml.degrade import clip_hard, lowpass, noise_add, pitch_wobble
+from reward.ml.degrade import buzz_add, clip_hard, lowpass, noise_add, pitch_wobble
+from reward.ml.heldout import noise_heldout
 
 RATE = ANALYSIS_RATE
 SPEC = MusicSpec(tempo_bpm=120, mode="minor", key=9, instrument="piano", mood="calm", with_drums=True,
@@ -79,6 +83,29 @@ def test_each_damage_moves_its_own_figure(piece: np.ndarray) -> None:
     wobbled = pitch_wobble(samples=piece, sample_rate=RATE, depth_cents=40.0, rate_hz=0.6, rng=rng)
     assert _figures(wobbled)[wow] > clean[wow] * 1.3
     assert _figures(clip_hard(samples=piece, fraction=0.05))[clipped] > clean[clipped] + 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [
+        ("mains hum, 50 Hz (held out)", lambda x, rng: noise_heldout(samples=x, sample_rate=RATE, kind="hum-50",
+                                                                      snr_db=20.0, rng=rng)),
+        ("brown noise, leaky integrator (held out)", lambda x, rng: noise_heldout(
+            samples=x, sample_rate=RATE, kind="brown-leaky", snr_db=20.0, rng=rng)),
+        ("training's mains buzz", lambda x, rng: buzz_add(samples=x, sample_rate=RATE, snr_db=20.0, rng=rng)),
+        ("training's brown noise, flat below 40 Hz", lambda x, rng: noise_add(
+            samples=x, snr_db=20.0, rng=rng, colour="brown", corner_fraction=40.0 / (RATE / 2))),
+    ],
+)
+def test_hum_and_rumble_raise_the_low_frequency_figures(piece: np.ndarray, name: str, damage: Any) -> None:
+    clean = _figures(piece)[LOW_START:]
+    damaged = _figures(damage(piece, np.random.default_rng(1)))[LOW_START:]
+    assert clean.shape == damaged.shape == (LOW_DIM,)
+    floor, floor_over_median, ladder = 1, 2, 5  # of 20-120 Hz; the steadiest ladder of partials
+    assert damaged[floor] > clean[floor] + 3.0, name
+    assert damaged[floor_over_median] > clean[floor_over_median], name
+    if "hum" in name or "buzz" in name:
+        assert damaged[ladder] > clean[ladder], name
 
 
 def _match(samples: np.ndarray, texts: list[str]) -> np.ndarray:

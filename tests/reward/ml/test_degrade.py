@@ -57,6 +57,20 @@ def test_pink_noise_puts_more_of_its_power_in_the_lows_than_white() -> None:
     )
 
 
+def test_brown_noise_with_a_corner_is_audible_rumble_not_subsonic_drift() -> None:
+    """Brown noise shaped over the whole FFT of a 2 s crop puts nearly all its power below 20 Hz, where neither a
+    listener nor the mel front end hears it; flat below a corner of 40 Hz, most of it lies at 20-200 Hz."""
+    rng = np.random.default_rng(3)
+    silence = np.zeros(RATE * 2, dtype=np.float32) + 1e-3
+    drift = noise_add(samples=silence, snr_db=-40, rng=rng, colour="brown")
+    rumble = noise_add(samples=silence, snr_db=-40, rng=rng, colour="brown", corner_fraction=40.0 / (RATE / 2))
+
+    def audible(x: np.ndarray) -> float:
+        return _band_energy(x, 20, 200) / _band_energy(x, 0, RATE / 2)
+
+    assert audible(drift) < 0.1 < 0.5 < audible(rumble)
+
+
 @pytest.mark.parametrize("fraction", [0.02, 0.1])
 def test_hard_clipping_flattens_the_fraction_of_samples_asked_for(fraction: float) -> None:
     clean = _music()
@@ -156,5 +170,5 @@ def test_the_real_recordings_mix_adds_mp3_dropouts_buzz_and_other_low_pass_desig
         descriptions += [item.description for item in applied]
     text = " | ".join(descriptions)
     for expected in ("MP3 (variable bit rate", "dropouts over", "mains buzz", "chebyshev", "elliptic",
-                     "polyphase-resample"):
+                     "polyphase-resample", "brown noise flat below"):
         assert expected in text, expected

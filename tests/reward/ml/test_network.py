@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reward.ml.analysis import ANALYSIS_DIM, analysis_vector
+from reward.ml.analysis import ANALYSIS_DIM, ARTEFACT_DIM, LOW_DIM, LOW_START, analysis_vector
 from reward.ml.interface import ClipInput, network_score_clips
 from reward.ml.network import AXES, NetworkConfig, RewardNetwork, parameter_count
 from reward.ml.text import text_batch
@@ -152,6 +152,20 @@ def test_a_config_from_before_the_analysis_figures_builds_the_network_without_th
     assert not older.artefact_weights
 
 
+def test_a_config_from_before_the_low_frequency_figures_penalises_the_artefacts_alone() -> None:
+    values = RewardNetwork().hyperparameters()
+    assert values["network"]["low_frequency"] is True
+    del values["network"]["low_frequency"]
+    older = RewardNetwork.from_hyperparameters(values)
+    assert older.config.low_frequency is False
+    assert older.artefact_mean.shape == (ARTEFACT_DIM,)
+    assert all(weights.shape == (ARTEFACT_DIM,) for weights in older.artefact_weights.values())
+    assert RewardNetwork().artefact_mean.shape == (ARTEFACT_DIM + LOW_DIM,)
+    analysis = _analysis(2)
+    older.artefact_standardise(analysis)  # reads the artefact columns only, whatever follows them
+    assert torch.allclose(older.artefact_mean, analysis[:, :ARTEFACT_DIM].mean(dim=0))
+
+
 def test_damage_figures_can_only_lower_musicality() -> None:
     model = _model()
     with torch.no_grad():
@@ -167,7 +181,9 @@ def test_damage_figures_can_only_lower_musicality() -> None:
     )
     analysis = _analysis(1).repeat(2, 1)
     direction = model.artefact_direction
-    analysis[1, : direction.numel()] += direction * model.artefact_scale  # one standard deviation more damage
+    penalised = [*range(ARTEFACT_DIM), *range(LOW_START, LOW_START + LOW_DIM)]  # artefacts, then low frequencies
+    assert direction.numel() == len(penalised)
+    analysis[1, penalised] += direction * model.artefact_scale  # one standard deviation more damage
     with torch.no_grad():
         scores = model(audio, condition, analysis)
     assert scores["musicality"][1] < scores["musicality"][0]
