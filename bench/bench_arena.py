@@ -80,6 +80,29 @@ def scratch_database(url: str, *, suffix: str = "_bench_arena") -> tuple[str, st
     return admin, urlunparse(parsed._replace(path="/" + name))
 
 
+def full_stack_scratch(suffix: str) -> tuple[str, str, str, Path, dict[str, str]]:
+    """For a bench that runs the full stack as processes: (admin URL, scratch database URL, its name, a temporary
+    media folder, the environment its processes share: production-like settings on the scratch database, the
+    per-rater and per-address limits raised, since every client is one address). DATABASE_URL must name a
+    PostgreSQL server (the scratch database goes beside it, its name + suffix) and REDIS_URL a Redis."""
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url or not database_url.startswith("postgres") or not os.environ.get("REDIS_URL"):
+        raise SystemExit("DATABASE_URL must name a PostgreSQL server and REDIS_URL a Redis (the full stack)")
+    admin_url, scratch_url = scratch_database(database_url, suffix=suffix)
+    media = Path(tempfile.mkdtemp(prefix="earshot" + suffix.replace("_", "-") + "-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": scratch_url,
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "MEDIA_ROOT": str(media),
+        "EARSHOT_RATE_LIMIT_RATER": "100000/min",
+        "EARSHOT_RATE_LIMIT_IP": "100000/min",
+    }
+    return admin_url, scratch_url, urlparse(scratch_url).path.lstrip("/"), media, env
+
+
 def database_recreate(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

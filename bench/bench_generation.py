@@ -27,10 +27,8 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
 
@@ -41,8 +39,8 @@ from bench_arena import (  # noqa: E402 - the scratch database and server helper
     database_drop,
     database_recreate,
     free_port,
+    full_stack_scratch,
     percentile,
-    scratch_database,
     seed,
     server_ready,
     server_start,
@@ -125,26 +123,13 @@ def main() -> None:
     parser.add_argument("--early-poll-ms", type=float, default=100.0, help="while both generate (default: 100)")
     args = parser.parse_args()
 
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url or not database_url.startswith("postgres") or not os.environ.get("REDIS_URL"):
-        raise SystemExit("DATABASE_URL must name a PostgreSQL server and REDIS_URL a Redis (the full stack)")
-    admin_url, scratch_url = scratch_database(database_url, suffix="_bench_generation")
-    scratch_name = urlparse(scratch_url).path.lstrip("/")
-    media = Path(tempfile.mkdtemp(prefix="earshot-bench-generation-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": scratch_url,
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_ROOT": str(media),
-        "EARSHOT_RATE_LIMIT_RATER": "100000/min",
-        "EARSHOT_RATE_LIMIT_IP": "100000/min",
+    admin_url, _, scratch_name, media, env = full_stack_scratch("_bench_generation")
+    env.update({
         "EARSHOT_NEW_RATERS_PER_IP": "off",
         "EARSHOT_GENERATION_RATE_RATER": "off",
         "EARSHOT_GENERATION_RATE_IP": "off",
         "EARSHOT_POOL_READY_PER_PAIR": "0",
-    }
+    })
     os.environ.update(env)
     database_recreate(admin_url, scratch_name)
     processes: list[subprocess.Popen[bytes]] = []

@@ -22,10 +22,8 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
 import websockets
@@ -37,8 +35,8 @@ from bench_arena import (  # noqa: E402 - the scratch database and server helper
     database_drop,
     database_recreate,
     free_port,
+    full_stack_scratch,
     percentile,
-    scratch_database,
     seed,
     server_ready,
     server_start,
@@ -90,23 +88,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url or not database_url.startswith("postgres") or not os.environ.get("REDIS_URL"):
-        raise SystemExit("DATABASE_URL must name a PostgreSQL server and REDIS_URL a Redis (the full stack)")
-    admin_url, scratch_url = scratch_database(database_url, suffix="_bench_push")
-    scratch_name = urlparse(scratch_url).path.lstrip("/")
-    media = Path(tempfile.mkdtemp(prefix="earshot-bench-push-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": scratch_url,
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_ROOT": str(media),
-        "EARSHOT_MIN_LISTEN_SECONDS": "0",
-        "EARSHOT_RATE_LIMIT_RATER": "100000/min",
-        "EARSHOT_RATE_LIMIT_IP": "100000/min",
-    }
+    admin_url, _, scratch_name, media, env = full_stack_scratch("_bench_push")
+    env["EARSHOT_MIN_LISTEN_SECONDS"] = "0"
     os.environ.update(env)
     database_recreate(admin_url, scratch_name)
     server = worker = None
@@ -116,7 +99,7 @@ def main() -> None:
 
         debounce, rounds = settings.EARSHOT_RECOMPUTE_DEBOUNCE_SECONDS, settings.EARSHOT_BOOTSTRAP_ROUNDS
         port = free_port()
-        server = server_start(env=env, port=port, workers=1)
+        server = server_start(kind="uvicorn", env=env, port=port, workers=1, threads=1)  # the websockets need ASGI
         worker = worker_start(env, media / "worker.log")
         asyncio.run(server_ready(port, server))
         try:

@@ -29,27 +29,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
-
-import psycopg
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 25
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def scratch_database(url: str) -> tuple[str, str, str]:
-    """(admin URL on the 'postgres' database, scratch database URL, its name) for the server in DATABASE_URL."""
-    parsed = urlparse(url)
-    name = (parsed.path.lstrip("/") or "earshot") + "_profile_vote"
-    return urlunparse(parsed._replace(path="/postgres")), urlunparse(parsed._replace(path="/" + name)), name
-
-
-def database_recreate(admin_url: str, name: str, *, drop_only: bool = False) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
+from bench_arena import database_drop, database_recreate, scratch_database  # noqa: E402 - the arena bench's scratch database
 
 
 def seed(*, systems: int, prompts: int) -> None:
@@ -197,7 +184,8 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
         raise SystemExit("DATABASE_URL must name a PostgreSQL server (the script makes its own scratch database)")
-    admin_url, scratch_url, scratch_name = scratch_database(database_url)
+    admin_url, scratch_url = scratch_database(database_url, suffix="_profile_vote")
+    scratch_name = urlparse(scratch_url).path.lstrip("/")
     media = Path(tempfile.mkdtemp(prefix="earshot-profile-media-"))
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -286,7 +274,7 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - Django may not have started
             pass
         if not args.keep_database:
-            database_recreate(admin_url, scratch_name, drop_only=True)
+            database_drop(admin_url, scratch_name)
         shutil.rmtree(media, ignore_errors=True)
 
     print(f"{args.votes} votes, {args.raters} raters in turn, auth {args.auth}, one thread; load "
