@@ -110,9 +110,10 @@ class BuildRecipe:
     learning_rate: float = 3e-4
     patience: int = 3
     train_encoder: bool = False
-    # Stage 2 replays this many stage-1 quality pairs (voted clips against damaged copies) per batch, so that votes
-    # cannot unteach that damage is worse.
-    rehearsal_pairs: int = 4
+    # Stage 2 can replay this many stage-1 quality pairs (voted clips against damaged copies) per batch. Off: with
+    # the composed overall axis and the quality floor below it only cost agreement with the demo's votes (and with
+    # four per batch the second build with real music lost hum: NOTES.md).
+    rehearsal_pairs: int = 0
     # ...drawn from the real mix (MP3, dropouts, mains buzz too), and the artefact penalty (hum and rumble among its
     # figures) stays as stage 1 set it: votes may re-weigh the heads, not teach that a damage is harmless.
     rehearsal_mix: str = "real"
@@ -124,6 +125,13 @@ class BuildRecipe:
     # its targets is still written (for trying a recipe out; the bundled checkpoint never is).
     real_test_per_track: int = 3
     allow_missed_targets: bool = False
+    # Stage 2 starts by making overall a blend of musicality and the prompt's part of prompt alignment
+    # (RewardNetwork.overall_compose), so that overall votes cannot teach that a damage sounds better.
+    compose_overall: bool = True
+    # After stage 2 the artefact penalty is raised (never lowered) until clean excerpts of the real training tracks
+    # beat damaged copies by this margin (reward/ml/floor.py; None: no floor), from this many excerpts per track.
+    floor_margin: float | None = 0.03
+    floor_per_track: int = 4
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,8 @@ class BuiltModel:
     votes: VoteSummary | None
     # Per axis on the held-out votes: the model's accuracy, the true preference model's, the stage-1 model's.
     held_out: dict[str, dict[str, Any]]
+    # Per axis on every demo vote (as the agreement page counts them): accuracy and log-loss.
+    all_votes: dict[str, dict[str, Any]]
     seconds: dict[str, float]
     weights_bytes: int
     sha256: str
@@ -177,9 +187,16 @@ def reward_model_build(*, out: Path, recipe: BuildRecipe, progress: Progress | N
     before = damage_table(network=pretrained.model.to("cpu"), excerpts=excerpts, seed=recipe.seed)
     seconds["real_test_stage1"] = before["seconds"]
     mark = time.perf_counter()
-    network, stage2, votes = demo_finetune(network=pretrained.model.to("cpu"), settings_ft=settings_ft,
-                                           progress=progress)
+    stage1_network = pretrained.model.to("cpu")
+    if recipe.compose_overall:
+        stage1_network.overall_compose()
+    network, stage2, votes = demo_finetune(network=stage1_network, settings_ft=settings_ft, progress=progress)
     seconds["stage2"] = round(time.perf_counter() - mark, 1)
+    if recipe.floor_margin is not None or network.overall_blend is not None:
+        mark = time.perf_counter()
+        stage2["holdout_before_floor"] = stage2["holdout"]
+        stage2.update(_after_stage2(network=network, recipe=recipe, settings_ft=settings_ft, progress=progress))
+        seconds["quality_floor"] = round(time.perf_counter() - mark, 1)
     real = damage_table(network=network, excerpts=excerpts, seed=recipe.seed)
     seconds["real_test"] = real["seconds"]
     missed = damage_targets_missed(real)
@@ -205,12 +222,45 @@ def reward_model_build(*, out: Path, recipe: BuildRecipe, progress: Progress | N
         catalogue=catalogue,
         votes=votes_made,
         held_out=held_out,
+        all_votes=metrics["all_votes"],
         seconds=seconds,
         weights_bytes=info.config["weights"]["bytes"],
         sha256=info.sha256,
         real_recordings=real,
         targets_missed=tuple(missed),
     )
+
+
+def _after_stage2(
+    *, network: Any, recipe: BuildRecipe, settings_ft: Any, progress: Progress | None
+) -> dict[str, Any]:
+    """The quality floor (reward/ml/floor.py: the artefact penalty raised until the real training tracks' clean
+    excerpts beat damaged copies by the recipe's margin), then a composed overall axis's blend fitted again to the
+    training votes (the floor moved musicality), then the held-out votes measured again; the reports."""
+    from reward.ml import train as training
+    from reward.ml.floor import FloorSettings, floor_pairs_make, penalty_floor_fit
+    from reward.ml.realtest import EXCERPT_SECONDS, SAMPLE_RATE
+    from reward.ml.recordings import excerpts_take, tracks_load
+
+    reports: dict[str, Any] = {}
+    if recipe.floor_margin is not None:
+        settings = FloorSettings(margin=recipe.floor_margin, seed=recipe.seed)
+        excerpts = excerpts_take(tracks=tracks_load(split="train"), per_track=recipe.floor_per_track,
+                                 seconds=EXCERPT_SECONDS, sample_rate=SAMPLE_RATE)
+        pairs = floor_pairs_make(network=network, excerpts=excerpts, settings=settings, progress=progress)
+        reports["quality_floor"] = {**penalty_floor_fit(network=network, pairs=pairs, settings=settings),
+                                    "excerpts": len(excerpts)}
+    with ExitStack() as stack:
+        records = [record for record, _, _ in vote_records_with_systems(stack=stack)]
+        usable = [r for r in records if any(r.outcomes.get(axis) in training.OUTCOME_TARGET for axis in network.axes)]
+        train, held = training.records_split(records=usable, holdout_fraction=settings_ft.holdout_fraction,
+                                             seed=settings_ft.seed)
+        if network.overall_blend is not None:
+            reports["overall_blend"] = training.overall_blend_fit(model=network, records=train)
+        reports["holdout"] = training.votes_evaluate(model=network, records=held)
+        # As the agreement page counts it: every vote, the training ones too.
+        reports["all_votes"] = training.votes_evaluate(model=network, records=records)
+    return reports
 
 
 def _stage1_train(*, out: Path, recipe: BuildRecipe, progress: Progress | None) -> tuple[Any, dict[str, Any]]:
@@ -282,7 +332,9 @@ def _metrics_record(
         "stage": "finetune",
         "pretrain": pretrained,
         "finetune": {key: value for key, value in stage2.items()
-                     if key not in {"holdout", "true_model_holdout", "holdout_before_finetune"}},
+                     if key not in {"holdout", "true_model_holdout", "holdout_before_finetune", "all_votes"}},
+        # Every demo vote, the training ones too, as the agreement page counts them.
+        "all_votes": stage2.get("all_votes", {}),
         "held_out": stage2["holdout"],
         "held_out_before_finetune": stage2["holdout_before_finetune"],
         "true_model_held_out": stage2["true_model_holdout"],

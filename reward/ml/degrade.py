@@ -81,13 +81,19 @@ def noise_add(
     return (clean + scale * noise).astype(np.float32)
 
 
-def buzz_add(*, samples: np.ndarray, sample_rate: int, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """Add an electrical buzz `snr_db` below the clip's power: a full-wave rectified sine of a mains-like frequency
-    (45-65 Hz), so a ladder of even harmonics of it, through a gentle low-pass."""
+def buzz_add(
+    *, samples: np.ndarray, sample_rate: int, snr_db: float, rng: np.random.Generator, rectifier: str = "full"
+) -> np.ndarray:
+    """Add an electrical buzz `snr_db` below the clip's power: a rectified sine of a mains-like frequency (45-65 Hz)
+    through a gentle low-pass. Full-wave rectification leaves a ladder of even harmonics (its lowest partial is twice
+    the mains frequency); half-wave keeps the mains frequency itself below that ladder."""
+    if rectifier not in ("full", "half"):
+        raise ValueError(f"unknown rectifier {rectifier!r}: 'full' or 'half'")
     clean = _as_float(samples)
     seconds = np.arange(clean.shape[0]) / sample_rate
     mains = rng.uniform(45.0, 65.0)
-    buzz = np.abs(np.sin(2 * np.pi * mains * seconds + rng.uniform(0, 2 * np.pi)))
+    wave = np.sin(2 * np.pi * mains * seconds + rng.uniform(0, 2 * np.pi))
+    buzz = np.abs(wave) if rectifier == "full" else np.maximum(wave, 0.0)
     smoothing = signal.butter(2, rng.uniform(400.0, 3000.0), fs=sample_rate, output="sos")
     buzz = signal.sosfilt(smoothing, buzz - buzz.mean())
     scale = math.sqrt(max(_power(clean), 1e-20) / 10 ** (snr_db / 10) / max(_power(buzz), 1e-20))

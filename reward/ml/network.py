@@ -16,7 +16,7 @@ low-frequency figures (hum, rumble) there. `FinetuneSettings.freeze_artefact_pen
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -57,6 +57,8 @@ class NetworkConfig:
     analysis: bool = True
     # Whether the artefact penalty also counts the low-frequency figures (hum, rumble; issue 16).
     low_frequency: bool = True
+    # Whether overall is composed of the other two axes (`RewardNetwork.overall_compose`) instead of a head of its own.
+    overall_composed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         values = asdict(self)
@@ -71,6 +73,7 @@ class NetworkConfig:
         values["axes"] = tuple(Axis(name).value for name in values["axes"])  # an unknown axis name is refused
         values.setdefault("analysis", False)  # checkpoints from before the analysis figures
         values.setdefault("low_frequency", False)  # and from before the low-frequency figures
+        values.setdefault("overall_composed", False)  # and from before the composed overall axis
         return cls(**values)
 
 
@@ -173,18 +176,61 @@ class RewardNetwork(nn.Module):
             self.register_buffer("artefact_scale", torch.ones(penalised))
             self.register_buffer("artefact_direction", torch.tensor(direction))
             for axis in _AUDIO_AXES:
-                if axis in self.config.axes:
+                if axis in self.config.axes and not (axis == Axis.OVERALL and self.config.overall_composed):
                     # softplus(-2) = 0.13: a small penalty per standard deviation until training sets it.
                     self.artefact_weights[axis] = nn.Parameter(torch.full((penalised,), -2.0))
         hidden = self.config.head_hidden
         self.heads = nn.ModuleDict()
+        self.overall_blend: nn.Parameter | None = None
+        if self.config.overall_composed:
+            self._composed_check(self.config.axes)
+            # softplus(0.5413) = 1: overall starts as musicality plus the prompt's part of prompt alignment.
+            self.overall_blend = nn.Parameter(torch.full((2,), 0.5413))
         for axis in self.config.axes:
+            if axis == Axis.OVERALL and self.config.overall_composed:
+                continue
             if axis == Axis.MUSICALITY:
                 self.heads[axis] = _head(embed, hidden)
             elif axis == Axis.OVERALL:
                 self.heads[axis] = _head(embed + alignment_inputs + match, hidden)
             else:
                 self.heads[axis] = _head(alignment_inputs + match, hidden)
+
+    @staticmethod
+    def _composed_check(axes: tuple[str, ...]) -> None:
+        missing = {Axis.OVERALL.value, Axis.MUSICALITY.value, Axis.PROMPT_ALIGNMENT.value} - set(axes)
+        if missing:
+            raise ValueError(f"a composed overall axis needs the axes {sorted(missing)} too")
+
+    def overall_compose(self) -> None:
+        """Make overall a blend of the other two axes, in place: softplus(a) x musicality + softplus(b) x (prompt
+        alignment with the clip's prompt, lyrics and reference less prompt alignment without them). The overall head
+        and its artefact penalty go. Overall votes then set the blend and teach the prompt's part of alignment, and
+        cannot teach that a damage sounds better: musicality answers for the sound (its own votes and penalty), and
+        a clip without a prompt scores its musicality, so the quality ranking of unprompted audio is musicality's.
+        The demo's faithful but dull system beats a clean one that ignores its prompt on overall; a head of its own
+        learnt that from votes as "duller is better" and then preferred muffled and hummy copies of real music."""
+        if self.config.overall_composed:
+            return
+        self._composed_check(self.config.axes)
+        device = next(self.parameters()).device
+        self.config = replace(self.config, overall_composed=True)
+        del self.heads[Axis.OVERALL.value]
+        if Axis.OVERALL.value in self.artefact_weights:
+            del self.artefact_weights[Axis.OVERALL.value]
+        self.overall_blend = nn.Parameter(torch.full((2,), 0.5413, device=device))
+
+    def overall_blend_factors(self) -> tuple[float, float]:
+        """(musicality's, prompt alignment's) factor in a composed overall axis."""
+        if self.overall_blend is None:
+            raise ValueError("this network's overall axis has a head of its own")
+        first, second = F.softplus(self.overall_blend.detach()).tolist()
+        return float(first), float(second)
+
+    def null_conditioning(self, rows: int) -> Conditioning:
+        """Conditioning for clips without a prompt, lyrics or reference audio."""
+        return Conditioning(prompt=self.null_prompt.expand(rows, -1), lyrics=self.null_lyrics.expand(rows, -1),
+                            reference=self.null_reference.expand(rows, -1))
 
     # Construction from and to the JSON config of a checkpoint.
     def hyperparameters(self) -> dict[str, Any]:
@@ -279,6 +325,34 @@ class RewardNetwork(nn.Module):
         """Per-axis scores (batch,) from audio embeddings, matching conditioning rows and, when the network was
         built with them, each row's analysis figures (reward.ml.analysis.analysis_vector)."""
         as_text = self.audio_to_text(audio)
+        fit, damage = self._fit_inputs(as_text, conditioning, analysis, audio.shape[0])
+        penalty = self._penalty(damage) if damage is not None else {}
+        scores: dict[str, torch.Tensor] = {}
+        for axis, head in self.heads.items():
+            if axis == Axis.MUSICALITY:
+                scores[axis] = head(audio).squeeze(1)
+            elif axis == Axis.OVERALL:
+                scores[axis] = head(torch.cat([audio, *fit], dim=1)).squeeze(1)
+            else:
+                scores[axis] = head(torch.cat(fit, dim=1)).squeeze(1)
+            if axis in penalty:
+                scores[axis] = scores[axis] - penalty[axis]
+        if self.overall_blend is not None:
+            # Prompt alignment of the same audio without a prompt, lyrics or reference (its analysis figures too,
+            # which enter alignment only through the prompt's tempo and key): what the prompt adds.
+            head = self.heads[Axis.PROMPT_ALIGNMENT.value]
+            bare, _ = self._fit_inputs(as_text, self.null_conditioning(audio.shape[0]), analysis, audio.shape[0])
+            prompted = scores[Axis.PROMPT_ALIGNMENT.value] - head(torch.cat(bare, dim=1)).squeeze(1)
+            blend = F.softplus(self.overall_blend)
+            # Overall votes set the blend but do not reach the musicality head (its own votes do).
+            scores[Axis.OVERALL.value] = blend[0] * scores[Axis.MUSICALITY.value].detach() + blend[1] * prompted
+        return scores
+
+    def _fit_inputs(
+        self, as_text: torch.Tensor, conditioning: Conditioning, analysis: torch.Tensor | None, rows: int
+    ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """The prompt-fit inputs of the overall and alignment heads, and the penalised figures in their damage
+        direction (None for a network without analysis figures)."""
         reference = self.reference_projection(conditioning.reference)
         alignment = torch.cat(
             [
@@ -295,34 +369,28 @@ class RewardNetwork(nn.Module):
         fit = [alignment]
         damage = None
         if self.config.analysis:
-            artefacts, match = self._analysis_inputs(analysis, conditioning, audio.shape[0])
+            artefacts, match = self._analysis_inputs(analysis, conditioning, rows)
             fit.append(match)
             damage = artefacts * self.artefact_direction  # rises with damage, figure by figure
-        penalty = self._penalty(damage) if damage is not None else {}
-        scores: dict[str, torch.Tensor] = {}
-        for axis, head in self.heads.items():
-            if axis == Axis.MUSICALITY:
-                scores[axis] = head(audio).squeeze(1)
-            elif axis == Axis.OVERALL:
-                scores[axis] = head(torch.cat([audio, *fit], dim=1)).squeeze(1)
-            else:
-                scores[axis] = head(torch.cat(fit, dim=1)).squeeze(1)
-            if axis in penalty:
-                scores[axis] = scores[axis] - penalty[axis]
-        return scores
+        return fit, damage
 
     def _penalty(self, damage: torch.Tensor) -> dict[str, torch.Tensor]:
         return {axis: damage @ F.softplus(weights) for axis, weights in self.artefact_weights.items()}
+
+    def artefact_damage(self, analysis: torch.Tensor) -> torch.Tensor:
+        """The penalised figures of analysis vectors (rows, ANALYSIS_DIM), standardised and turned so that each rises
+        with damage: the penalty of an axis is this (rows, figures) times the softplus of its weights."""
+        rows = analysis.shape[0]
+        artefacts, _ = self._analysis_inputs(analysis, Conditioning(
+            prompt=torch.zeros(rows, 0), lyrics=torch.zeros(rows, 0), reference=torch.zeros(rows, 0)), rows)
+        return artefacts * self.artefact_direction
 
     def artefact_penalty(self, analysis: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per audio axis, the artefact penalty (rows,) that score_embeddings subtracts, from analysis figures
         alone; empty for a network without them."""
         if not self.config.analysis:
             return {}
-        rows = analysis.shape[0]
-        artefacts, _ = self._analysis_inputs(analysis, Conditioning(
-            prompt=torch.zeros(rows, 0), lyrics=torch.zeros(rows, 0), reference=torch.zeros(rows, 0)), rows)
-        return self._penalty(artefacts * self.artefact_direction)
+        return self._penalty(self.artefact_damage(analysis))
 
     def forward(
         self, log_mel: torch.Tensor, conditioning: Conditioning, analysis: torch.Tensor | None = None

@@ -731,6 +731,10 @@ def axis_rescale(*, model: RewardNetwork, axis: str, factor: float) -> None:
     if factor <= 0:
         raise ValueError(f"the scale of an axis must be positive, got {factor}")
     with torch.no_grad():
+        if axis == "overall" and model.overall_blend is not None:  # composed: scale its blend
+            scaled = (F.softplus(model.overall_blend) * factor).clamp_min(1e-12)
+            model.overall_blend.copy_(scaled + torch.log(-torch.expm1(-scaled)))
+            return
         head = model.heads[axis]
         last = head[-1] if isinstance(head, nn.Sequential) else None
         if not isinstance(last, nn.Linear):
@@ -754,8 +758,13 @@ def scores_calibrate(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> 
     factors = {axis: 1.0 for axis in model.axes}
     if not records:
         return factors
+    # A composed overall axis is made of the others' scores: it is fitted last, on their calibrated scores.
+    composed = model.overall_blend is not None
+    order = [axis for axis in model.axes if not (composed and axis == "overall")] + (["overall"] if composed else [])
     scores = _clip_scores(model=model, records=records)
-    for axis in model.axes:
+    for axis in order:
+        if composed and axis == "overall":
+            scores = _clip_scores(model=model, records=records)
         targets = np.array([OUTCOME_TARGET.get(r.outcomes.get(axis, ""), np.nan) for r in records])
         known = ~np.isnan(targets)
         if known.sum() < 2:
@@ -770,6 +779,40 @@ def scores_calibrate(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> 
         factors[axis] = round(math.exp(float(best.x)), 6)
         axis_rescale(model=model, axis=axis, factor=factors[axis])
     return factors
+
+
+def overall_blend_fit(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> dict[str, Any]:
+    """Fit a composed overall axis's two factors (musicality's, the prompt's part of prompt alignment's) to the
+    overall votes by Bradley–Terry log-likelihood (ties ½; scipy's L-BFGS-B, both factors non-negative) and apply
+    them; the other axes stay as they are. Stage 2 trains the blend with everything else by gradient steps, and
+    the quality floor changes musicality after it (reward/ml/floor.py), so the build fits it again last.
+    Returns the factors before and after, and the log-loss before and after."""
+    from scipy import optimize
+
+    if model.overall_blend is None:
+        raise ValueError("this network's overall axis has a head of its own: there is no blend to fit")
+    before = model.overall_blend_factors()
+    targets = np.array([OUTCOME_TARGET.get(r.outcomes.get("overall", ""), np.nan) for r in records])
+    known = ~np.isnan(targets)
+    if known.sum() < 2:
+        return {"before": list(before), "after": list(before), "votes": int(known.sum())}
+    scores = _clip_scores(model=model, records=[r for r, k in zip(records, known, strict=True) if k])
+    musicality = scores["musicality"][:, 0] - scores["musicality"][:, 1]
+    prompted = (scores["overall"][:, 0] - scores["overall"][:, 1] - before[0] * musicality) / max(before[1], 1e-12)
+    features = np.stack([musicality, prompted], axis=1)
+    target = targets[known]
+
+    def loss(factors: np.ndarray) -> float:
+        return _bt_log_loss(features @ factors, target)
+
+    fitted = optimize.minimize(loss, np.asarray(before), method="L-BFGS-B", bounds=[(1e-6, None)] * 2).x
+    with torch.no_grad():
+        values = torch.as_tensor(fitted, dtype=model.overall_blend.dtype, device=model.overall_blend.device)
+        model.overall_blend.copy_(values + torch.log(-torch.expm1(-values)))  # softplus⁻¹
+    return {"before": [round(value, 6) for value in before],
+            "after": [round(value, 6) for value in model.overall_blend_factors()],
+            "votes": int(known.sum()), "log_loss_before": round(loss(np.asarray(before)), 4),
+            "log_loss_after": round(loss(fitted), 4)}
 
 
 def _vote_batch_scores(

@@ -19,7 +19,7 @@ from tests.factories import BattleFactory
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 TINY = ["--pieces", "4", "--validation-pieces", "2", "--piece-seconds", "3", "--pairs", "16", "--steps", "2",
         "--demo-prompts", "3", "--demo-seconds", "2", "--demo-votes", "60", "--epochs", "1", "--threads", "1",
-        "--real-per-track", "1", "--real-test-per-track", "1", "--no-progress"]
+        "--real-per-track", "1", "--real-test-per-track", "1", "--floor-per-track", "1", "--no-progress"]
 
 
 @pytest.fixture(autouse=True)
@@ -41,20 +41,29 @@ def test_it_builds_a_checkpoint_from_both_stages_and_the_demo(tmp_path: Path) ->
     assert config["training"]["stage1"]["settings"]["steps"] == 2
     assert config["training"]["stage2"]["votes"]["votes"] == 60
     assert set(config["metrics"]["held_out_accuracy"]) <= set(network.axes)
-    assert set(config["training"]["seconds"]) == {"stage1", "seed_demo", "real_test_stage1", "stage2", "real_test",
-                                                   "total"}
+    assert set(config["training"]["seconds"]) == {"stage1", "seed_demo", "real_test_stage1", "stage2",
+                                                   "quality_floor", "real_test", "total"}
+    # Overall is composed of the other axes; the floor raised the penalty on the real training tracks (12 excerpts,
+    # 9 damaged copies each) and the blend was fitted again; every demo vote is counted as the agreement page does.
+    assert network.config.overall_composed and "overall" not in network.heads
+    finetune = config["metrics"]["finetune"]
+    assert finetune["quality_floor"]["pairs"] == 9 * finetune["quality_floor"]["excerpts"]
+    assert set(finetune["quality_floor"]["axes"]) == {"musicality"}
+    assert finetune["overall_blend"]["after"] == [round(value, 6) for value in network.overall_blend_factors()]
+    assert set(config["metrics"]["all_votes"]) == set(network.axes)
     real = config["metrics"]["real_recordings"]
     assert {row["family"] for row in real["families"]} == {"low-pass", "mp3", "noise", "clipping", "pitch wobble",
                                                            "dropout"}
     assert real["excerpts"] >= 10 and all(row["pairs"] == real["excerpts"] for row in real["rows"])
     assert "singularity-music" not in json.dumps(real) and real["targets_missed"]
     assert set(real["stage1"]) == {"rows", "implementations", "families", "targets_missed"}
-    assert config["training"]["stage2"]["settings"]["rehearsal_pairs"] == 4
+    assert config["training"]["stage2"]["settings"]["rehearsal_pairs"] == 0
     assert [p.name for p in tmp_path.iterdir()] == ["weights"]  # the staging folder is gone
     text = out.getvalue()
     assert "demo (seed 1): clips imported 18, skipped 0; 60 votes" in text
     assert f"sha256 {info.sha256}" in text
     assert "real recordings after stage 2:" in text and "FFT brick-wall" in text
+    assert "every demo vote (as the agreement page counts them):" in text
 
 
 def test_it_refuses_a_checkpoint_that_misses_its_real_recording_targets_and_names_the_damage(tmp_path: Path) -> None:

@@ -64,6 +64,13 @@ class Command(BaseCommand):
         parser.add_argument("--real-test-per-track", type=int, default=DEFAULT.real_test_per_track,
                             help="real-recording test excerpts per test track (default "
                                  f"{DEFAULT.real_test_per_track})")
+        parser.add_argument("--floor-margin", type=float, default=DEFAULT.floor_margin,
+                            help="after stage 2, raise the artefact penalty until clean real training excerpts beat "
+                                 "damaged copies by this margin in score units (reward/ml/floor.py; default "
+                                 f"{DEFAULT.floor_margin})")
+        parser.add_argument("--no-floor", action="store_true", help="leave the stage-2 penalty as it is")
+        parser.add_argument("--floor-per-track", type=int, default=DEFAULT.floor_per_track,
+                            help=f"real training excerpts per track for the floor (default {DEFAULT.floor_per_track})")
         parser.add_argument("--allow-missed-targets", action="store_true",
                             help="write the checkpoint even when it misses its real-recording targets (for trying "
                                  "a recipe out; they are printed and stored in its config.json)")
@@ -81,6 +88,8 @@ class Command(BaseCommand):
             penalty_alone_weight=options["penalty_alone_weight"],
             penalty_learning_rate_factor=options["penalty_learning_rate_factor"],
             allow_missed_targets=options["allow_missed_targets"],
+            floor_margin=None if options["no_floor"] else options["floor_margin"],
+            floor_per_track=options["floor_per_track"],
         )
         try:
             with StageBars(stream=self.stderr, enabled=not options["no_progress"]) as progress:
@@ -94,6 +103,8 @@ class Command(BaseCommand):
         self.stdout.write(f"seconds per stage: {json.dumps(built.seconds)}")
         self.stdout.write("held-out accuracy (model vs true preference model): "
                           + json.dumps(built.held_out, sort_keys=True))
+        self.stdout.write("every demo vote (as the agreement page counts them): " + json.dumps(
+            {axis: figures.get("accuracy") for axis, figures in built.all_votes.items()}, sort_keys=True))
         if built.real_recordings is not None:
             from reward.ml.realtest import table_print
 

@@ -163,3 +163,15 @@ def test_trainings_buzz_is_a_ladder_of_even_harmonics_at_the_snr_asked_for() -> 
     frequencies, power = signal.welch(buzz, fs=RATE, nperseg=RATE)
     strongest = frequencies[np.argmax(power)]
     assert 90 <= strongest <= 130  # twice the mains frequency
+
+
+def test_trainings_half_wave_buzz_keeps_the_mains_frequency_itself() -> None:
+    clean = _music()
+    rng = np.random.default_rng(10)
+    out = degrade.buzz_add(samples=clean, sample_rate=RATE, snr_db=10, rng=rng, rectifier="half")
+    buzz = out.astype(np.float64) - clean
+    assert abs(10 * np.log10(np.mean(clean.astype(np.float64) ** 2) / np.mean(buzz**2)) - 10) < 0.1
+    frequencies, power = signal.welch(buzz, fs=RATE, nperseg=RATE)
+    assert 45 <= frequencies[np.argmax(power)] <= 65  # the mains frequency, not twice it
+    with pytest.raises(ValueError, match="unknown rectifier 'square'"):
+        degrade.buzz_add(samples=clean, sample_rate=RATE, snr_db=10, rng=rng, rectifier="square")

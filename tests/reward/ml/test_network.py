@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from reward.ml.analysis import ANALYSIS_DIM, ARTEFACT_DIM, LOW_DIM, LOW_START, analysis_vector
+from reward.ml.checkpoint import checkpoint_load, checkpoint_save
 from reward.ml.interface import ClipInput, network_score_clips
-from reward.ml.network import AXES, NetworkConfig, RewardNetwork, parameter_count
+from reward.ml.network import AXES, Conditioning, NetworkConfig, RewardNetwork, parameter_count
 from reward.ml.text import text_batch
 
 
@@ -188,3 +191,71 @@ def test_damage_figures_can_only_lower_musicality() -> None:
         scores = model(audio, condition, analysis)
     assert scores["musicality"][1] < scores["musicality"][0]
     assert scores["overall"][1] < scores["overall"][0]
+
+
+def _conditioned(model: RewardNetwork, prompts: list[str | None]) -> Conditioning:
+    return model.conditioning(
+        prompts=text_batch(texts=prompts, config=model.text),
+        lyrics=text_batch(texts=[None] * len(prompts), config=model.text),
+        reference_embedding=None,
+        reference_present=torch.zeros(len(prompts), dtype=torch.bool),
+    )
+
+
+def test_a_composed_overall_is_musicality_plus_what_the_prompt_adds_to_alignment() -> None:
+    model = _model()
+    head = _model()
+    model.overall_compose()
+    assert model.config.overall_composed and "overall" not in model.heads
+    assert "overall" not in model.artefact_weights and "musicality" in model.artefact_weights
+    assert tuple(model.axes) == AXES and model.overall_blend_factors() == pytest.approx((1.0, 1.0), abs=1e-4)
+    with torch.no_grad():
+        model.overall_blend.copy_(torch.tensor([0.3, -0.4]))
+    first, second = model.overall_blend_factors()
+    mels = torch.randn(2, 1, model.front_end.n_mels, model.front_end.crop_frames)
+    analysis = _analysis(2)
+    with torch.no_grad():
+        prompted = model(mels, _conditioned(model, ["calm piano at 80 BPM in C major", None]), analysis)
+        bare = model(mels, _conditioned(model, [None, None]), analysis)
+        assert torch.allclose(prompted["musicality"], bare["musicality"])
+        expected = first * prompted["musicality"] + second * (prompted["prompt_alignment"]
+                                                            - bare["prompt_alignment"])
+        assert torch.allclose(prompted["overall"], expected, atol=1e-5)
+        # A clip without a prompt, lyrics or reference scores its musicality on overall, so the quality ranking of
+        # unprompted audio (the real-recording test) is musicality's.
+        assert torch.allclose(bare["overall"], first * bare["musicality"], atol=1e-6)
+        # Everything else is the network it was: the other axes score as before.
+        assert torch.allclose(head(mels, _conditioned(head, [None, None]), analysis)["musicality"],
+                              bare["musicality"])
+
+
+def test_overall_votes_reach_the_blend_and_alignment_but_not_the_musicality_head() -> None:
+    model = _model()
+    model.overall_compose()
+    mels = torch.randn(2, 1, model.front_end.n_mels, model.front_end.crop_frames)
+    scores = model(mels, _conditioned(model, ["calm piano", "loud drums"]), _analysis(2))
+    (scores["overall"][0] - scores["overall"][1]).backward()
+    musicality = list(model.heads["musicality"].parameters())
+    assert all(parameter.grad is None or not parameter.grad.any() for parameter in musicality)
+    assert model.overall_blend.grad is not None and model.overall_blend.grad.abs().sum() > 0
+    assert any(parameter.grad is not None and parameter.grad.any()
+               for parameter in model.heads["prompt_alignment"].parameters())
+
+
+def test_a_composed_network_survives_its_checkpoint_and_older_configs_keep_their_head(tmp_path: Path) -> None:
+    model = _model()
+    model.overall_compose()
+    with torch.no_grad():
+        model.overall_blend.copy_(torch.tensor([0.2, 1.5]))
+    checkpoint_save(model=model, directory=tmp_path, version="composed")
+    loaded, _ = checkpoint_load(path=tmp_path)
+    assert loaded.config.overall_composed and "overall" not in loaded.heads
+    assert loaded.overall_blend_factors() == pytest.approx(model.overall_blend_factors())
+    values = RewardNetwork().hyperparameters()
+    del values["network"]["overall_composed"]
+    older = RewardNetwork.from_hyperparameters(values)
+    assert not older.config.overall_composed and "overall" in older.heads and older.overall_blend is None
+    with pytest.raises(ValueError, match="has a head of its own"):
+        older.overall_blend_factors()
+    with pytest.raises(ValueError, match="needs the axes"):
+        RewardNetwork(network=NetworkConfig(axes=("overall", "musicality"), overall_composed=True))

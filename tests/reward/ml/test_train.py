@@ -27,6 +27,7 @@ from reward.ml.train import (
     VoteRecord,
     _targets,
     axis_rescale,
+    overall_blend_fit,
     pretrain_accuracy,
     pretrain_set_make,
     records_split,
@@ -379,3 +380,69 @@ def test_replayed_quality_pairs_keep_votes_from_unteaching_that_damage_is_worse(
     # bounds sit well below that spread and far above what the network keeps without replay.
     assert replayed >= without + 0.3
     assert replayed >= 0.5
+
+
+def _composed(seed: int) -> RewardNetwork:
+    torch.manual_seed(seed)
+    model = RewardNetwork(network=TINY)
+    model.overall_compose()
+    return model
+
+
+def test_rescaling_a_composed_overall_scales_its_blend(tmp_path: Path) -> None:
+    records = _vote_records(tmp_path, prompts=2, per_prompt=2)
+    model = _composed(3)
+    clips = [ClipInput(audio=r.clip_a, prompt_text=r.prompt_text) for r in records]
+    before = network_score_clips(network=model, clips=clips)
+    axis_rescale(model=model, axis="overall", factor=0.5)
+    after = network_score_clips(network=model, clips=clips)
+    np.testing.assert_allclose(after["overall"], 0.5 * before["overall"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(after["musicality"], before["musicality"], rtol=1e-6)
+
+
+def test_calibration_fits_a_composed_overall_after_the_axes_it_is_made_of(tmp_path: Path) -> None:
+    records = _vote_records(tmp_path, prompts=3, per_prompt=4)
+    model = _composed(4)
+    factors = scores_calibrate(model=model, records=records)
+    assert factors["musicality"] != 1.0 and factors["overall"] != 1.0
+    after = votes_evaluate(model=model, records=records)
+    # Overall's temperature is the optimum for musicality as calibrated (fitted after it): no nudge does better.
+    for nudge in (0.7, 1.4):
+        nudged = RewardNetwork.from_hyperparameters(model.hyperparameters())
+        nudged.load_state_dict(model.state_dict())
+        axis_rescale(model=nudged, axis="overall", factor=nudge)
+        nudged_loss = votes_evaluate(model=nudged, records=records)["overall"]["log_loss"]
+        assert nudged_loss >= after["overall"]["log_loss"] - 1e-3
+
+
+def test_the_blend_fit_improves_the_overall_votes_log_loss_and_leaves_the_other_axes(tmp_path: Path) -> None:
+    records = _vote_records(tmp_path, prompts=3, per_prompt=4)
+    model = _composed(5)
+    with torch.no_grad():
+        model.overall_blend.copy_(torch.tensor([-6.0, 3.0]))  # almost no musicality, a lot of prompt
+    before = votes_evaluate(model=model, records=records)
+    report = overall_blend_fit(model=model, records=records)
+    after = votes_evaluate(model=model, records=records)
+    assert report["log_loss_after"] <= report["log_loss_before"]
+    assert after["overall"]["log_loss"] == pytest.approx(report["log_loss_after"], abs=1e-3)
+    assert report["after"][0] > report["before"][0]  # these votes follow the sound, not the prompt
+    assert after["musicality"] == before["musicality"]
+    with pytest.raises(ValueError, match="head of its own"):
+        overall_blend_fit(model=RewardNetwork(network=TINY), records=records)
+
+
+def test_stage_two_trains_a_composed_network_without_touching_musicality_through_overall_votes(
+    tmp_path: Path,
+) -> None:
+    records = [r for r in _vote_records(tmp_path, prompts=2, per_prompt=2)]
+    only_overall = [VoteRecord(clip_a=r.clip_a, clip_b=r.clip_b, outcomes={"overall": r.outcomes["overall"]},
+                               prompt_text=r.prompt_text, group=r.group) for r in records]
+    model = _composed(6)
+    head_before = {name: value.clone() for name, value in model.heads["musicality"].state_dict().items()}
+    blend_before = model.overall_blend_factors()
+    settings = FinetuneSettings(epochs=2, batch_size=4, holdout_fraction=0.0, freeze_audio_encoder=True,
+                                freeze_artefact_penalty=True, calibrate=False)
+    result = reward_finetune(model=model, records=only_overall, settings=settings)
+    for name, value in result.model.heads["musicality"].state_dict().items():
+        assert torch.equal(value, head_before[name]), name
+    assert result.model.overall_blend_factors() != blend_before
