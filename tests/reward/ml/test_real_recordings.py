@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import torch
 
+from reward.ml import realtest
 from reward.ml.checkpoint import checkpoint_load
 from reward.ml.interface import DEFAULT_WEIGHTS_DIR
-from reward.ml.realtest import damage_table, damage_targets_missed, table_print, test_excerpts
+from reward.ml.realtest import damage_table, damage_targets_missed, table_print
 
 pytestmark = pytest.mark.slow
 
@@ -27,26 +28,18 @@ def _stored() -> dict[str, Any] | None:
     return table if isinstance(table, dict) else None
 
 
-# bundled-demo-v3 was built before the real-recording gate (issue 16) and misses the targets (its table is in
-# NOTES.md); any checkpoint `make reward-model` writes now carries its table and has passed the gate. Strict: once the
-# bundled checkpoint is rebuilt these must pass, and the marker goes.
-predates_the_gate = pytest.mark.xfail(
-    _stored() is None, strict=True, reason="the bundled checkpoint predates the real-recording gate: make reward-model"
-)
-
-
 @pytest.fixture(scope="module")
 def table() -> Iterator[dict[str, Any]]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as deployed in a Celery worker
     try:
         network, _ = checkpoint_load(path=DEFAULT_WEIGHTS_DIR)
-        yield damage_table(network=network, excerpts=test_excerpts())
+        # realtest.test_excerpts, not imported bare: pytest would collect it as a test.
+        yield damage_table(network=network, excerpts=realtest.test_excerpts())
     finally:
         torch.set_num_threads(threads)
 
 
-@predates_the_gate
 def test_the_bundled_model_holds_its_targets_on_real_recordings(table: dict[str, Any]) -> None:
     table_print(table)
     assert table["excerpts"] >= 30 and len(table["packages"]) >= 3
@@ -54,7 +47,6 @@ def test_the_bundled_model_holds_its_targets_on_real_recordings(table: dict[str,
     assert damage_targets_missed(table) == []
 
 
-@predates_the_gate
 def test_the_table_stored_with_the_checkpoint_is_the_one_measured(table: dict[str, Any]) -> None:
     stored = _stored()
     assert stored is not None
