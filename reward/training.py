@@ -248,6 +248,11 @@ def _train(
             )
             network = result.model
             metrics["pretrain"] = result.metrics
+        if stage == "both":
+            # As `make reward-model` builds the bundled one: votes fine-tune a composed overall axis (musicality plus
+            # the prompt's part of alignment), which they cannot teach that a damage sounds better. Fine-tuning an
+            # existing version keeps the overall axis it has.
+            network.overall_compose()
         if stage in {"finetune", "both"}:
             records = _vote_records(stack=stack)
             if len(records) < 2:

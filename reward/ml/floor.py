@@ -31,8 +31,7 @@ import torch
 import torch.nn.functional as F
 from scipy import optimize, special
 
-from reward.ml.analysis import ARTEFACT_DIM, LOW_DIM, clip_analysis
-from reward.ml.audio import audio_load_mono
+from reward.ml.analysis import ARTEFACT_DIM, LOW_DIM
 from reward.ml.degrade import (
     DAMAGE_MIXES,
     buzz_add,
@@ -156,14 +155,10 @@ def _head_scores(
     for start in range(0, len(clips), chunk):
         part = list(zip(clips[start : start + chunk], rates[start : start + chunk], strict=True))
         inputs = [ClipInput(audio=(samples, rate)) for samples, rate in part]
-        scores = network_score_clips(network=network, clips=inputs)
+        analyses: list[torch.Tensor] = []
+        scores = network_score_clips(network=network, clips=inputs, analyses=analyses)
         with torch.no_grad():
-            analysis = torch.stack([
-                clip_analysis(mono=audio_load_mono(source=(samples, rate), sample_rate=network.front_end.sample_rate),
-                              sample_rate=network.front_end.sample_rate)
-                for samples, rate in part
-            ])
-            rows = network.artefact_damage(analysis)
+            rows = network.artefact_damage(torch.stack(analyses))
             for axis, weights in network.artefact_weights.items():
                 totals[axis].append(scores[axis] + (rows @ F.softplus(weights)).double().numpy())
         damage.append(rows.double().numpy())

@@ -64,10 +64,12 @@ class RewardModel(ABC):
 
 
 def network_score_clips(
-    *, network: RewardNetwork, clips: Sequence[ClipInput], max_segments: int = 64
+    *, network: RewardNetwork, clips: Sequence[ClipInput], max_segments: int = 64,
+    analyses: list[torch.Tensor] | None = None,
 ) -> dict[str, np.ndarray]:
     """Score clips with a RewardNetwork: each clip is cut into crop-length segments covering it,
-    every segment is scored with the clip's conditioning, and the segment scores are averaged."""
+    every segment is scored with the clip's conditioning, and the segment scores are averaged.
+    With `analyses`, each clip's analysis figures (ANALYSIS_DIM,) are appended to it, in order."""
     config = network.front_end
     device = next(network.parameters()).device
     was_training = network.training
@@ -80,6 +82,8 @@ def network_score_clips(
             count = segments.shape[0]
             # Analysis figures of the whole clip, the same for each of its segments.
             analysis = clip_analysis(mono=mono, sample_rate=config.sample_rate) if network.config.analysis else None
+            if analyses is not None and analysis is not None:
+                analyses.append(analysis)
             reference_embedding = None
             if clip.reference is not None:
                 reference_segments = clip_segments(source=clip.reference, config=config)

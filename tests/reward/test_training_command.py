@@ -61,6 +61,7 @@ def test_it_trains_both_stages_saves_a_checkpoint_registers_and_activates_a_vers
     assert "prompt_alignment" not in metrics["held_out"]  # both_bad only: left out
     config = json.loads((tmp_path / "ckpt" / "config.json").read_text())
     assert config["version"] == version.name and config["training"]["stage"] == "both"
+    assert config["architecture"]["hyperparameters"]["network"]["overall_composed"] is True
     assert f"version {version.name} saved to {tmp_path / 'ckpt'} and activated" in out.getvalue()
     assert "held-out votes (grouped by prompt)" in out.getvalue()
 
