@@ -54,6 +54,16 @@ def true_model_accuracy(*, votes: Sequence[tuple[Any, str, str]]) -> dict[str, d
     return report
 
 
+def _finetune_split(*, records: Sequence[Any], network: Any, settings_ft: Any) -> tuple[list[Any], list[Any]]:
+    """(training, held-out) votes as reward_finetune splits them: the usable records, by prompt, same seed and
+    fraction."""
+    from reward.ml import train as training
+
+    usable = [r for r in records if any(r.outcomes.get(axis) in training.OUTCOME_TARGET for axis in network.axes)]
+    return training.records_split(records=usable, holdout_fraction=settings_ft.holdout_fraction,
+                                  seed=settings_ft.seed)
+
+
 def demo_finetune(
     *, network: Any, settings_ft: Any, progress: Progress | None = None
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -67,11 +77,7 @@ def demo_finetune(
         if len(votes) < 2:
             raise NotEnoughData(f"Fine-tuning needs votes: there are {len(votes)} usable ones.")
         records = [record for record, _, _ in votes]
-        # The split reward_finetune makes: the usable records, split by prompt with the same seed and fraction.
-        usable = [r for r in records if any(r.outcomes.get(axis) in training.OUTCOME_TARGET for axis in network.axes)]
-        _, held = training.records_split(
-            records=usable, holdout_fraction=settings_ft.holdout_fraction, seed=settings_ft.seed
-        )
+        _, held = _finetune_split(records=records, network=network, settings_ft=settings_ft)
         before = training.votes_evaluate(model=network, records=held)
         result = training.reward_finetune(model=network, records=records, settings=settings_ft, progress=progress)
     held_ids = {id(record) for record in held}
@@ -252,9 +258,7 @@ def _after_stage2(
                                     "excerpts": len(excerpts)}
     with ExitStack() as stack:
         records = [record for record, _, _ in vote_records_with_systems(stack=stack)]
-        usable = [r for r in records if any(r.outcomes.get(axis) in training.OUTCOME_TARGET for axis in network.axes)]
-        train, held = training.records_split(records=usable, holdout_fraction=settings_ft.holdout_fraction,
-                                             seed=settings_ft.seed)
+        train, held = _finetune_split(records=records, network=network, settings_ft=settings_ft)
         if network.overall_blend is not None:
             reports["overall_blend"] = training.overall_blend_fit(model=network, records=train)
         reports["holdout"] = training.votes_evaluate(model=network, records=held)

@@ -41,7 +41,7 @@ from reward.ml.degrade import (
     noise_add,
 )
 from reward.ml.interface import ClipInput, network_score_clips
-from reward.ml.network import RewardNetwork
+from reward.ml.network import RewardNetwork, softplus_inverse
 from reward.ml.recordings import Excerpt
 
 Progress = Callable[[str, int, int, dict[str, float]], None]
@@ -193,10 +193,6 @@ def _fit(*, margin_left: np.ndarray, rise: np.ndarray, start: np.ndarray, settin
     return np.maximum(result.x, start)
 
 
-def _inverse_softplus(values: np.ndarray) -> np.ndarray:
-    return np.where(values > 20.0, values, np.log(np.expm1(np.maximum(values, 1e-12))))
-
-
 def penalty_floor_fit(*, network: RewardNetwork, pairs: FloorPairs, settings: FloorSettings) -> dict[str, Any]:
     """Raise the network's artefact-penalty weights in place (see the module); returns per axis and group the share
     of pairs ranked right and above the margin before and after, and the weights' increase."""
@@ -214,7 +210,7 @@ def penalty_floor_fit(*, network: RewardNetwork, pairs: FloorPairs, settings: Fl
         after = _pair_figures(pairs=pairs, axis=axis, weights=weights, margin=settings.margin)
         old = F.softplus(parameter.detach()).double().numpy()
         with torch.no_grad():
-            parameter.copy_(torch.from_numpy(_inverse_softplus(weights)).to(parameter.dtype))
+            parameter.copy_(softplus_inverse(torch.from_numpy(weights)).to(parameter.dtype))
         report["axes"][axis] = {"before": before, "after": after,
                                 "increase": [round(float(value), 5) for value in weights - old]}
     report["seconds"] = round(time.perf_counter() - started, 2)

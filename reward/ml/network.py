@@ -44,6 +44,17 @@ AXES: tuple[str, ...] = tuple(axis.value for axis in MODEL_AXES)
 _AUDIO_AXES = (Axis.OVERALL.value, Axis.MUSICALITY.value)
 
 
+def softplus_inverse(values: torch.Tensor) -> torch.Tensor:
+    """The raw parameter whose softplus is `values` (> 0; clamped to 1e-12), written so that it cannot overflow."""
+    values = values.clamp_min(1e-12)
+    return values + torch.log(-torch.expm1(-values))
+
+
+def _blend_start(device: torch.device | None = None) -> nn.Parameter:
+    """A composed overall axis's blend at its start: musicality plus the prompt's part of alignment, both x 1."""
+    return nn.Parameter(softplus_inverse(torch.ones(2, device=device)))
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """Architecture hyper-parameters; stored in the checkpoint beside the weights."""
@@ -184,8 +195,7 @@ class RewardNetwork(nn.Module):
         self.overall_blend: nn.Parameter | None = None
         if self.config.overall_composed:
             self._composed_check(self.config.axes)
-            # softplus(0.5413) = 1: overall starts as musicality plus the prompt's part of prompt alignment.
-            self.overall_blend = nn.Parameter(torch.full((2,), 0.5413))
+            self.overall_blend = _blend_start()
         for axis in self.config.axes:
             if axis == Axis.OVERALL and self.config.overall_composed:
                 continue
@@ -218,7 +228,7 @@ class RewardNetwork(nn.Module):
         del self.heads[Axis.OVERALL.value]
         if Axis.OVERALL.value in self.artefact_weights:
             del self.artefact_weights[Axis.OVERALL.value]
-        self.overall_blend = nn.Parameter(torch.full((2,), 0.5413, device=device))
+        self.overall_blend = _blend_start(device)
 
     def overall_blend_factors(self) -> tuple[float, float]:
         """(musicality's, prompt alignment's) factor in a composed overall axis."""

@@ -28,7 +28,7 @@ from reward.ml.audio import (
 )
 from reward.ml.degrade import degradation_graded_pair, degradation_random, recording_variation
 from reward.ml.interface import ClipInput, network_score_clips
-from reward.ml.network import Conditioning, RewardNetwork
+from reward.ml.network import Conditioning, RewardNetwork, softplus_inverse
 from reward.ml.text import text_batch
 
 # (stage, done, total, figures so far) -> None; a tqdm bar or a log line, as the caller likes.
@@ -732,8 +732,7 @@ def axis_rescale(*, model: RewardNetwork, axis: str, factor: float) -> None:
         raise ValueError(f"the scale of an axis must be positive, got {factor}")
     with torch.no_grad():
         if axis == "overall" and model.overall_blend is not None:  # composed: scale its blend
-            scaled = (F.softplus(model.overall_blend) * factor).clamp_min(1e-12)
-            model.overall_blend.copy_(scaled + torch.log(-torch.expm1(-scaled)))
+            model.overall_blend.copy_(softplus_inverse(F.softplus(model.overall_blend) * factor))
             return
         head = model.heads[axis]
         last = head[-1] if isinstance(head, nn.Sequential) else None
@@ -743,8 +742,7 @@ def axis_rescale(*, model: RewardNetwork, axis: str, factor: float) -> None:
         last.bias.mul_(factor)
         if axis in model.artefact_weights:
             raw = model.artefact_weights[axis]
-            scaled = (F.softplus(raw) * factor).clamp_min(1e-12)
-            raw.copy_(scaled + torch.log(-torch.expm1(-scaled)))  # softplus⁻¹
+            raw.copy_(softplus_inverse(F.softplus(raw) * factor))
 
 
 def scores_calibrate(*, model: RewardNetwork, records: Sequence[VoteRecord]) -> dict[str, float]:
@@ -808,7 +806,7 @@ def overall_blend_fit(*, model: RewardNetwork, records: Sequence[VoteRecord]) ->
     fitted = optimize.minimize(loss, np.asarray(before), method="L-BFGS-B", bounds=[(1e-6, None)] * 2).x
     with torch.no_grad():
         values = torch.as_tensor(fitted, dtype=model.overall_blend.dtype, device=model.overall_blend.device)
-        model.overall_blend.copy_(values + torch.log(-torch.expm1(-values)))  # softplus⁻¹
+        model.overall_blend.copy_(softplus_inverse(values))
     return {"before": [round(value, 6) for value in before],
             "after": [round(value, 6) for value in model.overall_blend_factors()],
             "votes": int(known.sum()), "log_loss_before": round(loss(np.asarray(before)), 4),
